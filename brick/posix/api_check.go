@@ -1,0 +1,8 @@
+package posix
+
+import "github.com/cairnfs/cairn/vfs"
+
+var (
+	_ = (vfs.Translator)((*Posix)(nil))
+	_ = (vfs.Closer)((*Posix)(nil))
+)

@@ -1,0 +1,56 @@
+// Package posix is cairn's storage/posix translator: the bottom of every
+// brick stack, storing a volume's files in a local directory (the GlusterFS
+// option "directory"), addressed by GFID.
+//
+// # On-disk layout
+//
+// Every file and directory of the export carries its GFID in the xattr
+// trusted.cairn.gfid; the root gets vfs.RootGFID on first start. The
+// private directory <export>/.cairn (vfs.ReservedName, mode 0700, never
+// visible to clients) holds:
+//
+//	gfid/ab/cd/<uuid>   the GFID index (GlusterFS's .glusterfs): a hard link
+//	                    for every non-directory (symlinks included), and for
+//	                    a directory a symlink "../../xx/yy/<parent-uuid>/<name>"
+//	                    naming its parent's GFID and its name, so that it stays
+//	                    right when an ancestor is renamed (only the renamed
+//	                    directory's own link is rewritten). The root's entry
+//	                    is "../../../..".
+//	unlink/<uuid>       the index link of a file whose last name was removed
+//	                    while it was open; removed at its last Release and on
+//	                    start (GlusterFS's .glusterfs/unlink).
+//	tmp/                new objects are built here (created, GFID set, owner
+//	                    and mode fixed, indexed) and then renamed into place
+//	                    with RENAME_NOREPLACE, so a name never exists without
+//	                    its GFID and index entry, even after a crash.
+//	indices/dirty/<uuid> one empty file per GFID that has a non-zero
+//	                    trusted.cairn.pending.* counter (the self-heal daemon's
+//	                    work list, GlusterFS's indices/xattrop).
+//
+// # Safety
+//
+// The brick never follows a symlink inside the export. Every operation is
+// done relative to directory descriptors (internal/sys, O_NOFOLLOW,
+// AT_SYMLINK_NOFOLLOW, O_PATH); GFIDs are resolved by opening index hard
+// links with openat2(RESOLVE_BENEATH|RESOLVE_NO_SYMLINKS) and directory
+// links by reading their text and opening each named component with
+// O_NOFOLLOW, verifying the GFID xattr at the end. A symlink planted in the
+// export (pointing at /etc, say) is reported by Lookup as a symlink, and
+// any attempt to open it, or to use it as a directory, fails (ELOOP,
+// ENOTDIR). Device nodes and FIFOs are never opened (EACCES, like a nodev
+// mount).
+//
+// # Permissions
+//
+// The brick runs as root and checks permissions itself from the mode bits
+// of the caller in the context (vfs.CallerFrom): search permission for
+// lookups, write+search on parents for namespace changes, the sticky bit,
+// read/write for opens and anonymous I/O, owner-only chmod/utimes, root-only
+// chown, setgid inheritance, and clearing setuid/setgid on writes by
+// non-root callers. POSIX ACLs are not evaluated. XattrOp is an internal
+// operation (replicate's changelog) and is not permission checked;
+// trusted.* xattrs otherwise need a root caller, as in the kernel.
+//
+// Locks (GetLk, SetLk, InodeLk, EntryLk) return ENOSYS: features/locks sits
+// above this translator.
+package posix

@@ -1,0 +1,424 @@
+package posix
+
+import (
+	"fmt"
+	"strings"
+	"syscall"
+
+	"github.com/cairnfs/cairn/internal/sys"
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// maxDirDepth bounds the walk up a chain of directory index links, which a
+// corrupted index could make circular.
+const maxDirDepth = 4096
+
+// indexDirRel is "ab/cd" for a GFID starting with bytes 0xab 0xcd.
+func indexDirRel(g vfs.GFID) string { return fmt.Sprintf("%02x/%02x", g[0], g[1]) }
+
+// dirLinkTarget is the text of a directory's index symlink, relative to its
+// own index directory: "../../<parent index dir>/<parent uuid>/<name>".
+func dirLinkTarget(parent vfs.GFID, name string) string {
+	return "../../" + indexDirRel(parent) + "/" + parent.String() + "/" + name
+}
+
+// rootLinkTarget is the root's index entry, as GlusterFS writes it.
+const rootLinkTarget = "../../../.."
+
+// parseDirLink is the inverse of dirLinkTarget. It accepts nothing else, so
+// a planted or corrupted link never names a path outside the export.
+func parseDirLink(s string) (vfs.GFID, string, bool) {
+	rest, ok := strings.CutPrefix(s, "../../")
+	if !ok {
+		return vfs.GFID{}, "", false
+	}
+	parts := strings.SplitN(rest, "/", 4)
+	if len(parts) != 4 {
+		return vfs.GFID{}, "", false
+	}
+	g, err := vfs.ParseGFID(parts[2])
+	if err != nil || parts[2] != g.String() || parts[0]+"/"+parts[1] != indexDirRel(g) {
+		return vfs.GFID{}, "", false
+	}
+	if vfs.CheckName(parts[3]) != 0 {
+		return vfs.GFID{}, "", false
+	}
+	return g, parts[3], true
+}
+
+// gfidOfFD reads the GFID xattr of the inode fd refers to.
+func gfidOfFD(fd int) (vfs.GFID, bool, error) {
+	var g vfs.GFID
+	n, err := sys.GetxattrInto(fd, XattrGFID, g[:])
+	return gfidResult(g, n, err)
+}
+
+// gfidAt reads the GFID xattr of name in dirfd, not following a symlink.
+func gfidAt(dirfd int, name string) (vfs.GFID, bool, error) {
+	var g vfs.GFID
+	n, err := sys.GetxattrAtInto(dirfd, name, XattrGFID, g[:])
+	return gfidResult(g, n, err)
+}
+
+func gfidResult(g vfs.GFID, n int, err error) (vfs.GFID, bool, error) {
+	switch {
+	case err == syscall.ENODATA:
+		return vfs.GFID{}, false, nil
+	case err == syscall.ERANGE:
+		return vfs.GFID{}, false, syscall.EIO // not 16 bytes: corrupt
+	case err != nil:
+		return vfs.GFID{}, false, err
+	case n != len(g) || g.IsZero():
+		return vfs.GFID{}, false, syscall.EIO
+	}
+	return g, true, nil
+}
+
+// obj is a resolved file: an O_PATH descriptor owned by the holder, its
+// stat, and its GFID.
+type obj struct {
+	fd   int
+	st   sys.Stat_t
+	gfid vfs.GFID
+}
+
+func (o *obj) close() {
+	if o != nil && o.fd >= 0 {
+		sys.Close(o.fd)
+		o.fd = -1
+	}
+}
+
+func (o *obj) isDir() bool { return o.st.Mode&syscall.S_IFMT == syscall.S_IFDIR }
+
+// attr converts the stat of o.
+func (o *obj) attr() vfs.Attr { return attrOf(o.gfid, &o.st) }
+
+// restat refreshes o.st.
+func (o *obj) restat() syscall.Errno {
+	return errno(sys.Fstat(o.fd, &o.st))
+}
+
+// attrOf converts a stat. The index hard link of a non-directory is not a
+// name the client can see, so it is not counted in Nlink (nor the hidden
+// .cairn in the root's).
+func attrOf(g vfs.GFID, st *sys.Stat_t) vfs.Attr {
+	nlink := uint32(st.Nlink)
+	if st.Mode&syscall.S_IFMT != syscall.S_IFDIR {
+		if nlink > 0 {
+			nlink--
+		}
+	} else if g == vfs.RootGFID && nlink > 2 {
+		nlink--
+	}
+	return vfs.Attr{
+		GFID:    g,
+		Mode:    st.Mode,
+		Nlink:   nlink,
+		UID:     st.Uid,
+		GID:     st.Gid,
+		Rdev:    st.Rdev,
+		Size:    uint64(st.Size),
+		Blocks:  uint64(st.Blocks),
+		Blksize: uint32(st.Blksize),
+		Atime:   vfs.Timespec{Sec: st.Atim.Sec, Nsec: st.Atim.Nsec},
+		Mtime:   vfs.Timespec{Sec: st.Mtim.Sec, Nsec: st.Mtim.Nsec},
+		Ctime:   vfs.Timespec{Sec: st.Ctim.Sec, Nsec: st.Ctim.Nsec},
+	}
+}
+
+// indexDir opens (creating when asked) the index directory of g.
+func (p *Posix) indexDir(g vfs.GFID, create bool) (int, error) {
+	rel := indexDirRel(g)
+	fd, err := sys.OpenBeneath(p.gfidFD, rel, sys.O_PATH|sys.O_DIRECTORY|sys.O_NOFOLLOW, 0)
+	if err != syscall.ENOENT || !create {
+		return fd, err
+	}
+	a := rel[:2]
+	if err := sys.Mkdirat(p.gfidFD, a, 0o700); err != nil && err != syscall.EEXIST {
+		return -1, err
+	}
+	afd, err := sys.Openat(p.gfidFD, a, sys.O_PATH|sys.O_DIRECTORY, 0)
+	if err != nil {
+		return -1, err
+	}
+	defer sys.Close(afd)
+	if err := sys.Mkdirat(afd, rel[3:], 0o700); err != nil && err != syscall.EEXIST {
+		return -1, err
+	}
+	return sys.Openat(afd, rel[3:], sys.O_PATH|sys.O_DIRECTORY, 0)
+}
+
+// linkIndex adds the index hard link of a non-directory that is name in
+// dirfd. EEXIST means the GFID is already indexed.
+func (p *Posix) linkIndex(g vfs.GFID, dirfd int, name string) error {
+	idx, err := p.indexDir(g, true)
+	if err != nil {
+		return err
+	}
+	defer sys.Close(idx)
+	return sys.Linkat(dirfd, name, idx, g.String())
+}
+
+// linkIndexFD is linkIndex for a descriptor.
+func (p *Posix) linkIndexFD(g vfs.GFID, fd int) error {
+	idx, err := p.indexDir(g, true)
+	if err != nil {
+		return err
+	}
+	defer sys.Close(idx)
+	return sys.LinkFD(fd, idx, g.String())
+}
+
+// writeDirLink creates the index symlink of directory g (parent, name).
+// With replace it atomically replaces an existing one (after a rename).
+func (p *Posix) writeDirLink(g, parent vfs.GFID, name string, replace bool) error {
+	idx, err := p.indexDir(g, true)
+	if err != nil {
+		return err
+	}
+	defer sys.Close(idx)
+	target := dirLinkTarget(parent, name)
+	if !replace {
+		return sys.Symlinkat(target, idx, g.String())
+	}
+	tmp := "link-" + g.String()
+	_ = sys.Unlinkat(p.tmpFD, tmp, 0)
+	if err := sys.Symlinkat(target, p.tmpFD, tmp); err != nil {
+		return err
+	}
+	if err := sys.Renameat2(p.tmpFD, tmp, idx, g.String(), 0); err != nil {
+		_ = sys.Unlinkat(p.tmpFD, tmp, 0)
+		return err
+	}
+	return nil
+}
+
+// removeIndex removes g's index entry (of either kind).
+func (p *Posix) removeIndex(g vfs.GFID) error {
+	idx, err := p.indexDir(g, false)
+	if err != nil {
+		return err
+	}
+	defer sys.Close(idx)
+	return sys.Unlinkat(idx, g.String(), 0)
+}
+
+func (p *Posix) ensureRootIndex() error {
+	idx, err := p.indexDir(vfs.RootGFID, true)
+	if err != nil {
+		return err
+	}
+	defer sys.Close(idx)
+	err = sys.Symlinkat(rootLinkTarget, idx, vfs.RootGFID.String())
+	if err != nil && err != syscall.EEXIST {
+		return err
+	}
+	return nil
+}
+
+// resolve finds the object with GFID g: the root, an index hard link, a
+// directory through its chain of index symlinks, or a file that is unlinked
+// but still open. Missing GFIDs give ESTALE.
+func (p *Posix) resolve(g vfs.GFID) (*obj, syscall.Errno) {
+	return p.resolveDepth(g, 0)
+}
+
+func (p *Posix) resolveDepth(g vfs.GFID, depth int) (*obj, syscall.Errno) {
+	if g.IsZero() {
+		return nil, syscall.ESTALE
+	}
+	if depth > maxDirDepth {
+		p.log.Warn("directory index chain too deep (loop?)", "gfid", g)
+		return nil, syscall.ELOOP
+	}
+	if g == vfs.RootGFID {
+		fd, err := sys.Dup(p.rootFD)
+		if err != nil {
+			return nil, errno(err)
+		}
+		o := &obj{fd: fd, gfid: g}
+		if e := o.restat(); e != 0 {
+			o.close()
+			return nil, e
+		}
+		return o, 0
+	}
+	fd, err := sys.OpenBeneath(p.gfidFD, indexDirRel(g)+"/"+g.String(), sys.O_PATH|sys.O_NOFOLLOW, 0)
+	if err == syscall.ENOENT {
+		fd, err = sys.Openat(p.unlinkFD, g.String(), sys.O_PATH, 0)
+		if err == syscall.ENOENT {
+			return nil, syscall.ESTALE
+		}
+	}
+	if err != nil {
+		return nil, errno(err)
+	}
+	o := &obj{fd: fd, gfid: g}
+	if e := o.restat(); e != 0 {
+		o.close()
+		return nil, e
+	}
+	if o.st.Mode&syscall.S_IFMT != syscall.S_IFLNK {
+		return o, 0
+	}
+	// A symlink is either a client's symlink (hard-linked like any file: it
+	// carries the GFID itself) or a directory's pointer.
+	if own, ok, _ := gfidOfFD(o.fd); ok && own == g {
+		return o, 0
+	}
+	target, err := sys.Readlinkat(o.fd, "")
+	o.close()
+	if err != nil {
+		return nil, errno(err)
+	}
+	parent, name, ok := parseDirLink(target)
+	if !ok {
+		p.log.Warn("malformed directory index link", "gfid", g, "target", target)
+		return nil, syscall.ESTALE
+	}
+	if parent == vfs.RootGFID && name == vfs.ReservedName {
+		return nil, syscall.ESTALE
+	}
+	po, e := p.resolveDepth(parent, depth+1)
+	if e != 0 {
+		return nil, syscall.ESTALE
+	}
+	defer po.close()
+	if !po.isDir() {
+		return nil, syscall.ESTALE
+	}
+	dfd, err := sys.Openat(po.fd, name, sys.O_PATH|sys.O_DIRECTORY, 0)
+	if err != nil {
+		return nil, syscall.ESTALE
+	}
+	d := &obj{fd: dfd, gfid: g}
+	if e := d.restat(); e != 0 {
+		d.close()
+		return nil, e
+	}
+	if own, ok, _ := gfidOfFD(dfd); !ok || own != g {
+		d.close()
+		return nil, syscall.ESTALE
+	}
+	return d, 0
+}
+
+// resolveDir resolves a directory GFID (ENOTDIR otherwise).
+func (p *Posix) resolveDir(g vfs.GFID) (*obj, syscall.Errno) {
+	o, e := p.resolve(g)
+	if e != 0 {
+		return nil, e
+	}
+	if !o.isDir() {
+		o.close()
+		return nil, syscall.ENOTDIR
+	}
+	return o, 0
+}
+
+// childGFID returns the GFID of name in directory parent (whose descriptor
+// is dirfd), assigning one if the entry has none: files copied into the
+// export by hand, or left half-created by a crash, become usable on first
+// lookup (heal-friendly, as GlusterFS's posix does).
+func (p *Posix) childGFID(parent vfs.GFID, dirfd int, name string, st *sys.Stat_t) (vfs.GFID, syscall.Errno) {
+	g, ok, err := gfidAt(dirfd, name)
+	if err != nil {
+		return vfs.GFID{}, errno(err)
+	}
+	if ok {
+		return g, 0
+	}
+	fd, err := sys.Openat(dirfd, name, sys.O_PATH, 0)
+	if err != nil {
+		return vfs.GFID{}, errno(err)
+	}
+	defer sys.Close(fd)
+	var st2 sys.Stat_t
+	if err := sys.Fstat(fd, &st2); err != nil {
+		return vfs.GFID{}, errno(err)
+	}
+	if st != nil && (st2.Ino != st.Ino || st2.Dev != st.Dev) {
+		return vfs.GFID{}, syscall.ESTALE // replaced under us
+	}
+	g = vfs.NewGFID()
+	if err := sys.SetxattrFD(fd, XattrGFID, g[:], sys.XATTR_CREATE); err == syscall.EEXIST {
+		g, ok, err = gfidOfFD(fd)
+		if err != nil || !ok {
+			return vfs.GFID{}, syscall.EIO
+		}
+		return g, 0
+	} else if err != nil {
+		return vfs.GFID{}, errno(err)
+	}
+	p.log.Info("assigned a GFID to an entry that had none", "parent", parent, "name", name, "gfid", g)
+	if st2.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+		err = p.writeDirLink(g, parent, name, false)
+	} else {
+		err = p.linkIndexFD(g, fd)
+	}
+	if err != nil && err != syscall.EEXIST {
+		p.log.Warn("indexing a new GFID failed", "gfid", g, "err", err)
+	}
+	return g, 0
+}
+
+// cleanTmp removes objects left half-built in .cairn/tmp by a crash, with
+// their index entries.
+func (p *Posix) cleanTmp() {
+	for _, d := range p.listMeta(p.tmpFD) {
+		if g, err := vfs.ParseGFID(d.Name); err == nil && d.Name == g.String() {
+			var st sys.Stat_t
+			if sys.Fstatat(p.tmpFD, d.Name, &st) == nil {
+				if st.Mode&syscall.S_IFMT == syscall.S_IFDIR {
+					if o, e := p.resolve(g); e == 0 {
+						o.close()
+					} else {
+						_ = p.removeIndex(g)
+					}
+				} else if idx, err := p.indexDir(g, false); err == nil {
+					var ist sys.Stat_t
+					if sys.Fstatat(idx, d.Name, &ist) == nil && ist.Ino == st.Ino && ist.Dev == st.Dev {
+						_ = sys.Unlinkat(idx, d.Name, 0)
+					}
+					sys.Close(idx)
+				}
+			}
+		}
+		if err := sys.Unlinkat(p.tmpFD, d.Name, 0); err == syscall.EISDIR {
+			_ = sys.Unlinkat(p.tmpFD, d.Name, sys.AT_REMOVEDIR)
+		}
+	}
+}
+
+// cleanUnlink drops files that were unlinked while open when the brick
+// stopped: nobody can hold them open any more.
+func (p *Posix) cleanUnlink() {
+	for _, d := range p.listMeta(p.unlinkFD) {
+		_ = sys.Unlinkat(p.unlinkFD, d.Name, 0)
+	}
+}
+
+// listMeta lists one of the private directories.
+func (p *Posix) listMeta(dirfd int) []sys.Dirent {
+	fd, err := sys.Reopen(dirfd, syscall.O_RDONLY|sys.O_DIRECTORY)
+	if err != nil {
+		return nil
+	}
+	defer sys.Close(fd)
+	var out []sys.Dirent
+	buf := make([]byte, 32<<10)
+	for {
+		n, err := sys.Getdents(fd, buf)
+		if err != nil || n <= 0 {
+			break
+		}
+		ents, _ := sys.ParseDirents(buf[:n], nil)
+		for _, d := range ents {
+			if d.Name != "." && d.Name != ".." {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}

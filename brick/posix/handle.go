@@ -1,0 +1,94 @@
+package posix
+
+import (
+	"sync"
+	"syscall"
+
+	"github.com/cairnfs/cairn/internal/sys"
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// handle is an open file or directory. Operations hold mu for reading while
+// they use fd; Release takes it for writing, so a descriptor is never
+// closed (and its number reused) under a running pread.
+type handle struct {
+	mu     sync.RWMutex
+	fd     int
+	gfid   vfs.GFID
+	flags  int
+	dir    bool
+	closed bool
+
+	// dmu serialises ReadDir on one handle (it seeks the shared fd).
+	dmu sync.Mutex
+	buf []byte
+}
+
+func (h *handle) close() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if !h.closed {
+		h.closed = true
+		sys.Close(h.fd)
+	}
+}
+
+// addHandle registers fd. Callers hold g's stripe, so that an Unlink
+// sees the open count.
+func (p *Posix) addHandle(g vfs.GFID, fd int, flags int, dir bool) (vfs.Handle, syscall.Errno) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		sys.Close(fd)
+		return 0, syscall.EBADF
+	}
+	p.nextFH++
+	fh := p.nextFH
+	p.handles[fh] = &handle{fd: fd, gfid: g, flags: flags, dir: dir}
+	p.openCount[g]++
+	return fh, 0
+}
+
+// getHandle returns handle fh of g, read-locked: call h.mu.RUnlock.
+func (p *Posix) getHandle(g vfs.GFID, fh vfs.Handle) (*handle, syscall.Errno) {
+	p.mu.Lock()
+	h := p.handles[fh]
+	p.mu.Unlock()
+	if h == nil || h.gfid != g {
+		return nil, syscall.EBADF
+	}
+	h.mu.RLock()
+	if h.closed {
+		h.mu.RUnlock()
+		return nil, syscall.EBADF
+	}
+	return h, 0
+}
+
+// dropHandle removes fh and, at the last close of a file unlinked while
+// open, its parked index link.
+func (p *Posix) dropHandle(g vfs.GFID, fh vfs.Handle, dir bool) syscall.Errno {
+	unlock := p.lockG(g)
+	defer unlock()
+	p.mu.Lock()
+	h := p.handles[fh]
+	if h == nil || h.gfid != g || h.dir != dir {
+		p.mu.Unlock()
+		return syscall.EBADF
+	}
+	delete(p.handles, fh)
+	p.openCount[g]--
+	last := p.openCount[g] <= 0
+	orphan := false
+	if last {
+		delete(p.openCount, g)
+		orphan = p.orphans[g]
+		delete(p.orphans, g)
+	}
+	p.mu.Unlock()
+	h.close()
+	if orphan {
+		_ = sys.Unlinkat(p.unlinkFD, g.String(), 0)
+	}
+	return 0
+}

@@ -1,0 +1,247 @@
+package posix
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"syscall"
+
+	"github.com/cairnfs/cairn/internal/sys"
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// Names of the xattrs the brick gives meaning to.
+const (
+	// XattrGFID holds the 16-byte GFID of every object. Clients can neither
+	// read, list nor set it.
+	XattrGFID = "trusted.cairn.gfid"
+	// XattrPendingPrefix starts replicate's changelog counters; a GFID with
+	// any non-zero one is listed in indices/dirty.
+	XattrPendingPrefix = "trusted.cairn.pending."
+)
+
+// Names inside <export>/.cairn.
+const (
+	metaGFID    = "gfid"
+	metaTmp     = "tmp"
+	metaUnlink  = "unlink"
+	metaIndices = "indices"
+	metaDirty   = "dirty"
+)
+
+// Config configures a posix translator (GlusterFS volfile options).
+type Config struct {
+	// Directory is the export directory (option "directory"). It must exist.
+	Directory string
+	// Logger receives warnings about on-disk inconsistencies; nil discards.
+	Logger *slog.Logger
+}
+
+// Posix is the storage/posix translator. It is safe for concurrent use.
+type Posix struct {
+	dir string
+	log *slog.Logger
+
+	// Descriptors held for the translator's life: the export root and the
+	// private directories (O_PATH, never reopened by path).
+	rootFD, metaFD, gfidFD, tmpFD, unlinkFD, dirtyFD int
+
+	// stripes serialise the operations that must see a consistent link
+	// count or xattr value of one GFID (unlink vs link vs release, xattrop,
+	// a directory's index link update).
+	stripes [256]sync.Mutex
+
+	mu        sync.Mutex
+	closed    bool
+	handles   map[vfs.Handle]*handle
+	nextFH    vfs.Handle
+	openCount map[vfs.GFID]int
+	orphans   map[vfs.GFID]bool // index link parked in .cairn/unlink
+}
+
+// New opens (and on first start initialises) the export directory.
+func New(cfg Config) (*Posix, error) {
+	if cfg.Directory == "" {
+		return nil, errors.New("posix: option directory is required")
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	if err := sys.CheckProc(); err != nil {
+		return nil, fmt.Errorf("posix: /proc/self/fd is needed to handle O_PATH descriptors: %w", err)
+	}
+	p := &Posix{
+		dir:       cfg.Directory,
+		log:       log.With("xlator", "storage/posix", "directory", cfg.Directory),
+		rootFD:    -1,
+		metaFD:    -1,
+		gfidFD:    -1,
+		tmpFD:     -1,
+		unlinkFD:  -1,
+		dirtyFD:   -1,
+		handles:   make(map[vfs.Handle]*handle),
+		openCount: make(map[vfs.GFID]int),
+		orphans:   make(map[vfs.GFID]bool),
+	}
+	if err := p.init(); err != nil {
+		p.closeFDs()
+		return nil, fmt.Errorf("posix: %s: %w", cfg.Directory, err)
+	}
+	return p, nil
+}
+
+func (p *Posix) init() error {
+	var err error
+	p.rootFD, err = sys.Open(p.dir, sys.O_PATH|sys.O_DIRECTORY, 0)
+	if err != nil {
+		return err
+	}
+	mkOpen := func(dirfd int, name string) (int, error) {
+		if err := sys.Mkdirat(dirfd, name, 0o700); err != nil && err != syscall.EEXIST {
+			return -1, fmt.Errorf("mkdir %s: %w", name, err)
+		}
+		// O_NOFOLLOW: a symlink planted as .cairn must not redirect the index.
+		fd, err := sys.Openat(dirfd, name, sys.O_PATH|sys.O_DIRECTORY, 0)
+		if err != nil {
+			return -1, fmt.Errorf("open %s: %w", name, err)
+		}
+		return fd, nil
+	}
+	if p.metaFD, err = mkOpen(p.rootFD, vfs.ReservedName); err != nil {
+		return err
+	}
+	if p.gfidFD, err = mkOpen(p.metaFD, metaGFID); err != nil {
+		return err
+	}
+	if p.tmpFD, err = mkOpen(p.metaFD, metaTmp); err != nil {
+		return err
+	}
+	if p.unlinkFD, err = mkOpen(p.metaFD, metaUnlink); err != nil {
+		return err
+	}
+	idx, err := mkOpen(p.metaFD, metaIndices)
+	if err != nil {
+		return err
+	}
+	p.dirtyFD, err = mkOpen(idx, metaDirty)
+	sys.Close(idx)
+	if err != nil {
+		return err
+	}
+
+	// The root's GFID: set on first start, checked afterwards.
+	g, ok, err := gfidOfFD(p.rootFD)
+	if err != nil {
+		return fmt.Errorf("reading %s of the export root (is this a filesystem with trusted xattrs, and are we root?): %w", XattrGFID, err)
+	}
+	if !ok {
+		if err := sys.SetxattrFD(p.rootFD, XattrGFID, vfs.RootGFID[:], sys.XATTR_CREATE); err != nil && err != syscall.EEXIST {
+			return fmt.Errorf("setting %s on the export root: %w", XattrGFID, err)
+		}
+	} else if g != vfs.RootGFID {
+		return fmt.Errorf("export root has GFID %s, want %s (is it a subdirectory of another brick?)", g, vfs.RootGFID)
+	}
+	if err := p.ensureRootIndex(); err != nil {
+		return err
+	}
+	p.cleanTmp()
+	p.cleanUnlink()
+	return nil
+}
+
+// Close releases every descriptor. Operations after Close fail with EBADF.
+func (p *Posix) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	hs := p.handles
+	p.handles = map[vfs.Handle]*handle{}
+	p.mu.Unlock()
+	for _, h := range hs {
+		h.close()
+	}
+	p.closeFDs()
+	return nil
+}
+
+func (p *Posix) closeFDs() {
+	for _, fd := range []*int{&p.rootFD, &p.metaFD, &p.gfidFD, &p.tmpFD, &p.unlinkFD, &p.dirtyFD} {
+		if *fd >= 0 {
+			sys.Close(*fd)
+			*fd = -1
+		}
+	}
+}
+
+// lockG locks the stripe of g and returns its unlock.
+func (p *Posix) lockG(g vfs.GFID) func() {
+	m := &p.stripes[g[15]^g[7]]
+	m.Lock()
+	return m.Unlock
+}
+
+// lockG2 locks the stripes of two GFIDs in a fixed order.
+func (p *Posix) lockG2(a, b vfs.GFID) func() {
+	i, j := a[15]^a[7], b[15]^b[7]
+	if i == j {
+		return p.lockG(a)
+	}
+	if i > j {
+		i, j = j, i
+	}
+	p.stripes[i].Lock()
+	p.stripes[j].Lock()
+	return func() { p.stripes[j].Unlock(); p.stripes[i].Unlock() }
+}
+
+func errno(err error) syscall.Errno { return vfs.Errno(err) }
+
+// Directory returns the export directory.
+func (p *Posix) Directory() string { return p.dir }
+
+// Locks live in features/locks (brick/locks), above this translator.
+
+// GetLk is not implemented by storage/posix.
+func (p *Posix) GetLk(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, kind vfs.LockKind, lk vfs.Lock) (vfs.Lock, syscall.Errno) {
+	return vfs.Lock{}, syscall.ENOSYS
+}
+
+// SetLk is not implemented by storage/posix.
+func (p *Posix) SetLk(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, kind vfs.LockKind, lk vfs.Lock, wait bool) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// InodeLk is not implemented by storage/posix.
+func (p *Posix) InodeLk(ctx context.Context, domain string, gfid vfs.GFID, lk vfs.Lock, wait bool) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// EntryLk is not implemented by storage/posix.
+func (p *Posix) EntryLk(ctx context.Context, domain string, parent vfs.GFID, name string, typ vfs.LockType, owner uint64, wait bool) syscall.Errno {
+	return syscall.ENOSYS
+}
+
+// StatFS reports the export's filesystem.
+func (p *Posix) StatFS(ctx context.Context, gfid vfs.GFID) (vfs.StatFS, syscall.Errno) {
+	var st sys.Statfs_t
+	if err := sys.Fstatfs(p.rootFD, &st); err != nil {
+		return vfs.StatFS{}, errno(err)
+	}
+	return vfs.StatFS{
+		Bsize:   uint32(st.Bsize),
+		Frsize:  uint32(st.Frsize),
+		Blocks:  st.Blocks,
+		Bfree:   st.Bfree,
+		Bavail:  st.Bavail,
+		Files:   st.Files,
+		Ffree:   st.Ffree,
+		NameLen: uint32(st.Namelen),
+	}, 0
+}

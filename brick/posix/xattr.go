@@ -1,0 +1,293 @@
+package posix
+
+import (
+	"context"
+	"encoding/binary"
+	"sort"
+	"strings"
+	"syscall"
+
+	"github.com/cairnfs/cairn/internal/sys"
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// xattrSizeMax is XATTR_SIZE_MAX.
+const xattrSizeMax = 64 << 10
+
+// checkXattr applies the kernel's xattr namespace rules for caller c on
+// the file st (the brick itself runs as root and would pass them all), and
+// hides the GFID xattr: reading it gives ENODATA, writing it EPERM.
+func checkXattr(c *vfs.Caller, st *sys.Stat_t, name string, write bool) syscall.Errno {
+	if name == "" || len(name) > 255 {
+		return syscall.ERANGE
+	}
+	if name == XattrGFID {
+		if write {
+			return syscall.EPERM
+		}
+		return syscall.ENODATA
+	}
+	typ := st.Mode & syscall.S_IFMT
+	switch {
+	case strings.HasPrefix(name, "trusted."):
+		if !c.IsRoot() {
+			if write {
+				return syscall.EPERM
+			}
+			return syscall.ENODATA
+		}
+	case strings.HasPrefix(name, "security."):
+		if write && !c.IsRoot() {
+			return syscall.EPERM
+		}
+	case strings.HasPrefix(name, "system."):
+		if write && !isOwner(c, st) {
+			return syscall.EPERM
+		}
+	case strings.HasPrefix(name, "user."):
+		if typ != syscall.S_IFREG && typ != syscall.S_IFDIR {
+			if write {
+				return syscall.EPERM
+			}
+			return syscall.ENODATA
+		}
+		if write {
+			if typ == syscall.S_IFDIR && st.Mode&syscall.S_ISVTX != 0 && !isOwner(c, st) {
+				return syscall.EPERM
+			}
+			return access(c, st, mayWrite)
+		}
+		return access(c, st, mayRead)
+	default:
+		return syscall.EOPNOTSUPP
+	}
+	return 0
+}
+
+// GetXattr reads one xattr.
+func (p *Posix) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byte, syscall.Errno) {
+	o, e := p.resolve(gfid)
+	if e != 0 {
+		return nil, e
+	}
+	defer o.close()
+	if e := checkXattr(vfs.CallerFrom(ctx), &o.st, name, false); e != 0 {
+		return nil, e
+	}
+	v, err := sys.GetxattrFD(o.fd, name)
+	if err != nil {
+		return nil, errno(err)
+	}
+	if v == nil {
+		v = []byte{}
+	}
+	return v, 0
+}
+
+// SetXattr sets one xattr (flags XattrCreate or XattrReplace). Setting a
+// trusted.cairn.pending.* counter updates the dirty index.
+func (p *Posix) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value []byte, flags uint32) syscall.Errno {
+	if flags&^(vfs.XattrCreate|vfs.XattrReplace) != 0 {
+		return syscall.EINVAL
+	}
+	if len(value) > xattrSizeMax {
+		return syscall.E2BIG
+	}
+	o, e := p.resolve(gfid)
+	if e != 0 {
+		return e
+	}
+	defer o.close()
+	if e := checkXattr(vfs.CallerFrom(ctx), &o.st, name, true); e != 0 {
+		return e
+	}
+	pending := strings.HasPrefix(name, XattrPendingPrefix)
+	if pending {
+		unlock := p.lockG(gfid)
+		defer unlock()
+	}
+	if err := sys.SetxattrFD(o.fd, name, value, int(flags)); err != nil {
+		return errno(err)
+	}
+	if pending {
+		p.updateDirty(o.fd, gfid, map[string][]byte{name: value})
+	}
+	return 0
+}
+
+// ListXattr lists xattr names, without the GFID xattr, and without trusted.*
+// for non-root callers (as the kernel hides them).
+func (p *Posix) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, syscall.Errno) {
+	o, e := p.resolve(gfid)
+	if e != 0 {
+		return nil, e
+	}
+	defer o.close()
+	names, err := sys.ListxattrFD(o.fd)
+	if err != nil {
+		return nil, errno(err)
+	}
+	root := vfs.CallerFrom(ctx).IsRoot()
+	out := names[:0]
+	for _, n := range names {
+		if n == XattrGFID || (!root && strings.HasPrefix(n, "trusted.")) {
+			continue
+		}
+		out = append(out, n)
+	}
+	return out, 0
+}
+
+// RemoveXattr removes one xattr.
+func (p *Posix) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) syscall.Errno {
+	o, e := p.resolve(gfid)
+	if e != 0 {
+		return e
+	}
+	defer o.close()
+	if e := checkXattr(vfs.CallerFrom(ctx), &o.st, name, true); e != 0 {
+		return e
+	}
+	pending := strings.HasPrefix(name, XattrPendingPrefix)
+	if pending {
+		unlock := p.lockG(gfid)
+		defer unlock()
+	}
+	if err := sys.RemovexattrFD(o.fd, name); err != nil {
+		return errno(err)
+	}
+	if pending {
+		p.updateDirty(o.fd, gfid, map[string][]byte{name: nil})
+	}
+	return 0
+}
+
+// XattrOp adds each operand, element-wise as big-endian int32 or int64, to
+// the stored value (missing counts as zeros) under g's stripe lock, and
+// returns the new values. It is replicate's changelog primitive and so is
+// not permission checked; the GFID xattr cannot be touched (EPERM).
+func (p *Posix) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, operands map[string][]byte) (map[string][]byte, syscall.Errno) {
+	var width int
+	switch op {
+	case vfs.XattrAddArray32:
+		width = 4
+	case vfs.XattrAddArray64:
+		width = 8
+	default:
+		return nil, syscall.EINVAL
+	}
+	names := make([]string, 0, len(operands))
+	pending := false
+	for name, v := range operands {
+		if name == "" || len(name) > 255 {
+			return nil, syscall.ERANGE
+		}
+		if name == XattrGFID {
+			return nil, syscall.EPERM
+		}
+		if len(v)%width != 0 || len(v) > xattrSizeMax {
+			return nil, syscall.EINVAL
+		}
+		pending = pending || strings.HasPrefix(name, XattrPendingPrefix)
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	o, e := p.resolve(gfid)
+	if e != 0 {
+		return nil, e
+	}
+	defer o.close()
+	unlock := p.lockG(gfid)
+	defer unlock()
+	out := make(map[string][]byte, len(names))
+	for _, name := range names {
+		v := operands[name]
+		cur, err := sys.GetxattrFD(o.fd, name)
+		switch {
+		case err == syscall.ENODATA:
+			cur = make([]byte, len(v))
+		case err != nil:
+			return nil, errno(err)
+		case len(cur) != len(v):
+			return nil, syscall.EINVAL
+		}
+		for i := 0; i+width <= len(v); i += width {
+			if width == 4 {
+				s := int32(binary.BigEndian.Uint32(cur[i:])) + int32(binary.BigEndian.Uint32(v[i:]))
+				binary.BigEndian.PutUint32(cur[i:], uint32(s))
+			} else {
+				s := int64(binary.BigEndian.Uint64(cur[i:])) + int64(binary.BigEndian.Uint64(v[i:]))
+				binary.BigEndian.PutUint64(cur[i:], uint64(s))
+			}
+		}
+		if err := sys.SetxattrFD(o.fd, name, cur, 0); err != nil {
+			return nil, errno(err)
+		}
+		out[name] = cur
+	}
+	if pending {
+		p.updateDirty(o.fd, gfid, out)
+	}
+	return out, 0
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// updateDirty keeps indices/dirty in step with g's pending counters:
+// listed while any trusted.cairn.pending.* is non-zero. known holds values
+// just written (nil: removed). Callers hold g's stripe.
+func (p *Posix) updateDirty(fd int, g vfs.GFID, known map[string][]byte) {
+	for name, v := range known {
+		if strings.HasPrefix(name, XattrPendingPrefix) && !allZero(v) {
+			p.markDirty(g)
+			return
+		}
+	}
+	names, err := sys.ListxattrFD(fd)
+	if err != nil {
+		return
+	}
+	for _, name := range names {
+		if _, ok := known[name]; ok || !strings.HasPrefix(name, XattrPendingPrefix) {
+			continue
+		}
+		if v, err := sys.GetxattrFD(fd, name); err == nil && !allZero(v) {
+			p.markDirty(g)
+			return
+		}
+	}
+	p.clearDirty(g)
+}
+
+func (p *Posix) markDirty(g vfs.GFID) {
+	err := sys.Mknodat(p.dirtyFD, g.String(), syscall.S_IFREG|0o600, 0)
+	if err != nil && err != syscall.EEXIST {
+		p.log.Warn("recording a dirty GFID failed", "gfid", g, "err", err)
+	}
+}
+
+func (p *Posix) clearDirty(g vfs.GFID) {
+	err := sys.Unlinkat(p.dirtyFD, g.String(), 0)
+	if err != nil && err != syscall.ENOENT {
+		p.log.Warn("clearing a dirty GFID failed", "gfid", g, "err", err)
+	}
+}
+
+// DirtyGFIDs lists the GFIDs with a non-zero trusted.cairn.pending.*
+// counter (the self-heal daemon's work list), in no particular order.
+func (p *Posix) DirtyGFIDs() ([]vfs.GFID, error) {
+	var out []vfs.GFID
+	for _, d := range p.listMeta(p.dirtyFD) {
+		if g, err := vfs.ParseGFID(d.Name); err == nil {
+			out = append(out, g)
+		}
+	}
+	return out, nil
+}
