@@ -1,0 +1,298 @@
+// Package iocache is cairn's performance/io-cache translator: a client-side
+// cache of file data, so that rereading a file does not cross the network.
+//
+// Data is cached in pages of PageSize bytes keyed by GFID and page index,
+// in one LRU list whose total size never exceeds CacheSize: the bytes of
+// every cached page are counted exactly, and pages are evicted before a new
+// one is added. A read is served from the cache for the pages present; each
+// run of missing pages costs one page-aligned read of the child, whose
+// result is cached. A page shorter than PageSize marks end of file.
+//
+// Coherence follows GlusterFS's io-cache. Pages are trusted for
+// CacheTimeout after the file's attributes were last checked; the first read
+// after that asks the child for the attributes (GetAttr) and drops the
+// file's pages if its mtime or size differ from the ones recorded when the
+// pages were cached. Attributes that pass through this translator anyway
+// (Lookup, GetAttr, SetAttr, ReadDir with attributes) are checked the same
+// way for free. So a change made by another client is seen at the latest
+// CacheTimeout after it (sooner if anything looks at the file's
+// attributes), and a change that keeps both mtime and size (two writes
+// within one mtime tick of a coarse-timestamp brick filesystem) is missed
+// until the pages age out of the LRU — the same limits as GlusterFS.
+//
+// This client's own changes drop the file's pages as soon as the child has
+// done them: Write, Fallocate, SetAttr of the size or mtime, an Open or
+// Create with O_TRUNC. A read that raced with such a change never caches
+// what it read: pages are only added to the file entry that was current
+// when the read started, and a change retires that entry. Unlink and
+// Rename need nothing: pages are keyed by GFID, which names one file for
+// ever, and the data of an unlinked or replaced file does not change (open
+// descriptors may still read it); its pages simply age out of the LRU.
+//
+// Handles opened with O_DIRECT bypass the cache, as in GlusterFS.
+package iocache
+
+import (
+	"container/list"
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// Defaults, as GlusterFS's.
+const (
+	DefaultCacheSize    = 32 << 20
+	DefaultCacheTimeout = time.Second
+	DefaultPageSize     = 128 << 10
+)
+
+// Config configures an IOCache.
+type Config struct {
+	// CacheSize bounds the bytes of cached data (GlusterFS option
+	// cache-size; 0 means 32 MiB).
+	CacheSize int64
+	// CacheTimeout is how long cached pages are trusted before the file's
+	// attributes are checked again (GlusterFS option cache-timeout,
+	// seconds there). 0 means the default, 1s; a negative value checks on
+	// every read, which is GlusterFS's cache-timeout 0.
+	CacheTimeout time.Duration
+	// PageSize is the unit of caching and of reads from the child
+	// (GlusterFS option page-size; 0 means 128 KiB).
+	PageSize int
+	// Clock returns the current time; nil means time.Now. Tests inject
+	// one to age the cache without sleeping.
+	Clock func() time.Time
+}
+
+// IOCache is the io-cache translator.
+type IOCache struct {
+	vfs.Passthrough
+	size     int64
+	timeout  time.Duration
+	pageSize int64
+	clock    func() time.Time
+
+	mu     sync.Mutex
+	files  map[vfs.GFID]*file
+	lru    list.List // of *page, most recently used first
+	bytes  int64
+	direct map[vfs.Handle]struct{} // open with O_DIRECT
+	stats  Stats
+}
+
+var _ vfs.Translator = (*IOCache)(nil)
+
+// file is the cache entry of one file: its pages and the attributes they
+// were read under. An entry is retired (dead, and out of files) when the
+// file changes; a retired entry accepts no pages.
+type file struct {
+	gfid      vfs.GFID
+	pages     map[int64]*page
+	mtime     vfs.Timespec
+	size      uint64
+	validated time.Time
+	dead      bool
+	readers   int // reads in progress, which may yet add pages
+}
+
+type page struct {
+	f    *file
+	idx  int64
+	data []byte
+	elem *list.Element
+}
+
+// Stats are the cache's counters.
+type Stats struct {
+	Hits          uint64 // pages served from the cache
+	Misses        uint64 // pages read from the child
+	Revalidations uint64 // attribute checks made by reads
+	Invalidations uint64 // files whose pages were dropped because they changed
+	Evictions     uint64 // pages evicted to make room
+	Bytes         int64  // bytes cached now
+	Pages         int    // pages cached now
+	Files         int    // files with cache entries now
+}
+
+// New returns an io-cache translator over child.
+func New(cfg Config, child vfs.Translator) (*IOCache, error) {
+	c := &IOCache{
+		Passthrough: vfs.Passthrough{Child: child},
+		size:        cfg.CacheSize,
+		timeout:     cfg.CacheTimeout,
+		pageSize:    int64(cfg.PageSize),
+		clock:       cfg.Clock,
+		files:       make(map[vfs.GFID]*file),
+		direct:      make(map[vfs.Handle]struct{}),
+	}
+	if c.size == 0 {
+		c.size = DefaultCacheSize
+	}
+	if c.timeout == 0 {
+		c.timeout = DefaultCacheTimeout
+	}
+	if c.pageSize == 0 {
+		c.pageSize = DefaultPageSize
+	}
+	if c.clock == nil {
+		c.clock = time.Now
+	}
+	switch {
+	case c.size < 0:
+		return nil, fmt.Errorf("io-cache: cache-size %d is negative", cfg.CacheSize)
+	case c.pageSize < 512:
+		return nil, fmt.Errorf("io-cache: page-size %d is below 512", cfg.PageSize)
+	case c.size < c.pageSize:
+		return nil, fmt.Errorf("io-cache: cache-size %d is smaller than page-size %d", c.size, c.pageSize)
+	}
+	return c, nil
+}
+
+// Stats returns the counters.
+func (c *IOCache) Stats() Stats {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	s := c.stats
+	s.Bytes, s.Pages, s.Files = c.bytes, c.lru.Len(), len(c.files)
+	return s
+}
+
+// Invalidate drops the cached pages of gfid. Front ends call it when they
+// learn of a change the cache cannot see (an upcall, a heal).
+func (c *IOCache) Invalidate(gfid vfs.GFID) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if f := c.files[gfid]; f != nil {
+		c.retire(f)
+	}
+}
+
+// retire drops f's pages and takes it out of use. Called with mu held.
+func (c *IOCache) retire(f *file) {
+	for _, p := range f.pages {
+		c.lru.Remove(p.elem)
+		c.bytes -= int64(len(p.data))
+	}
+	f.pages = nil
+	f.dead = true
+	if c.files[f.gfid] == f {
+		delete(c.files, f.gfid)
+	}
+}
+
+// evict drops one page to make room for a page of keep. Called with mu
+// held.
+func (c *IOCache) evict(p *page, keep *file) {
+	c.stats.Evictions++
+	c.lru.Remove(p.elem)
+	c.bytes -= int64(len(p.data))
+	delete(p.f.pages, p.idx)
+	if len(p.f.pages) == 0 && p.f != keep && p.f.readers == 0 {
+		// Forget files without pages, so that the index follows the
+		// cache's size rather than the number of files ever read.
+		c.retire(p.f)
+	}
+}
+
+// observe checks attributes seen in passing against the cache entry; asked
+// is when the operation that returned them started.
+func (c *IOCache) observe(a *vfs.Attr, asked time.Time) {
+	if a == nil || !a.IsRegular() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.checkLocked(a, asked)
+}
+
+// checkLocked compares a with the entry of its file: a change retires the
+// entry, a match renews its validity. It returns the live entry or nil.
+func (c *IOCache) checkLocked(a *vfs.Attr, now time.Time) *file {
+	f := c.files[a.GFID]
+	if f == nil {
+		return nil
+	}
+	if f.mtime != a.Mtime || f.size != a.Size {
+		c.stats.Invalidations++
+		c.retire(f)
+		return nil
+	}
+	if now.After(f.validated) {
+		f.validated = now
+	}
+	return f
+}
+
+// entry returns the live cache entry of gfid, checking the file's
+// attributes first when the entry has expired or does not exist, and
+// counts the caller as a reader of it until done. nil means the file is
+// not to be cached (not a regular file, or GetAttr failed), and the read
+// goes straight to the child.
+func (c *IOCache) entry(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) *file {
+	now := c.clock()
+	c.mu.Lock()
+	if f := c.files[gfid]; f != nil && c.timeout >= 0 && now.Sub(f.validated) < c.timeout {
+		f.readers++
+		c.mu.Unlock()
+		return f
+	}
+	c.stats.Revalidations++
+	c.mu.Unlock()
+
+	a, errno := c.Child.GetAttr(ctx, gfid, fh)
+	if errno != 0 || !a.IsRegular() {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f := c.checkLocked(&a, now)
+	if f == nil {
+		f = &file{gfid: gfid, pages: make(map[int64]*page), mtime: a.Mtime, size: a.Size, validated: now}
+		c.files[gfid] = f
+	}
+	f.readers++
+	return f
+}
+
+// done ends a read of f. An entry left without pages (an empty file, a
+// read past the end, pages evicted) is forgotten, so that the index
+// follows the cache's size rather than the number of files ever read.
+func (c *IOCache) done(f *file) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	f.readers--
+	if f.readers == 0 && len(f.pages) == 0 && !f.dead {
+		c.retire(f)
+	}
+}
+
+// insert caches data as page idx of f unless f was retired meanwhile.
+// Called with mu held.
+func (c *IOCache) insert(f *file, idx int64, data []byte) {
+	n := int64(len(data))
+	if f.dead || c.files[f.gfid] != f || n == 0 || n > c.size {
+		return
+	}
+	// A short page must end at the recorded size: otherwise the child
+	// returned a short read that is not end of file, or the file grew
+	// (the next check will notice), and the page would hide data.
+	if n < c.pageSize && uint64(idx*c.pageSize+n) != f.size {
+		return
+	}
+	if old := f.pages[idx]; old != nil {
+		c.lru.Remove(old.elem)
+		c.bytes -= int64(len(old.data))
+		delete(f.pages, idx)
+	}
+	for c.bytes+n > c.size {
+		c.evict(c.lru.Back().Value.(*page), f)
+	}
+	p := &page{f: f, idx: idx, data: make([]byte, n)}
+	copy(p.data, data)
+	p.elem = c.lru.PushFront(p)
+	f.pages[idx] = p
+	c.bytes += n
+}

@@ -1,0 +1,560 @@
+package iocache
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"math/rand/v2"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairnfs/cairn/vfs"
+	"github.com/cairnfs/cairn/vfs/memfs"
+	"github.com/cairnfs/cairn/vfs/vfsfake"
+)
+
+const ps = 1024 // page size in tests
+
+var bg = context.Background()
+
+// clock is a manual clock for the cache.
+type clock struct {
+	mu sync.Mutex
+	t  time.Time
+}
+
+func newClock() *clock { return &clock{t: time.Unix(1e9, 0)} }
+
+func (c *clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.t
+}
+
+func (c *clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	c.t = c.t.Add(d)
+	c.mu.Unlock()
+}
+
+// tickingClock gives memfs a distinct time on every call, so every change
+// moves the mtime however fast the test runs.
+func tickingClock() func() time.Time {
+	var mu sync.Mutex
+	t := time.Unix(2e9, 0)
+	return func() time.Time {
+		mu.Lock()
+		defer mu.Unlock()
+		t = t.Add(time.Microsecond)
+		return t
+	}
+}
+
+type env struct {
+	fs    *memfs.FS
+	fake  *vfsfake.Fake // between the cache and memfs, counting calls
+	cache *IOCache
+	clock *clock
+}
+
+func newEnv(t *testing.T, cfg Config) *env {
+	t.Helper()
+	fs := memfs.New(memfs.Config{Clock: tickingClock()})
+	fake := vfsfake.New(fs)
+	clk := newClock()
+	if cfg.PageSize == 0 {
+		cfg.PageSize = ps
+	}
+	cfg.Clock = clk.Now
+	c, err := New(cfg, fake)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{fs: fs, fake: fake, cache: c, clock: clk}
+}
+
+// file creates name with content directly in memfs (bypassing the cache).
+func (e *env) file(t *testing.T, name string, content []byte) vfs.GFID {
+	t.Helper()
+	a, fh, errno := e.fs.Create(bg, vfs.RootGFID, name, &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	if _, errno := e.fs.Write(bg, a.GFID, fh, content, 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	e.fs.Release(bg, a.GFID, fh)
+	return a.GFID
+}
+
+func read(t *testing.T, x vfs.Translator, g vfs.GFID, off, n int) []byte {
+	t.Helper()
+	buf := make([]byte, n)
+	got, errno := x.Read(bg, g, 0, buf, int64(off))
+	if errno != 0 {
+		t.Fatalf("read(%d, %d): %v", off, n, errno)
+	}
+	return buf[:got]
+}
+
+func pattern(n int, seed byte) []byte {
+	b := make([]byte, n)
+	for i := range b {
+		b[i] = seed + byte(i*7+i/ps)
+	}
+	return b
+}
+
+// checkAccounting verifies that the byte count is exact and within bounds.
+func checkAccounting(t *testing.T, c *IOCache) {
+	t.Helper()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var sum int64
+	pages := 0
+	for _, f := range c.files {
+		for _, p := range f.pages {
+			sum += int64(len(p.data))
+			pages++
+			if int64(cap(p.data)) != int64(len(p.data)) {
+				t.Errorf("page capacity %d for %d bytes", cap(p.data), len(p.data))
+			}
+		}
+		if len(f.pages) == 0 && f.readers == 0 {
+			t.Errorf("file entry without pages or readers kept")
+		}
+	}
+	if sum != c.bytes || pages != c.lru.Len() {
+		t.Errorf("accounted %d bytes in %d pages, cached %d in %d", c.bytes, c.lru.Len(), sum, pages)
+	}
+	if c.bytes > c.size {
+		t.Errorf("cache holds %d bytes, limit %d", c.bytes, c.size)
+	}
+}
+
+func TestConfig(t *testing.T) {
+	tests := []struct {
+		cfg     Config
+		wantErr bool
+	}{
+		{Config{}, false},
+		{Config{CacheSize: 4 << 20, PageSize: 4096, CacheTimeout: -1}, false},
+		{Config{CacheSize: -1}, true},
+		{Config{PageSize: 100}, true},
+		{Config{CacheSize: 1024, PageSize: 4096}, true},
+	}
+	for _, tc := range tests {
+		c, err := New(tc.cfg, vfsfake.New(nil))
+		if (err != nil) != tc.wantErr {
+			t.Errorf("%+v: err %v", tc.cfg, err)
+		}
+		if err == nil && tc.cfg.CacheSize == 0 && tc.cfg.PageSize == 0 && tc.cfg.CacheTimeout == 0 &&
+			(c.size != DefaultCacheSize || c.pageSize != DefaultPageSize || c.timeout != DefaultCacheTimeout) {
+			t.Errorf("defaults: %d %d %v", c.size, c.pageSize, c.timeout)
+		}
+	}
+}
+
+func TestReadServedFromCache(t *testing.T) {
+	e := newEnv(t, Config{CacheSize: 64 * ps})
+	size := 10*ps + 100
+	content := pattern(size, 1)
+	g := e.file(t, "f", content)
+	steps := []struct {
+		off, n     int
+		childReads int // Read calls reaching the child
+		wantLen    int
+	}{
+		{0, 100, 1, 100},          // page 0
+		{50, 100, 0, 100},         // page 0 again
+		{1000, 2000, 1, 2000},     // pages 0 (hit), 1-2 (one read)
+		{0, size, 1, size},        // pages 3-10 in one read
+		{0, size + 5000, 0, size}, // all cached; short at EOF
+		{size - 10, 100, 0, 10},   // straddles EOF, from the short last page
+		{size, 100, 0, 0},         // at EOF: known from the size
+		{size + 5000, 100, 0, 0},  // past EOF
+		{5*ps - 1, 2, 0, 2},       // across a page boundary
+		{3 * ps, 0, 1, 0},         // empty read goes to the child
+	}
+	for i, s := range steps {
+		before := e.fake.Count(vfsfake.Read)
+		got := read(t, e.cache, g, s.off, s.n)
+		if len(got) != s.wantLen {
+			t.Fatalf("step %d: %d bytes, want %d", i, len(got), s.wantLen)
+		}
+		if o := min(s.off, size); !bytes.Equal(got, content[o:o+len(got)]) {
+			t.Fatalf("step %d: wrong data", i)
+		}
+		if d := e.fake.Count(vfsfake.Read) - before; d != s.childReads {
+			t.Errorf("step %d (%d+%d): %d child reads, want %d", i, s.off, s.n, d, s.childReads)
+		}
+	}
+	st := e.cache.Stats()
+	if st.Pages != 11 || st.Bytes != int64(size) || st.Files != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	checkAccounting(t, e.cache)
+}
+
+func TestRevalidation(t *testing.T) {
+	e := newEnv(t, Config{CacheTimeout: time.Second})
+	g := e.file(t, "f", []byte("old data"))
+	if got := read(t, e.cache, g, 0, 100); string(got) != "old data" {
+		t.Fatalf("first read %q", got)
+	}
+	attrs := e.fake.Count(vfsfake.GetAttr)
+	// Another client rewrites the file behind the cache, same size.
+	if _, errno := e.fs.Write(bg, g, 0, []byte("new data"), 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	e.clock.Advance(999 * time.Millisecond)
+	if got := read(t, e.cache, g, 0, 100); string(got) != "old data" {
+		t.Errorf("within cache-timeout: %q, want the cached data", got)
+	}
+	if e.fake.Count(vfsfake.GetAttr) != attrs {
+		t.Errorf("attributes checked within cache-timeout")
+	}
+	e.clock.Advance(time.Millisecond)
+	if got := read(t, e.cache, g, 0, 100); string(got) != "new data" {
+		t.Errorf("after cache-timeout: %q", got)
+	}
+	if e.fake.Count(vfsfake.GetAttr) != attrs+1 {
+		t.Errorf("%d attribute checks, want 1", e.fake.Count(vfsfake.GetAttr)-attrs)
+	}
+	// Unchanged file: the check passes and the pages stay.
+	reads := e.fake.Count(vfsfake.Read)
+	e.clock.Advance(time.Hour)
+	read(t, e.cache, g, 0, 100)
+	if e.fake.Count(vfsfake.Read) != reads {
+		t.Errorf("unchanged file reread after revalidation")
+	}
+	if st := e.cache.Stats(); st.Invalidations != 1 || st.Revalidations != 3 {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+func TestRevalidateEveryRead(t *testing.T) {
+	e := newEnv(t, Config{CacheTimeout: -1})
+	g := e.file(t, "f", []byte("abc"))
+	for i := 0; i < 3; i++ {
+		read(t, e.cache, g, 0, 10)
+	}
+	if e.fake.Count(vfsfake.GetAttr) != 3 || e.fake.Count(vfsfake.Read) != 1 {
+		t.Errorf("%d getattrs, %d reads; want 3, 1", e.fake.Count(vfsfake.GetAttr), e.fake.Count(vfsfake.Read))
+	}
+}
+
+// TestOwnChangesInvalidate: after each change made through the cache, the
+// next read sees the new data at once.
+func TestOwnChangesInvalidate(t *testing.T) {
+	tests := []struct {
+		name       string
+		change     func(c *IOCache, g vfs.GFID) syscall.Errno
+		want       string
+		invalidate bool
+	}{
+		{"write", func(c *IOCache, g vfs.GFID) syscall.Errno {
+			_, errno := c.Write(bg, g, 0, []byte("XY"), 1)
+			return errno
+		}, "0XY3456789", true},
+		{"truncate", func(c *IOCache, g vfs.GFID) syscall.Errno {
+			_, errno := c.SetAttr(bg, g, 0, &vfs.SetAttrIn{Valid: vfs.SetSize, Size: 4})
+			return errno
+		}, "0123", true},
+		{"set mtime", func(c *IOCache, g vfs.GFID) syscall.Errno {
+			_, errno := c.SetAttr(bg, g, 0, &vfs.SetAttrIn{Valid: vfs.SetMtimeNow})
+			return errno
+		}, "0123456789", true},
+		{"chmod", func(c *IOCache, g vfs.GFID) syscall.Errno {
+			_, errno := c.SetAttr(bg, g, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o600})
+			return errno
+		}, "0123456789", false},
+		{"punch hole", func(c *IOCache, g vfs.GFID) syscall.Errno {
+			return c.Fallocate(bg, g, 0, 3, 0, 2)
+		}, "\x00\x0023456789", true},
+		{"open O_TRUNC", func(c *IOCache, g vfs.GFID) syscall.Errno {
+			fh, errno := c.Open(bg, g, syscall.O_WRONLY|syscall.O_TRUNC)
+			c.Release(bg, g, fh)
+			return errno
+		}, "", true},
+		{"open read-only", func(c *IOCache, g vfs.GFID) syscall.Errno {
+			fh, errno := c.Open(bg, g, syscall.O_RDONLY|syscall.O_TRUNC)
+			c.Release(bg, g, fh)
+			return errno
+		}, "0123456789", false},
+		{"create O_TRUNC", func(c *IOCache, g vfs.GFID) syscall.Errno {
+			_, fh, errno := c.Create(bg, vfs.RootGFID, "f", &vfs.CreateIn{Flags: syscall.O_RDWR | syscall.O_TRUNC})
+			c.Release(bg, g, fh)
+			return errno
+		}, "", true},
+		{"unlink", func(c *IOCache, g vfs.GFID) syscall.Errno {
+			return c.Unlink(bg, vfs.RootGFID, "f")
+		}, "", false}, // read by GFID below fails: nothing reaches the child
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			e := newEnv(t, Config{CacheTimeout: time.Hour})
+			g := e.file(t, "f", []byte("0123456789"))
+			read(t, e.cache, g, 0, 100)
+			if errno := tc.change(e.cache, g); errno != 0 {
+				t.Fatal(errno)
+			}
+			reads := e.fake.Count(vfsfake.Read)
+			if tc.name == "unlink" {
+				// The pages of the unlinked GFID are still served:
+				// its data did not change.
+				if got := read(t, e.cache, g, 0, 100); string(got) != "0123456789" {
+					t.Errorf("read after unlink %q", got)
+				}
+				return
+			}
+			if got := read(t, e.cache, g, 0, 100); string(got) != tc.want {
+				t.Errorf("read %q, want %q", got, tc.want)
+			}
+			reread := e.fake.Count(vfsfake.Read) > reads
+			if reread != tc.invalidate && tc.want != "" {
+				t.Errorf("child read again: %v, want %v", reread, tc.invalidate)
+			}
+		})
+	}
+}
+
+func TestAttrsSeenInPassing(t *testing.T) {
+	e := newEnv(t, Config{CacheTimeout: time.Hour})
+	g := e.file(t, "f", []byte("before"))
+	read(t, e.cache, g, 0, 100)
+	e.fs.Write(bg, g, 0, []byte("after!"), 0)
+	if _, errno := e.cache.Lookup(bg, vfs.RootGFID, "f"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if got := read(t, e.cache, g, 0, 100); string(got) != "after!" {
+		t.Errorf("after a lookup showed a new mtime: %q", got)
+	}
+	e.fs.Write(bg, g, 0, []byte("again!"), 0)
+	if _, _, errno := e.cache.ReadDir(bg, vfs.RootGFID, 0, 0, 0, true); errno != 0 {
+		t.Fatal(errno)
+	}
+	if got := read(t, e.cache, g, 0, 100); string(got) != "again!" {
+		t.Errorf("after readdirplus showed a new mtime: %q", got)
+	}
+}
+
+func TestDirectIOBypasses(t *testing.T) {
+	e := newEnv(t, Config{})
+	g := e.file(t, "f", []byte("data"))
+	fh, errno := e.cache.Open(bg, g, syscall.O_RDONLY|syscall.O_DIRECT)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	for i := 0; i < 3; i++ {
+		e.cache.Read(bg, g, fh, make([]byte, 10), 0)
+	}
+	if n := e.fake.Count(vfsfake.Read); n != 3 {
+		t.Errorf("%d child reads through an O_DIRECT handle, want 3", n)
+	}
+	e.cache.Release(bg, g, fh)
+	if st := e.cache.Stats(); st.Pages != 0 {
+		t.Errorf("O_DIRECT reads were cached: %+v", st)
+	}
+}
+
+func TestChildErrorsNotCached(t *testing.T) {
+	e := newEnv(t, Config{})
+	g := e.file(t, "f", []byte("data"))
+	e.fake.FailN(vfsfake.Read, syscall.EIO, 1)
+	if _, errno := e.cache.Read(bg, g, 0, make([]byte, 10), 0); errno != syscall.EIO {
+		t.Fatalf("got %v, want EIO", errno)
+	}
+	if got := read(t, e.cache, g, 0, 10); string(got) != "data" {
+		t.Errorf("after the error: %q", got)
+	}
+	e.fake.FailN(vfsfake.GetAttr, syscall.ENOENT, 1)
+	if _, errno := e.cache.Read(bg, vfs.GFID{42}, 0, make([]byte, 10), 0); errno != syscall.ENOENT {
+		t.Errorf("read of a missing file: %v", errno)
+	}
+}
+
+// shortReader returns at most 100 bytes per Read, like a transport that
+// splits reads; short pages that are not at end of file must not be cached.
+type shortReader struct{ vfs.Passthrough }
+
+func (s shortReader) Read(ctx context.Context, g vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
+	return s.Child.Read(ctx, g, fh, dest[:min(len(dest), 100)], off)
+}
+
+func TestShortChildReadsNotCachedAsEOF(t *testing.T) {
+	fs := memfs.New(memfs.Config{})
+	c, _ := New(Config{PageSize: ps}, shortReader{vfs.Passthrough{Child: fs}})
+	a, fh, _ := fs.Create(bg, vfs.RootGFID, "f", &vfs.CreateIn{Flags: syscall.O_RDWR})
+	fs.Write(bg, a.GFID, fh, pattern(3*ps, 3), 0)
+	got := read(t, c, a.GFID, 0, 3*ps)
+	if !bytes.Equal(got, pattern(3*ps, 3)[:len(got)]) {
+		t.Fatal("wrong data")
+	}
+	if st := c.Stats(); st.Pages != 0 {
+		t.Errorf("short non-EOF page cached: %+v", st)
+	}
+	if got := read(t, c, a.GFID, 2*ps, 10); !bytes.Equal(got, pattern(3*ps, 3)[2*ps:2*ps+10]) {
+		t.Errorf("later page: %q", got)
+	}
+}
+
+func TestLRU(t *testing.T) {
+	e := newEnv(t, Config{CacheSize: 4 * ps, CacheTimeout: time.Hour})
+	var files []vfs.GFID
+	for i := 0; i < 5; i++ {
+		files = append(files, e.file(t, fmt.Sprint(i), pattern(ps, byte(i))))
+	}
+	// Fill with 0-3, touch 0, add 4: 1 is the least recently used.
+	for _, i := range []int{0, 1, 2, 3, 0, 4} {
+		read(t, e.cache, files[i], 0, ps)
+	}
+	checkAccounting(t, e.cache)
+	for _, tc := range []struct {
+		file   int
+		cached bool
+	}{{0, true}, {2, true}, {3, true}, {4, true}, {1, false}} {
+		before := e.fake.Count(vfsfake.Read)
+		read(t, e.cache, files[tc.file], 0, ps)
+		if hit := e.fake.Count(vfsfake.Read) == before; hit != tc.cached {
+			t.Errorf("file %d cached %v, want %v", tc.file, hit, tc.cached)
+		}
+		if !tc.cached {
+			break // rereading it evicted another
+		}
+	}
+	if st := e.cache.Stats(); st.Evictions < 1 || st.Bytes != 4*ps {
+		t.Errorf("stats %+v", st)
+	}
+}
+
+// TestMemoryBound reads random ranges of files of odd sizes through a
+// small cache from many goroutines, checking the accounting as it goes.
+func TestMemoryBound(t *testing.T) {
+	e := newEnv(t, Config{CacheSize: 5*ps + 300, CacheTimeout: time.Millisecond})
+	var files []vfs.GFID
+	var contents [][]byte
+	for i := 0; i < 6; i++ {
+		b := pattern(i*ps+i*37+1, byte(i))
+		contents = append(contents, b)
+		files = append(files, e.file(t, fmt.Sprint(i), b))
+	}
+	var wg sync.WaitGroup
+	for w := 0; w < 8; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			rng := rand.New(rand.NewPCG(uint64(w), 1))
+			for i := 0; i < 300; i++ {
+				k := rng.IntN(len(files))
+				off := rng.IntN(len(contents[k]) + 10)
+				n := rng.IntN(3 * ps)
+				buf := make([]byte, n)
+				got, errno := e.cache.Read(bg, files[k], 0, buf, int64(off))
+				if errno != 0 {
+					t.Errorf("read: %v", errno)
+					return
+				}
+				want := contents[k][min(off, len(contents[k])):min(off+n, len(contents[k]))]
+				if !bytes.Equal(buf[:got], want) {
+					t.Errorf("file %d [%d,+%d): wrong data", k, off, n)
+					return
+				}
+				if i%50 == 0 {
+					e.clock.Advance(time.Millisecond)
+					checkAccounting(t, e.cache)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	checkAccounting(t, e.cache)
+	t.Logf("stats %+v", e.cache.Stats())
+}
+
+// TestConcurrentWritesNeverLeaveStaleData: once a write through the cache
+// has returned, no read may serve older data, however reads and writes
+// interleave — even with a cache-timeout of an hour.
+func TestConcurrentWritesNeverLeaveStaleData(t *testing.T) {
+	e := newEnv(t, Config{CacheTimeout: time.Hour})
+	const size = 3 * ps
+	g := e.file(t, "f", bytes.Repeat([]byte{0}, size))
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	for r := 0; r < 4; r++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, size)
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				e.cache.Read(bg, g, 0, buf, int64(r*100))
+			}
+		}()
+	}
+	for v := byte(1); v <= 100; v++ {
+		if _, errno := e.cache.Write(bg, g, 0, bytes.Repeat([]byte{v}, size), 0); errno != 0 {
+			t.Fatal(errno)
+		}
+		got := read(t, e.cache, g, 0, size)
+		if i := bytes.IndexFunc(got, func(r rune) bool { return byte(r) != v }); i >= 0 || len(got) != size {
+			t.Fatalf("after write %d: byte %d is stale (len %d)", v, i, len(got))
+		}
+	}
+	close(stop)
+	wg.Wait()
+}
+
+// TestTwoClients: two caches over one child see each other's writes once
+// cache-timeout has passed.
+func TestTwoClients(t *testing.T) {
+	fs := memfs.New(memfs.Config{Clock: tickingClock()})
+	clkA, clkB := newClock(), newClock()
+	a, _ := New(Config{PageSize: ps, CacheTimeout: time.Second, Clock: clkA.Now}, fs)
+	b, _ := New(Config{PageSize: ps, CacheTimeout: time.Second, Clock: clkB.Now}, fs)
+	attr, fh, _ := fs.Create(bg, vfs.RootGFID, "f", &vfs.CreateIn{Flags: syscall.O_RDWR})
+	fs.Release(bg, attr.GFID, fh)
+	g := attr.GFID
+	steps := []struct {
+		writer  *IOCache
+		data    string
+		advance time.Duration // on the reader's clock before it reads
+		reader  *IOCache
+		clk     *clock
+		want    string
+	}{
+		{a, "one", 0, b, clkB, "one"},           // b had nothing cached
+		{a, "two", 0, b, clkB, "one"},           // b's pages are fresh: stale read
+		{a, "two", time.Second, b, clkB, "two"}, // timeout passed: b sees it
+		{b, "six", 0, b, clkB, "six"},           // own write: at once
+		{b, "six", 0, a, clkA, "six"},           // a had not read before
+		{b, "ten", 500 * time.Millisecond, a, clkA, "six"},
+		{b, "ten", 500 * time.Millisecond, a, clkA, "ten"},
+	}
+	for i, s := range steps {
+		if _, errno := s.writer.Write(bg, g, 0, []byte(s.data), 0); errno != 0 {
+			t.Fatal(errno)
+		}
+		s.clk.Advance(s.advance)
+		if got := read(t, s.reader, g, 0, 10); string(got) != s.want {
+			t.Errorf("step %d: read %q, want %q", i, got, s.want)
+		}
+	}
+}
+
+func TestForwardsEveryOp(t *testing.T) {
+	f := vfsfake.New(nil)
+	c, _ := New(Config{}, f)
+	vfsfake.Exercise(bg, c)
+	for _, op := range vfsfake.AllOps {
+		if f.Count(op) < 1 {
+			t.Errorf("%s never reached the child", op)
+		}
+	}
+}

@@ -1,0 +1,172 @@
+package iocache
+
+import (
+	"context"
+	"syscall"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// Read serves what it can from cached pages and reads each run of missing
+// pages from the child in one page-aligned call, caching the result.
+func (c *IOCache) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
+	if len(dest) == 0 || off < 0 || c.isDirect(fh) {
+		return c.Child.Read(ctx, gfid, fh, dest, off)
+	}
+	f := c.entry(ctx, gfid, fh)
+	if f == nil {
+		return c.Child.Read(ctx, gfid, fh, dest, off)
+	}
+	defer c.done(f)
+	ps := c.pageSize
+	end := off + int64(len(dest))
+	pos := off
+	for pos < end {
+		idx := pos / ps
+		c.mu.Lock()
+		if p := f.pages[idx]; p != nil {
+			c.lru.MoveToFront(p.elem)
+			c.stats.Hits++
+			if in := pos - idx*ps; in < int64(len(p.data)) {
+				pos += int64(copy(dest[pos-off:], p.data[in:]))
+			}
+			short := int64(len(p.data)) < ps
+			c.mu.Unlock()
+			if short && pos < end {
+				break // end of file
+			}
+			continue
+		}
+		if pos >= int64(f.size) && !f.dead {
+			// At or past the end of file as of the last check.
+			c.mu.Unlock()
+			break
+		}
+		run := int64(1)
+		for last := (end - 1) / ps; idx+run <= last && f.pages[idx+run] == nil; run++ {
+		}
+		c.mu.Unlock()
+
+		buf := make([]byte, run*ps)
+		got, errno := c.Child.Read(ctx, gfid, fh, buf, idx*ps)
+		if errno != 0 {
+			if pos > off {
+				break // return what was read, as read(2) does
+			}
+			return 0, errno
+		}
+		c.mu.Lock()
+		for lo := int64(0); lo < int64(got); lo += ps {
+			c.stats.Misses++
+			c.insert(f, idx+lo/ps, buf[lo:min(lo+ps, int64(got))])
+		}
+		c.mu.Unlock()
+		if in := pos - idx*ps; in < int64(got) {
+			pos += int64(copy(dest[pos-off:], buf[in:got]))
+		}
+		if int64(got) < run*ps {
+			break // end of file
+		}
+	}
+	return int(pos - off), 0
+}
+
+func (c *IOCache) isDirect(fh vfs.Handle) bool {
+	if fh == 0 {
+		return false
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, ok := c.direct[fh]
+	return ok
+}
+
+func (c *IOCache) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
+	n, errno := c.Child.Write(ctx, gfid, fh, data, off)
+	// Even a failed write may have changed some bytes.
+	c.Invalidate(gfid)
+	return n, errno
+}
+
+func (c *IOCache) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mode uint32, off, length int64) syscall.Errno {
+	errno := c.Child.Fallocate(ctx, gfid, fh, mode, off, length)
+	c.Invalidate(gfid)
+	return errno
+}
+
+func (c *IOCache) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs.SetAttrIn) (vfs.Attr, syscall.Errno) {
+	asked := c.clock()
+	a, errno := c.Child.SetAttr(ctx, gfid, fh, in)
+	if in.Valid&(vfs.SetSize|vfs.SetMtime|vfs.SetMtimeNow) != 0 {
+		c.Invalidate(gfid)
+	} else if errno == 0 {
+		c.observe(&a, asked)
+	}
+	return a, errno
+}
+
+func (c *IOCache) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle, syscall.Errno) {
+	fh, errno := c.Child.Open(ctx, gfid, flags)
+	if errno == 0 {
+		c.opened(gfid, fh, flags)
+	}
+	return fh, errno
+}
+
+func (c *IOCache) Create(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, vfs.Handle, syscall.Errno) {
+	a, fh, errno := c.Child.Create(ctx, parent, name, in)
+	if errno == 0 {
+		// Create may have opened (and truncated) an existing file.
+		c.opened(a.GFID, fh, in.Flags)
+	}
+	return a, fh, errno
+}
+
+// opened notes a new handle: O_DIRECT handles bypass the cache, and a
+// truncating open drops the file's pages.
+func (c *IOCache) opened(gfid vfs.GFID, fh vfs.Handle, flags uint32) {
+	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		c.Invalidate(gfid)
+	}
+	if flags&syscall.O_DIRECT != 0 && fh != 0 {
+		c.mu.Lock()
+		c.direct[fh] = struct{}{}
+		c.mu.Unlock()
+	}
+}
+
+func (c *IOCache) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
+	c.mu.Lock()
+	delete(c.direct, fh)
+	c.mu.Unlock()
+	return c.Child.Release(ctx, gfid, fh)
+}
+
+func (c *IOCache) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs.Attr, syscall.Errno) {
+	asked := c.clock()
+	a, errno := c.Child.Lookup(ctx, parent, name)
+	if errno == 0 {
+		c.observe(&a, asked)
+	}
+	return a, errno
+}
+
+func (c *IOCache) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vfs.Attr, syscall.Errno) {
+	asked := c.clock()
+	a, errno := c.Child.GetAttr(ctx, gfid, fh)
+	if errno == 0 {
+		c.observe(&a, asked)
+	}
+	return a, errno
+}
+
+func (c *IOCache) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, cookie uint64, max int, plus bool) ([]vfs.DirEntry, bool, syscall.Errno) {
+	asked := c.clock()
+	ents, eof, errno := c.Child.ReadDir(ctx, gfid, fh, cookie, max, plus)
+	if errno == 0 && plus {
+		for i := range ents {
+			c.observe(ents[i].Attr, asked)
+		}
+	}
+	return ents, eof, errno
+}
