@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"os"
+	"strings"
+
+	"github.com/cairnfs/cairn/vfs/stack"
+	"github.com/cairnfs/cairn/vfs/volfile"
+)
+
+func brickCommand() *command {
+	return &command{
+		name:  "brick",
+		usage: "--volfile FILE [--listen ADDR]",
+		summary: "Run a brick daemon (like glusterfsd -f FILE).\n\n" +
+			"The volfile's top volume must be protocol/server; the brick listens on\n" +
+			"transport.socket.bind-address:transport.socket.listen-port (default port 6996)\n" +
+			"and serves its subvolumes and the client volfiles named by volume-filename.*.",
+		setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
+			path := fs.String("volfile", "", "brick volfile `FILE` (required)")
+			fs.StringVar(path, "f", "", "shorthand for --volfile")
+			listen := fs.String("listen", "", "override the listen `ADDR` (host:port) of the volfile")
+			e.log.register(fs)
+			return func(ctx context.Context, args []string) error {
+				if *path == "" {
+					return usagef("--volfile is required")
+				}
+				if len(args) > 0 {
+					return usagef("unexpected arguments %q", args)
+				}
+				log, closeLog, err := e.log.logger(e.stderr)
+				if err != nil {
+					return err
+				}
+				defer closeLog()
+				g, err := loadGraph(ctx, *path, stack.Env{Logger: log})
+				if err != nil {
+					return err
+				}
+				defer g.Close()
+				node, ok := g.Top().(*stack.ServerNode)
+				if !ok {
+					return fmt.Errorf("%s: top volume %q is %s, not protocol/server (hint: a brick volfile ends with a protocol/server volume over its storage stack)", *path, g.File().Top().Name, g.File().Top().Type)
+				}
+				addr := node.Addr
+				if *listen != "" {
+					addr = *listen
+				}
+				lis, err := net.Listen("tcp", addr)
+				if err != nil {
+					return fmt.Errorf("listen on %s: %w", addr, err)
+				}
+				log.Info("brick listening", "addr", lis.Addr().String(), "volfile", *path, "pid", os.Getpid())
+				errc := make(chan error, 1)
+				go func() { errc <- node.Server.Serve(lis) }()
+				select {
+				case <-ctx.Done():
+					log.Info("brick stopping", "addr", lis.Addr().String())
+					node.Server.Stop()
+					<-errc
+					return nil
+				case err := <-errc:
+					return err
+				}
+			}
+		},
+	}
+}
+
+// loadGraph parses, checks and builds the volfile at path.
+func loadGraph(ctx context.Context, path string, env stack.Env) (*volfile.Graph, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	f, err := volfile.Parse(path, data)
+	if err != nil {
+		return nil, err
+	}
+	return volfile.BuildGraph(ctx, f, stack.Registry(env))
+}
+
+func volfileCommand() *command {
+	return &command{
+		name:  "volfile",
+		usage: "check FILE...",
+		summary: "Check GlusterFS volfiles: `cairn volfile check FILE` prints the graph of each\n" +
+			"file, or every error found with file:line and a hint (exit status 1).",
+		setup: func(fs *flag.FlagSet, e *env) func(context.Context, []string) error {
+			return func(ctx context.Context, args []string) error {
+				if len(args) < 2 || args[0] != "check" {
+					return usagef("want: cairn volfile check FILE...")
+				}
+				reg := stack.Registry(stack.Env{})
+				bad := 0
+				for _, path := range args[1:] {
+					data, err := os.ReadFile(path)
+					if err == nil {
+						var f *volfile.File
+						f, err = volfile.Parse(path, data)
+						if err == nil {
+							err = volfile.Check(f, reg)
+						}
+						if err == nil {
+							fmt.Fprintf(e.stdout, "%s: ok\n%s\n", path, strings.TrimRight(f.Tree(), "\n"))
+							continue
+						}
+					}
+					bad++
+					for _, one := range splitErrors(err) {
+						fmt.Fprintln(e.stderr, one)
+					}
+				}
+				if bad > 0 {
+					return fmt.Errorf("%d of %d volfiles have errors", bad, len(args)-1)
+				}
+				return nil
+			}
+		},
+	}
+}
+
+func splitErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{errors.Unwrap(err), err}[1:]
+}
