@@ -1,0 +1,282 @@
+package nfs
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"errors"
+	"io"
+	"net"
+	"runtime/debug"
+	"sync"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// conn is one client TCP connection. Its reader decodes RPC records and
+// dispatches them: NFSv3 calls to cairn's procedures, concurrently (up to
+// MaxInflight), and MOUNT calls (plus any procedure listed in GoNFSProcs)
+// to go-nfs, through an in-memory pipe that go-nfs serves as if it were
+// the client's connection. Replies from both are written whole, one
+// record at a time, under wmu.
+type conn struct {
+	srv    *Server
+	nc     net.Conn
+	client string
+	sem    chan struct{}
+	calls  sync.WaitGroup
+
+	wmu  sync.Mutex
+	werr error
+
+	// pipe is our end of the connection go-nfs serves; created on the
+	// first call that goes to go-nfs.
+	pipe     net.Conn
+	pumpDone chan struct{}
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	return &conn{
+		srv:    s,
+		nc:     nc,
+		client: "nfs:" + nc.RemoteAddr().String(),
+		sem:    make(chan struct{}, s.cfg.MaxInflight),
+	}
+}
+
+func (c *conn) serve() {
+	defer c.nc.Close()
+	if tc, ok := c.nc.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	br := bufio.NewReaderSize(c.nc, 256<<10)
+	for {
+		rec, err := readRecord(br, nil)
+		if err != nil {
+			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
+				c.srv.log.Debug("nfs: read", "client", c.client, "err", err)
+			}
+			break
+		}
+		call, err := parseCall(rec)
+		if err != nil {
+			c.srv.log.Debug("nfs: bad record", "client", c.client, "err", err)
+			break
+		}
+		if !c.dispatch(call, rec) {
+			break
+		}
+	}
+	c.calls.Wait()
+	if c.pipe != nil {
+		c.pipe.Close()
+		<-c.pumpDone
+	}
+}
+
+// dispatch routes one call; false means the connection must be dropped.
+func (c *conn) dispatch(call *rpcCall, rec []byte) bool {
+	if call.rpcvers != rpcVersion {
+		return c.send(deniedReply(call.xid, rejectRPCMismatch, rpcVersion, rpcVersion))
+	}
+	switch call.prog {
+	case progMount:
+		if call.vers != 3 {
+			return c.send(acceptedReply(call.xid, acceptProgMismatch, 3, 3))
+		}
+		return c.forward(rec)
+	case progNFS:
+		if call.vers != 3 {
+			return c.send(acceptedReply(call.xid, acceptProgMismatch, 3, 3))
+		}
+		if c.srv.gonfs[call.proc] {
+			return c.forward(rec)
+		}
+	default:
+		return c.send(acceptedReply(call.xid, acceptProgUnavail))
+	}
+	caller, ok := c.caller(call)
+	if !ok {
+		return c.send(deniedReply(call.xid, rejectAuthError, authBadCred))
+	}
+	c.sem <- struct{}{}
+	c.calls.Add(1)
+	go func() {
+		defer func() {
+			<-c.sem
+			c.calls.Done()
+		}()
+		c.handle(call, caller)
+	}()
+	return true
+}
+
+// caller turns the call's credential into the identity the volume sees.
+// AUTH_NULL calls are anonymous; other flavors (Kerberos) are refused.
+func (c *conn) caller(call *rpcCall) (*vfs.Caller, bool) {
+	switch call.credFlavor {
+	case authNull:
+		return c.srv.squash.Anonymous(c.client), true
+	case authUnix:
+		cred, err := parseAuthUnix(call.cred)
+		if err != nil {
+			return nil, false
+		}
+		return c.srv.squash.Map(cred.uid, cred.gid, cred.gids, c.client), true
+	}
+	return nil, false
+}
+
+func (c *conn) handle(call *rpcCall, caller *vfs.Caller) {
+	var reply []byte
+	defer func() {
+		if p := recover(); p != nil {
+			c.srv.log.Error("nfs: panic in procedure", "proc", call.proc, "panic", p, "stack", string(debug.Stack()))
+			c.send(acceptedReply(call.xid, acceptSystemErr))
+		}
+	}()
+	proc := procTable(call.proc)
+	if proc == nil {
+		c.send(acceptedReply(call.xid, acceptProcUnavail))
+		return
+	}
+	q := &request{
+		ctx:    vfs.WithCaller(c.srv.ctx, caller),
+		srv:    c.srv,
+		conn:   c,
+		caller: caller,
+		r:      xdrReader{b: call.args},
+	}
+	replyHeader(&q.w, call.xid, acceptSuccess)
+	if err := proc(q); err != nil {
+		reply = acceptedReply(call.xid, acceptGarbageArgs)
+	} else {
+		reply = q.w.b
+	}
+	c.send(reply)
+}
+
+// send writes one reply record. Errors close the connection (the reader
+// then stops) and are remembered so later sends do nothing.
+func (c *conn) send(rec []byte) bool {
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(rec))|0x80000000)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return false
+	}
+	bufs := net.Buffers{hdr[:], rec}
+	if _, err := bufs.WriteTo(c.nc); err != nil {
+		c.werr = err
+		c.nc.Close()
+		return false
+	}
+	return true
+}
+
+// forward hands a whole record to go-nfs. go-nfs serves one call at a
+// time per connection, which is fine for MOUNT.
+func (c *conn) forward(rec []byte) bool {
+	if c.pipe == nil {
+		ours, theirs := net.Pipe()
+		c.pipe = ours
+		c.pumpDone = make(chan struct{})
+		if !c.srv.goL.push(&addrConn{Conn: theirs, local: c.nc.LocalAddr(), remote: c.nc.RemoteAddr()}) {
+			return false
+		}
+		go c.pump()
+	}
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(rec))|0x80000000)
+	bufs := net.Buffers{hdr[:], rec}
+	if _, err := bufs.WriteTo(c.pipe); err != nil {
+		return false
+	}
+	return true
+}
+
+// pump copies go-nfs's reply records to the client.
+func (c *conn) pump() {
+	defer close(c.pumpDone)
+	br := bufio.NewReader(c.pipe)
+	for {
+		rec, err := readRecord(br, nil)
+		if err != nil {
+			c.pipe.Close()
+			return
+		}
+		if !c.send(rec) {
+			c.pipe.Close()
+			return
+		}
+	}
+}
+
+// request is one NFSv3 call being served.
+type request struct {
+	ctx    context.Context
+	srv    *Server
+	conn   *conn
+	caller *vfs.Caller
+	r      xdrReader
+	w      xdrWriter
+}
+
+// pipeListener hands the connections that go-nfs should serve to its
+// Serve loop.
+type pipeListener struct {
+	ch     chan net.Conn
+	mu     sync.Mutex
+	closed bool
+	done   chan struct{}
+}
+
+func newPipeListener() *pipeListener {
+	return &pipeListener{ch: make(chan net.Conn), done: make(chan struct{})}
+}
+
+func (l *pipeListener) push(c net.Conn) bool {
+	select {
+	case l.ch <- c:
+		return true
+	case <-l.done:
+		c.Close()
+		return false
+	}
+}
+
+func (l *pipeListener) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.ch:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+
+func (l *pipeListener) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !l.closed {
+		l.closed = true
+		close(l.done)
+	}
+	return nil
+}
+
+func (l *pipeListener) Addr() net.Addr { return pipeAddr{} }
+
+type pipeAddr struct{}
+
+func (pipeAddr) Network() string { return "pipe" }
+func (pipeAddr) String() string  { return "go-nfs" }
+
+// addrConn reports the client's real addresses to go-nfs's Mount.
+type addrConn struct {
+	net.Conn
+	local, remote net.Addr
+}
+
+func (a *addrConn) LocalAddr() net.Addr  { return a.local }
+func (a *addrConn) RemoteAddr() net.Addr { return a.remote }
