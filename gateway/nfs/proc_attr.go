@@ -1,7 +1,6 @@
 package nfs
 
 import (
-	"syscall"
 
 	"github.com/cairnfs/cairn/vfs"
 )
@@ -216,12 +215,12 @@ func (q *request) fsinfo() error {
 	}
 	q.w.u32(nfsOK)
 	ex.postOpAttr(&q.w, a)
-	q.w.u32(maxIO)   // rtmax
-	q.w.u32(maxIO)   // rtpref
-	q.w.u32(4096)    // rtmult
-	q.w.u32(maxIO)   // wtmax
-	q.w.u32(maxIO)   // wtpref
-	q.w.u32(4096)    // wtmult
+	q.w.u32(maxIO)    // rtmax
+	q.w.u32(maxIO)    // rtpref
+	q.w.u32(4096)     // rtmult
+	q.w.u32(maxIO)    // wtmax
+	q.w.u32(maxIO)    // wtpref
+	q.w.u32(4096)     // wtmult
 	q.w.u32(64 << 10) // dtpref
 	q.w.u64(1<<63 - 1)
 	q.w.u32(0) // time_delta: 1 ns
@@ -263,4 +262,3 @@ func (q *request) pathconf() error {
 // EXT4_LINK_MAX; xfs allows more).
 const linkMax = 65000
 
-var _ = syscall.S_IFDIR
