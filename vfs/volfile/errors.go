@@ -159,18 +159,3 @@ func distance(a, b string) int {
 	}
 	return prev[len(b)]
 }
-
-// quoteList formats names as "a", "b" and "c" for messages.
-func quoteList(names []string) string {
-	q := make([]string, len(names))
-	for i, n := range names {
-		q[i] = fmt.Sprintf("%q", n)
-	}
-	switch len(q) {
-	case 0:
-		return ""
-	case 1:
-		return q[0]
-	}
-	return strings.Join(q[:len(q)-1], ", ") + " and " + q[len(q)-1]
-}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 
 	"github.com/cairnfs/cairn/vfs"
@@ -34,6 +35,15 @@ type fakeXlator struct {
 	children []vfs.Translator
 	opts     Options
 	rec      *recorder
+}
+
+// Lookup answers ENOENT at the bottom of a stack, so that calls can be
+// sent through a built graph.
+func (x *fakeXlator) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs.Attr, syscall.Errno) {
+	if x.Child == nil {
+		return vfs.Attr{}, syscall.ENOENT
+	}
+	return x.Child.Lookup(ctx, parent, name)
 }
 
 func (x *fakeXlator) Close() error {

@@ -147,7 +147,9 @@ func (o Options) Matching(pattern string) []Match {
 			out = append(out, Match{Key: v.written, Wild: wildPart(pattern, v.written), Value: v.raw, Pos: v.pos})
 		}
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Pos.Line < out[j].Pos.Line || (out[i].Pos.Line == out[j].Pos.Line && out[i].Key < out[j].Key) })
+	sort.Slice(out, func(i, j int) bool {
+		return out[i].Pos.Line < out[j].Pos.Line || (out[i].Pos.Line == out[j].Pos.Line && out[i].Key < out[j].Key)
+	})
 	return out
 }
 

@@ -244,7 +244,7 @@ func (p *parser) line(n int, line string) {
 				hint += " Keywords are lower case"
 			}
 		} else if p.cur != nil && len(args) > 0 {
-			hint = fmt.Sprintf("options are written `option %s %s`", kw, trimSpace(line[args[0].start:]))
+			hint = fmt.Sprintf("options are written `option %s %s`", kw, trimSpace(line[args[0].start:args[len(args)-1].end]))
 		}
 		p.errs.add(pos, hint, "unknown keyword %q", kw)
 		return

@@ -264,8 +264,12 @@ func (t *TypeSpec) optionCandidates(key string) (cands []string, display map[str
 func volumeOptions(v *Volume, spec *TypeSpec, errs *errList) (Options, bool) {
 	o := Options{vol: v, spec: spec, vals: map[string]*optValue{}}
 	ok := true
+	written := map[string]bool{} // canonical keys set, even if malformed
 	for _, opt := range v.Options {
 		s, canon := spec.lookup(opt.Key)
+		if s != nil {
+			written[canon] = true
+		}
 		if s == nil {
 			errs.add(opt.Pos, unknownOptionHint(v.Type, spec, opt.Key),
 				"unknown option %q for %s", opt.Key, v.Type)
@@ -291,7 +295,7 @@ func volumeOptions(v *Volume, spec *TypeSpec, errs *errList) (Options, bool) {
 	}
 	for i := range spec.Options {
 		s := &spec.Options[i]
-		if strings.Contains(s.Key, "*") || o.vals[s.Key] != nil {
+		if strings.Contains(s.Key, "*") || written[s.Key] {
 			continue
 		}
 		if s.Required {
