@@ -1,0 +1,26 @@
+package posix
+
+import (
+	"testing"
+
+	"github.com/cairnfs/cairn/brick/locks"
+	"github.com/cairnfs/cairn/vfs"
+	"github.com/cairnfs/cairn/vfs/vfstest"
+)
+
+func TestConformance(t *testing.T) {
+	vfstest.Run(t, func(t *testing.T) vfs.Translator {
+		p, _ := newTestPosix(t)
+		return p
+	})
+}
+
+// TestConformanceLocks runs the whole suite and the lock cases over
+// features/locks on storage/posix, the brick's own stack.
+func TestConformanceLocks(t *testing.T) {
+	stack := func(t *testing.T) vfs.Translator {
+		p, _ := newTestPosix(t)
+		return locks.New(p)
+	}
+	vfstest.RunLocks(t, stack)
+}
