@@ -24,3 +24,13 @@ func TestConformanceLocks(t *testing.T) {
 	}
 	vfstest.RunLocks(t, stack)
 }
+
+// TestConformanceAsUser runs the suite acting as an ordinary user, through
+// the caller in the context, so the brick's own permission checks (it runs
+// as root) are exercised on every path.
+func TestConformanceAsUser(t *testing.T) {
+	vfstest.RunWith(t, func(t *testing.T) vfs.Translator {
+		p, _ := newTestPosix(t)
+		return p
+	}, vfstest.Options{Caller: &vfs.Caller{UID: 1000, GID: 1000, Groups: []uint32{1000}, Pid: 1, Client: "user"}})
+}

@@ -9,12 +9,12 @@ import (
 
 func attrCases() []Case {
 	return []Case{
-		{"SetAttrMode", testSetAttrMode},
-		{"SetAttrOwner", testSetAttrOwner},
-		{"SetAttrSize", testSetAttrSize},
-		{"SetAttrTimes", testSetAttrTimes},
-		{"SetAttrSymlink", testSetAttrSymlink},
-		{"CtimeChanges", testCtimeChanges},
+		{Name: "SetAttrMode", Fn: testSetAttrMode},
+		{Name: "SetAttrOwner", Fn: testSetAttrOwner},
+		{Name: "SetAttrSize", Fn: testSetAttrSize},
+		{Name: "SetAttrTimes", Fn: testSetAttrTimes},
+		{Name: "SetAttrSymlink", Fn: testSetAttrSymlink},
+		{Name: "CtimeChanges", Fn: testCtimeChanges},
 	}
 }
 
@@ -25,7 +25,7 @@ func testSetAttrMode(e *Env) {
 		g    vfs.GFID
 		mode uint32
 	}{
-		{f.GFID, 0o600}, {f.GFID, 0o4755}, {f.GFID, 0o2755}, {f.GFID, 0o6777}, {f.GFID, 0},
+		{f.GFID, 0}, {f.GFID, 0o600}, {f.GFID, 0o4755}, {f.GFID, 0o2755}, {f.GFID, 0o6777},
 		{d.GFID, 0o1777}, {d.GFID, 0o2775}, {d.GFID, 0o700},
 	} {
 		a, errno := e.FS.SetAttr(e.Ctx, c.g, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: c.mode})
@@ -49,6 +49,7 @@ func testSetAttrMode(e *Env) {
 }
 
 func testSetAttrOwner(e *Env) {
+	e.NeedRoot()
 	f := e.File(Root, "f", 0o4755, nil)
 	a, errno := e.FS.SetAttr(e.Ctx, f.GFID, 0, &vfs.SetAttrIn{Valid: vfs.SetUID | vfs.SetGID, UID: 1000, GID: 2000})
 	e.OK("chown", errno)

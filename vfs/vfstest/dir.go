@@ -10,9 +10,9 @@ import (
 
 func dirCases() []Case {
 	return []Case{
-		{"ReadDirBasic", testReadDirBasic},
-		{"ReadDirPaging", testReadDirPaging},
-		{"ReadDirChanging", testReadDirChanging},
+		{Name: "ReadDirBasic", Fn: testReadDirBasic},
+		{Name: "ReadDirPaging", Fn: testReadDirPaging},
+		{Name: "ReadDirChanging", Fn: testReadDirChanging},
 	}
 }
 

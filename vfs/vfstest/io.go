@@ -12,17 +12,17 @@ import (
 
 func ioCases() []Case {
 	return []Case{
-		{"OpenFlags", testOpenFlags},
-		{"Append", testAppend},
-		{"LargeFile", testLargeFile},
-		{"AnonymousIO", testAnonymousIO},
-		{"SparseFile", testSparseFile},
-		{"Fallocate", testFallocate},
-		{"UnlinkedWhileOpen", testUnlinkedWhileOpen},
-		{"RenamedWhileOpen", testRenamedWhileOpen},
-		{"BadHandles", testBadHandles},
-		{"SyncCalls", testSyncCalls},
-		{"ConcurrentWriters", testConcurrentWriters},
+		{Name: "OpenFlags", Fn: testOpenFlags},
+		{Name: "Append", Fn: testAppend},
+		{Name: "LargeFile", Fn: testLargeFile},
+		{Name: "AnonymousIO", Fn: testAnonymousIO},
+		{Name: "SparseFile", Fn: testSparseFile},
+		{Name: "Fallocate", Fn: testFallocate},
+		{Name: "UnlinkedWhileOpen", Fn: testUnlinkedWhileOpen},
+		{Name: "RenamedWhileOpen", Fn: testRenamedWhileOpen},
+		{Name: "BadHandles", Fn: testBadHandles},
+		{Name: "SyncCalls", Fn: testSyncCalls},
+		{Name: "ConcurrentWriters", Fn: testConcurrentWriters},
 	}
 }
 

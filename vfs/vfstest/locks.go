@@ -12,14 +12,14 @@ import (
 // lock owner number (the caller's Client is the same for all of them).
 func LockCases() []Case {
 	return []Case{
-		{"PosixLockConflicts", testPosixLockConflicts},
-		{"PosixLockWait", testPosixLockWait},
-		{"PosixLockCancel", testPosixLockCancel},
-		{"FlockIndependent", testFlockIndependent},
-		{"InodeLk", testInodeLk},
-		{"InodeLkWaitCancel", testInodeLkWaitCancel},
-		{"EntryLk", testEntryLk},
-		{"EntryLkWait", testEntryLkWait},
+		{Name: "PosixLockConflicts", Fn: testPosixLockConflicts},
+		{Name: "PosixLockWait", Fn: testPosixLockWait},
+		{Name: "PosixLockCancel", Fn: testPosixLockCancel},
+		{Name: "FlockIndependent", Fn: testFlockIndependent},
+		{Name: "InodeLk", Fn: testInodeLk},
+		{Name: "InodeLkWaitCancel", Fn: testInodeLkWaitCancel},
+		{Name: "EntryLk", Fn: testEntryLk},
+		{Name: "EntryLkWait", Fn: testEntryLkWait},
 	}
 }
 

@@ -10,24 +10,24 @@ import (
 
 func namespaceCases() []Case {
 	return []Case{
-		{"RootAndLookup", testRootAndLookup},
-		{"BadNames", testBadNames},
-		{"Create", testCreate},
-		{"CreateWithGFID", testCreateWithGFID},
-		{"CreateExisting", testCreateExisting},
-		{"Mkdir", testMkdir},
-		{"Mknod", testMknod},
-		{"Symlink", testSymlink},
-		{"HardLinks", testHardLinks},
-		{"Unlink", testUnlink},
-		{"Rmdir", testRmdir},
-		{"Rename", testRename},
-		{"RenameOverExisting", testRenameOverExisting},
-		{"RenameNoReplace", testRenameNoReplace},
-		{"RenameErrors", testRenameErrors},
-		{"RenameDirKeepsChildren", testRenameDirKeepsChildren},
-		{"RenameExchange", testRenameExchange},
-		{"ConcurrentCreates", testConcurrentCreates},
+		{Name: "RootAndLookup", Fn: testRootAndLookup},
+		{Name: "BadNames", Fn: testBadNames},
+		{Name: "Create", Fn: testCreate},
+		{Name: "CreateWithGFID", Fn: testCreateWithGFID},
+		{Name: "CreateExisting", Fn: testCreateExisting},
+		{Name: "Mkdir", Fn: testMkdir},
+		{Name: "Mknod", Fn: testMknod},
+		{Name: "Symlink", Fn: testSymlink},
+		{Name: "HardLinks", Fn: testHardLinks},
+		{Name: "Unlink", Fn: testUnlink},
+		{Name: "Rmdir", Fn: testRmdir},
+		{Name: "Rename", Fn: testRename},
+		{Name: "RenameOverExisting", Fn: testRenameOverExisting},
+		{Name: "RenameNoReplace", Fn: testRenameNoReplace},
+		{Name: "RenameErrors", Fn: testRenameErrors},
+		{Name: "RenameDirKeepsChildren", Fn: testRenameDirKeepsChildren},
+		{Name: "RenameExchange", Fn: testRenameExchange},
+		{Name: "ConcurrentCreates", Fn: testConcurrentCreates},
 	}
 }
 
@@ -121,8 +121,8 @@ func testCreate(e *Env) {
 	if !a.IsRegular() || a.Mode&07777 != 0o640 || a.Size != 0 || a.Nlink != 1 || a.GFID.IsZero() {
 		e.Errorf("create attr %+v", a)
 	}
-	if a.UID != 0 || a.GID != 0 {
-		e.Errorf("root's file owned by %d:%d", a.UID, a.GID)
+	if a.UID != e.UID() || a.GID != e.GID() {
+		e.Errorf("file of %d:%d owned by %d:%d", e.UID(), e.GID(), a.UID, a.GID)
 	}
 	if a.Ino() != a.GFID.Ino() {
 		e.Errorf("ino")
@@ -253,12 +253,12 @@ func testMknod(e *Env) {
 		}
 	}
 	// Root may make device nodes; the brick must never open them.
-	dev, errno := e.FS.Mknod(e.Ctx, Root, "null", &vfs.CreateIn{Mode: syscall.S_IFCHR | 0o666, Rdev: 1<<8 | 3})
+	dev, errno := e.FS.Mknod(e.Admin, Root, "null", &vfs.CreateIn{Mode: syscall.S_IFCHR | 0o666, Rdev: 1<<8 | 3})
 	e.OK("mknod chr", errno)
 	if dev.Mode&syscall.S_IFMT != syscall.S_IFCHR || dev.Rdev != 1<<8|3 {
 		e.Errorf("mknod chr attr %+v", dev)
 	}
-	_, errno = e.FS.Open(e.Ctx, dev.GFID, syscall.O_RDWR)
+	_, errno = e.FS.Open(e.Admin, dev.GFID, syscall.O_RDWR)
 	e.Want("open of a device node", errno, syscall.EACCES, syscall.EPERM, syscall.ENXIO, syscall.EOPNOTSUPP)
 	d := e.Mkdir(Root, "pub", 0o777)
 	_, errno = e.FS.Mknod(e.As(1000, 1000), d.GFID, "chr", &vfs.CreateIn{Mode: syscall.S_IFCHR | 0o666, Rdev: 1<<8 | 3})

@@ -16,14 +16,14 @@ const (
 
 func permCases() []Case {
 	return []Case{
-		{"PermOwnerOfNewFiles", testPermOwnerOfNewFiles},
-		{"PermSetgidDir", testPermSetgidDir},
-		{"PermDirectories", testPermDirectories},
-		{"PermFiles", testPermFiles},
-		{"PermSticky", testPermSticky},
-		{"PermSetAttr", testPermSetAttr},
-		{"PermXattr", testPermXattr},
-		{"PermKillSuid", testPermKillSuid},
+		{Name: "PermOwnerOfNewFiles", Fn: testPermOwnerOfNewFiles, AsRoot: true},
+		{Name: "PermSetgidDir", Fn: testPermSetgidDir, AsRoot: true},
+		{Name: "PermDirectories", Fn: testPermDirectories, AsRoot: true},
+		{Name: "PermFiles", Fn: testPermFiles, AsRoot: true},
+		{Name: "PermSticky", Fn: testPermSticky, AsRoot: true},
+		{Name: "PermSetAttr", Fn: testPermSetAttr, AsRoot: true},
+		{Name: "PermXattr", Fn: testPermXattr, AsRoot: true},
+		{Name: "PermKillSuid", Fn: testPermKillSuid, AsRoot: true},
 	}
 }
 

@@ -10,8 +10,11 @@
 // newStack must return a fresh, empty volume whose root is vfs.RootGFID,
 // and register its own teardown with t.Cleanup; it is called once per
 // case, and cases run in parallel with each other. Operations run as root
-// (no caller in the context) unless a case says otherwise; permission cases
-// use vfs.WithCaller with uids 1000 and 1001.
+// (no caller in the context), or as Options.Caller: then the root directory
+// is first made world-writable (sticky) and every case acts as that user,
+// with the root-only parts (device nodes, chown, trusted.* xattrs) done or
+// skipped accordingly. Permission cases always set up as root and act as
+// uids 1000 and 1001 through vfs.WithCaller.
 //
 // RunLocks is a separate suite for stacks with a features/locks layer.
 //
@@ -42,12 +45,16 @@ type Options struct {
 	// Serial runs the cases one after the other (for stacks that share
 	// state between newStack calls).
 	Serial bool
+	// Caller, when set, is the identity the cases act as instead of root.
+	Caller *vfs.Caller
 }
 
 // Case is one conformance case.
 type Case struct {
 	Name string
 	Fn   func(e *Env)
+	// AsRoot cases choose their own callers; Options.Caller does not apply.
+	AsRoot bool
 }
 
 // Run runs every case of the conformance suite.
@@ -75,7 +82,14 @@ func runCases(t *testing.T, cases []Case, newStack func(t *testing.T) vfs.Transl
 			if !opt.Serial {
 				t.Parallel()
 			}
-			c.Fn(&Env{T: t, FS: newStack(t), Ctx: context.Background()})
+			e := &Env{T: t, FS: newStack(t), Ctx: context.Background(), Admin: context.Background()}
+			if opt.Caller != nil && !c.AsRoot {
+				e.Caller = opt.Caller
+				e.Ctx = vfs.WithCaller(e.Admin, opt.Caller)
+				_, errno := e.FS.SetAttr(e.Admin, Root, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o1777})
+				e.OK("chmod 1777 of the root", errno)
+			}
+			c.Fn(e)
 		})
 	}
 }
@@ -83,8 +97,40 @@ func runCases(t *testing.T, cases []Case, newStack func(t *testing.T) vfs.Transl
 // Env is what a case works with.
 type Env struct {
 	*testing.T
-	FS  vfs.Translator
-	Ctx context.Context // root caller
+	FS vfs.Translator
+	// Ctx carries the caller the case acts as (root by default).
+	Ctx context.Context
+	// Admin is always root, for setup and for root-only operations.
+	Admin context.Context
+	// Caller is the identity of Ctx, nil for root.
+	Caller *vfs.Caller
+}
+
+// IsRoot reports whether the case acts as root.
+func (e *Env) IsRoot() bool { return e.Caller == nil || e.Caller.IsRoot() }
+
+// UID is the uid the case acts as.
+func (e *Env) UID() uint32 {
+	if e.Caller == nil {
+		return 0
+	}
+	return e.Caller.UID
+}
+
+// GID is the primary gid the case acts as.
+func (e *Env) GID() uint32 {
+	if e.Caller == nil {
+		return 0
+	}
+	return e.Caller.GID
+}
+
+// NeedRoot skips the rest of a case that only root can do.
+func (e *Env) NeedRoot() {
+	e.Helper()
+	if !e.IsRoot() {
+		e.Skip("needs a root caller")
+	}
 }
 
 // Root is the volume root.

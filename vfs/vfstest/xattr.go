@@ -15,12 +15,12 @@ const gfidXattr = "trusted.cairn.gfid"
 
 func xattrCases() []Case {
 	return []Case{
-		{"Xattr", testXattr},
-		{"XattrFlags", testXattrFlags},
-		{"XattrTypes", testXattrTypes},
-		{"XattrGFIDHidden", testXattrGFIDHidden},
-		{"XattrOp", testXattrOp},
-		{"XattrOpConcurrent", testXattrOpConcurrent},
+		{Name: "Xattr", Fn: testXattr},
+		{Name: "XattrFlags", Fn: testXattrFlags},
+		{Name: "XattrTypes", Fn: testXattrTypes},
+		{Name: "XattrGFIDHidden", Fn: testXattrGFIDHidden},
+		{Name: "XattrOp", Fn: testXattrOp},
+		{Name: "XattrOpConcurrent", Fn: testXattrOpConcurrent},
 	}
 }
 
@@ -69,11 +69,11 @@ func testXattr(e *Env) {
 	_, errno = e.FS.GetXattr(e.Ctx, vfs.NewGFID(), "user.a")
 	e.Want("getxattr of an unknown gfid", errno, syscall.ESTALE, syscall.ENOENT)
 	// trusted.cairn.pending.* travel through every stack: replicate needs them.
-	e.OK("set pending", e.FS.SetXattr(e.Ctx, f.GFID, "trusted.cairn.pending.b1", make([]byte, 12), 0))
-	if v, errno := e.FS.GetXattr(e.Ctx, f.GFID, "trusted.cairn.pending.b1"); errno != 0 || len(v) != 12 {
+	e.OK("set pending", e.FS.SetXattr(e.Admin, f.GFID, "trusted.cairn.pending.b1", make([]byte, 12), 0))
+	if v, errno := e.FS.GetXattr(e.Admin, f.GFID, "trusted.cairn.pending.b1"); errno != 0 || len(v) != 12 {
 		e.Errorf("get pending %v %v", v, errno)
 	}
-	if names, _ := e.FS.ListXattr(e.Ctx, f.GFID); !slices.Contains(names, "trusted.cairn.pending.b1") {
+	if names, _ := e.FS.ListXattr(e.Admin, f.GFID); !slices.Contains(names, "trusted.cairn.pending.b1") {
 		e.Errorf("pending xattr not listed for root: %q", names)
 	}
 }
@@ -98,12 +98,12 @@ func testXattrTypes(e *Env) {
 	// user.* is not allowed on symlinks (Linux), trusted.* is, and neither
 	// ever reaches the target.
 	e.Want("user xattr on a symlink", e.FS.SetXattr(e.Ctx, s.GFID, "user.x", []byte("1"), 0), syscall.EPERM)
-	e.OK("trusted xattr on a symlink", e.FS.SetXattr(e.Ctx, s.GFID, "trusted.cairn.pending.x", []byte{0, 0, 0, 1}, 0))
-	v, errno := e.FS.GetXattr(e.Ctx, s.GFID, "trusted.cairn.pending.x")
+	e.OK("trusted xattr on a symlink", e.FS.SetXattr(e.Admin, s.GFID, "trusted.cairn.pending.x", []byte{0, 0, 0, 1}, 0))
+	v, errno := e.FS.GetXattr(e.Admin, s.GFID, "trusted.cairn.pending.x")
 	if errno != 0 || !bytes.Equal(v, []byte{0, 0, 0, 1}) {
 		e.Errorf("trusted xattr of a symlink %v %v", v, errno)
 	}
-	e.OK("remove", e.FS.RemoveXattr(e.Ctx, s.GFID, "trusted.cairn.pending.x"))
+	e.OK("remove", e.FS.RemoveXattr(e.Admin, s.GFID, "trusted.cairn.pending.x"))
 }
 
 func testXattrGFIDHidden(e *Env) {
@@ -153,14 +153,14 @@ func testXattrOp(e *Env) {
 	if !bytes.Equal(out[a], be32(6, -1, 0)) {
 		e.Errorf("xattrop sum %v", out[a])
 	}
-	if v, _ := e.FS.GetXattr(e.Ctx, f.GFID, a); !bytes.Equal(v, be32(6, -1, 0)) {
+	if v, _ := e.FS.GetXattr(e.Admin, f.GFID, a); !bytes.Equal(v, be32(6, -1, 0)) {
 		e.Errorf("stored value %v", v)
 	}
-	if v, _ := e.FS.GetXattr(e.Ctx, f.GFID, b); !bytes.Equal(v, be32(0, 0, 1)) {
+	if v, _ := e.FS.GetXattr(e.Admin, f.GFID, b); !bytes.Equal(v, be32(0, 0, 1)) {
 		e.Errorf("untouched value %v", v)
 	}
 	// Overflow wraps as int32 arithmetic does.
-	e.OK("set", e.FS.SetXattr(e.Ctx, f.GFID, "trusted.cairn.pending.w", be32(2147483647), 0))
+	e.OK("set", e.FS.SetXattr(e.Admin, f.GFID, "trusted.cairn.pending.w", be32(2147483647), 0))
 	out, errno = e.FS.XattrOp(e.Ctx, f.GFID, vfs.XattrAddArray32, map[string][]byte{"trusted.cairn.pending.w": be32(1)})
 	e.OK("xattrop wrap", errno)
 	if !bytes.Equal(out["trusted.cairn.pending.w"], be32(-2147483648)) {
@@ -210,7 +210,7 @@ func testXattrOpConcurrent(e *Env) {
 		}()
 	}
 	wg.Wait()
-	v, errno := e.FS.GetXattr(e.Ctx, f.GFID, name)
+	v, errno := e.FS.GetXattr(e.Admin, f.GFID, name)
 	e.OK("getxattr", errno)
 	if n := int32(workers * each); !bytes.Equal(v, be32(n, -n, 2*n)) {
 		e.Errorf("after %d concurrent adds: %v", workers*each, v)
