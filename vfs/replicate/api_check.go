@@ -1,0 +1,8 @@
+package replicate
+
+import "github.com/cairnfs/cairn/vfs"
+
+var (
+	_ vfs.Translator = (*Replicate)(nil)
+	_ vfs.Closer     = (*Replicate)(nil)
+)

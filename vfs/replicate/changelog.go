@@ -1,0 +1,159 @@
+package replicate
+
+import (
+	"context"
+	"encoding/binary"
+	"strings"
+	"syscall"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// PendingPrefix starts the changelog xattrs: trusted.cairn.pending.<child>
+// holds three big-endian int32 counters (data, metadata, entry) that the
+// brick storing it keeps about the named child. The brick indexes every
+// GFID with a non-zero counter (storage/posix indices/dirty).
+const PendingPrefix = "trusted.cairn.pending."
+
+// reservedPrefix covers every xattr the bricks and replicate give meaning
+// to; applications may not read or change them through replicate.
+const reservedPrefix = "trusted.cairn."
+
+// Transaction kinds, also the index of their counter in a pending xattr.
+type kind int
+
+const (
+	dataKind kind = iota
+	metaKind
+	entryKind
+	numKinds
+)
+
+func (k kind) String() string {
+	return [...]string{"data", "metadata", "entry"}[k]
+}
+
+// counters is the value of one pending xattr.
+type counters [numKinds]int32
+
+func (c counters) encode() []byte {
+	b := make([]byte, 4*numKinds)
+	for k := range numKinds {
+		binary.BigEndian.PutUint32(b[4*k:], uint32(c[k]))
+	}
+	return b
+}
+
+func decodeCounters(b []byte) counters {
+	var c counters
+	for k := range numKinds {
+		if len(b) >= 4*(int(k)+1) {
+			c[k] = int32(binary.BigEndian.Uint32(b[4*k:]))
+		}
+	}
+	return c
+}
+
+func (c counters) zero() bool { return c == counters{} }
+
+// matrix is the changelog of one GFID as read from the children: row i is
+// what child i records about every child j. A nil row was not read (child
+// down or missing the file).
+type matrix [][]counters
+
+// isReservedXattr reports whether name is one of cairn's internal xattrs.
+func isReservedXattr(name string) bool { return strings.HasPrefix(name, reservedPrefix) }
+
+// readRow reads child i's changelog of gfid: one GetXattr per child name,
+// all at once. A missing xattr counts as zeros.
+func (r *Replicate) readRow(ctx context.Context, i int, gfid vfs.GFID) ([]counters, syscall.Errno) {
+	row := make([]counters, len(r.children))
+	errs := make([]syscall.Errno, len(r.children))
+	r.parallel(r.all, func(j int) {
+		v, e := r.children[i].t.GetXattr(ctx, gfid, r.children[j].pendingKey)
+		switch e {
+		case 0:
+			row[j] = decodeCounters(v)
+		case syscall.ENODATA:
+		default:
+			errs[j] = e
+		}
+	})
+	for _, e := range errs {
+		if e != 0 {
+			return nil, e
+		}
+	}
+	return row, 0
+}
+
+// readMatrix reads the changelog of gfid from the children in mask and
+// returns it with the mask of children that answered and their errors.
+func (r *Replicate) readMatrix(ctx context.Context, gfid vfs.GFID, mask uint64) (matrix, uint64, []syscall.Errno) {
+	m := make(matrix, len(r.children))
+	errs := make([]syscall.Errno, len(r.children))
+	r.parallel(mask, func(i int) {
+		m[i], errs[i] = r.readRow(ctx, i, gfid)
+	})
+	var ok uint64
+	each(mask, func(i int) {
+		if errs[i] == 0 {
+			ok |= 1 << i
+		}
+	})
+	return m, ok, errs
+}
+
+// verdict is the interpretation of a matrix for one kind.
+type verdict struct {
+	// accused are children that some readable row definitively blames.
+	accused uint64
+	// sources are the children of the considered set not accused.
+	sources uint64
+	// dirty is set when any counter of the kind is non-zero.
+	dirty bool
+	// splitBrain: every considered child is accused.
+	splitBrain bool
+}
+
+// judge interprets the changelog of the children in mask for kind k.
+//
+// Each transaction adds 1 to every child's counter on every participant
+// (pre-op) and later subtracts 1 for the children where it succeeded
+// (post-op), on the participants still reachable. So on child i,
+// M[i][j] - M[i][i] counts the transactions that completed on i but not on
+// j: i blames j definitively when M[i][j] > M[i][i]. When they are equal
+// the counts are only transactions still in flight (or whose client died
+// before its post-op), which blame nobody. Likewise child j blames itself
+// when M[j][j] > M[j][i] for some i: an operation failed on j, succeeded on
+// i, and j saw the post-op. This refines GlusterFS AFR's "fool" rule so
+// that delayed post-ops (eager locking) do not hide a blame; see also
+// window.open, which blames children that are down at pre-op at once.
+func judge(m matrix, mask uint64, k kind) verdict {
+	var v verdict
+	each(mask, func(i int) {
+		row := m[i]
+		if row == nil {
+			return
+		}
+		self := row[i][k]
+		for j := range row {
+			c := row[j][k]
+			if c != 0 {
+				v.dirty = true
+			}
+			if j == i {
+				continue
+			}
+			if c > self {
+				v.accused |= 1 << j
+			}
+			if self > c && mask&(1<<j) != 0 {
+				v.accused |= 1 << i
+			}
+		}
+	})
+	v.sources = mask &^ v.accused
+	v.splitBrain = mask != 0 && v.sources == 0
+	return v
+}

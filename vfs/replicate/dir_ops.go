@@ -1,0 +1,365 @@
+package replicate
+
+import (
+	"bytes"
+	"context"
+	"sort"
+	"syscall"
+	"time"
+
+	"github.com/cairnfs/cairn/protocol/compound"
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// entryKey names an entry lock this client holds or is releasing.
+type entryKey struct {
+	parent vfs.GFID
+	name   string
+}
+
+// entryTxn runs a namespace operation as one transaction: entry locks on
+// every (parent, name) involved, with the parents' entry pre-op in the
+// same request; the operation on every locked child in parallel; durable
+// blame for children where it failed; then post-op and unlock, which are
+// sent in the background once the result is known (they change nothing
+// the caller could observe, and any failure is already blamed).
+func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op func(i int) syscall.Errno) (uint64, []syscall.Errno, syscall.Errno) {
+	parents := make([]vfs.GFID, 0, 2)
+	for _, n := range names {
+		if st := r.cachedState(n.parent); st != nil && st.splitBrain[entryKind] {
+			r.reportSplitBrain(n.parent, entryKind, st)
+			return 0, nil, syscall.EIO
+		}
+		dup := false
+		for _, p := range parents {
+			dup = dup || p == n.parent
+		}
+		if !dup {
+			parents = append(parents, n.parent)
+		}
+	}
+	sort.Slice(names, func(a, b int) bool {
+		if c := bytes.Compare(names[a].parent[:], names[b].parent[:]); c != 0 {
+			return c < 0
+		}
+		return names[a].name < names[b].name
+	})
+	locks := make([]lockReq, len(names))
+	for k, n := range names {
+		locks[k] = lockReq{entry: true, domain: entryDomain, gfid: n.parent, name: n.name, typ: vfs.WriteLock}
+	}
+	// Our own previous transaction on these names may still be
+	// releasing its locks in the background: wait for it here rather
+	// than collide with it at the bricks.
+	r.waitEntryUnlocks(ctx, names)
+
+	up := r.upMask()
+	if !r.quorumMet(up) {
+		return 0, nil, syscall.ENOTCONN
+	}
+	delta := make([]int32, len(r.children))
+	for j := range delta {
+		delta[j] = 1
+		if up&(1<<j) == 0 {
+			delta[j] = 2
+		}
+	}
+	var pre []compound.Op
+	for _, p := range parents {
+		pre = append(pre, r.pendingOps(p, entryKind, delta)...)
+	}
+	owner := r.newOwner()
+	ok, errs := r.lockAndPreOp(ctx, up, owner, locks, func(int) []compound.Op { return pre })
+	if ok == 0 {
+		return 0, errs, combine(errs, up)
+	}
+	if !r.quorumMet(ok) {
+		r.unlockAndPostOp(ctx, ok, owner, locks, func(int) []compound.Op { return negate(pre) })
+		return 0, errs, syscall.ENOTCONN
+	}
+	blame := func(mask, on uint64) uint64 {
+		d := make([]int32, len(r.children))
+		each(mask, func(j int) { d[j] = 1 })
+		var ops []compound.Op
+		for _, p := range parents {
+			ops = append(ops, r.pendingOps(p, entryKind, d)...)
+		}
+		berrs := make([]syscall.Errno, len(r.children))
+		r.parallel(on, func(i int) { _, berrs[i] = compound.Run(internalCtx(ctx), r.children[i].t, ops) })
+		var bad uint64
+		each(on, func(i int) {
+			if berrs[i] != 0 {
+				bad |= 1 << i
+			}
+		})
+		return bad
+	}
+	if missed := up &^ ok; missed != 0 {
+		blame(missed, ok)
+	}
+
+	opErrs := make([]syscall.Errno, len(r.children))
+	r.parallel(ok, func(i int) { opErrs[i] = op(i) })
+	var succ, failed, down uint64
+	each(ok, func(i int) {
+		if opErrs[i] == 0 {
+			succ |= 1 << i
+		} else if isDown(opErrs[i]) {
+			down |= 1 << i
+		}
+	})
+	if succ != 0 {
+		failed = ok &^ succ
+	} else {
+		failed = down
+	}
+	good := succ
+	for f := failed; f != 0 && good != 0; {
+		bad := blame(f, good)
+		failed |= bad
+		good &^= bad
+		f = bad
+	}
+	if failed != 0 {
+		for _, p := range parents {
+			r.noteFailed(p, entryKind, failed)
+		}
+	}
+	// Post-op: take back the pre-op for every child that did not fail.
+	post := make([]int32, len(r.children))
+	each(ok&^failed, func(j int) { post[j] = -1 })
+	var postOps []compound.Op
+	for _, p := range parents {
+		postOps = append(postOps, r.pendingOps(p, entryKind, post)...)
+	}
+	r.entryUnlockLater(ctx, names, ok&^down, owner, locks, postOps)
+
+	if succ == 0 {
+		return 0, opErrs, combine(opErrs, ok)
+	}
+	if !r.quorumMet(good) {
+		return good, opErrs, syscall.ENOTCONN
+	}
+	return good, opErrs, 0
+}
+
+// entryUnlockLater sends post-op and unlock in the background, recording
+// the names as being released until it is done.
+func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask, owner uint64, locks []lockReq, postOps []compound.Op) {
+	done := make(chan struct{})
+	r.mu.Lock()
+	if r.unlocking == nil {
+		r.unlocking = make(map[entryKey]chan struct{})
+	}
+	for _, n := range names {
+		r.unlocking[n] = done
+	}
+	r.wg.Add(1)
+	r.mu.Unlock()
+	bctx, cancel := backgroundCtx(ctx)
+	go func() {
+		defer r.wg.Done()
+		defer cancel()
+		r.unlockAndPostOp(bctx, mask, owner, locks, func(int) []compound.Op { return postOps })
+		r.mu.Lock()
+		for _, n := range names {
+			if r.unlocking[n] == done {
+				delete(r.unlocking, n)
+			}
+		}
+		r.mu.Unlock()
+		close(done)
+	}()
+}
+
+func (r *Replicate) waitEntryUnlocks(ctx context.Context, names []entryKey) {
+	for _, n := range names {
+		r.mu.Lock()
+		ch := r.unlocking[n]
+		r.mu.Unlock()
+		if ch != nil {
+			select {
+			case <-ch:
+			case <-ctx.Done():
+				return
+			}
+		}
+	}
+}
+
+// newState records what a successful create tells us: the new object
+// exists, consistent, on the children where it was made.
+func (r *Replicate) newState(g vfs.GFID, good uint64) {
+	st := &inodeState{at: time.Now(), exists: good}
+	for k := range numKinds {
+		st.readable[k] = good
+	}
+	r.storeState(g, st)
+}
+
+func newGFID(in *vfs.CreateIn) vfs.CreateIn {
+	cp := *in
+	if cp.GFID.IsZero() {
+		cp.GFID = vfs.NewGFID()
+	}
+	return cp
+}
+
+// Create makes and opens a regular file with a GFID chosen here, on every
+// child. The children are always asked with O_EXCL so that a name that
+// already exists is never silently opened with a different GFID on some
+// of them; without O_EXCL from the caller, an existing file is then
+// looked up and opened instead.
+func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, vfs.Handle, syscall.Errno) {
+	if e := checkEntryName(parent, name); e != 0 {
+		return vfs.Attr{}, 0, e
+	}
+	cin := newGFID(in)
+	cin.Flags |= syscall.O_EXCL | syscall.O_CREAT
+	cin.Flags &^= syscall.O_TRUNC
+	attrs := make([]vfs.Attr, len(r.children))
+	handles := make([]vfs.Handle, len(r.children))
+	good, errs, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
+		var e syscall.Errno
+		attrs[i], handles[i], e = r.children[i].t.Create(ctx, parent, name, &cin)
+		return e
+	})
+	if e != 0 {
+		each(r.all, func(i int) {
+			if errs != nil && handles[i] != 0 {
+				r.children[i].t.Release(ctx, cin.GFID, handles[i])
+			}
+		})
+		if e == syscall.EEXIST && in.Flags&syscall.O_EXCL == 0 {
+			return r.openExisting(ctx, parent, name, in.Flags)
+		}
+		return vfs.Attr{}, 0, e
+	}
+	r.newState(cin.GFID, good)
+	r.noteName(cin.GFID, parent, name)
+	fh := r.newFD(cin.GFID, in.Flags&^(syscall.O_CREAT|syscall.O_EXCL|syscall.O_TRUNC), false, handles, good)
+	return attrs[r.pick(cin.GFID, good)], fh, 0
+}
+
+// openExisting is Create of a name that exists, without O_EXCL.
+func (r *Replicate) openExisting(ctx context.Context, parent vfs.GFID, name string, flags uint32) (vfs.Attr, vfs.Handle, syscall.Errno) {
+	a, e := r.Lookup(ctx, parent, name)
+	if e != 0 {
+		return vfs.Attr{}, 0, e
+	}
+	if a.IsDir() {
+		return vfs.Attr{}, 0, syscall.EISDIR
+	}
+	fh, e := r.Open(ctx, a.GFID, flags&^(syscall.O_CREAT|syscall.O_EXCL))
+	if e != 0 {
+		return vfs.Attr{}, 0, e
+	}
+	if flags&syscall.O_TRUNC != 0 {
+		a, e = r.GetAttr(ctx, a.GFID, fh)
+	}
+	return a, fh, e
+}
+
+func checkEntryName(parent vfs.GFID, name string) syscall.Errno {
+	if e := vfs.CheckName(name); e != 0 {
+		return e
+	}
+	if parent == vfs.RootGFID && name == vfs.ReservedName {
+		return syscall.EPERM
+	}
+	return 0
+}
+
+// mkobj is the shared body of Mknod, Mkdir and Symlink.
+func (r *Replicate) mkobj(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn, mk func(i int, in *vfs.CreateIn) (vfs.Attr, syscall.Errno)) (vfs.Attr, syscall.Errno) {
+	if e := checkEntryName(parent, name); e != 0 {
+		return vfs.Attr{}, e
+	}
+	cin := newGFID(in)
+	attrs := make([]vfs.Attr, len(r.children))
+	good, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
+		var e syscall.Errno
+		attrs[i], e = mk(i, &cin)
+		return e
+	})
+	if e != 0 {
+		return vfs.Attr{}, e
+	}
+	r.newState(cin.GFID, good)
+	r.noteName(cin.GFID, parent, name)
+	return attrs[r.pick(cin.GFID, good)], 0
+}
+
+func (r *Replicate) Mknod(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
+	return r.mkobj(ctx, parent, name, in, func(i int, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
+		return r.children[i].t.Mknod(ctx, parent, name, in)
+	})
+}
+
+func (r *Replicate) Mkdir(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
+	return r.mkobj(ctx, parent, name, in, func(i int, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
+		return r.children[i].t.Mkdir(ctx, parent, name, in)
+	})
+}
+
+func (r *Replicate) Symlink(ctx context.Context, parent vfs.GFID, name, target string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
+	return r.mkobj(ctx, parent, name, in, func(i int, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
+		return r.children[i].t.Symlink(ctx, parent, name, target, in)
+	})
+}
+
+// Link adds a name for gfid on every child (a hard link keeps one GFID).
+func (r *Replicate) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, newName string) (vfs.Attr, syscall.Errno) {
+	if e := checkEntryName(newParent, newName); e != 0 {
+		return vfs.Attr{}, e
+	}
+	attrs := make([]vfs.Attr, len(r.children))
+	good, _, e := r.entryTxn(ctx, []entryKey{{newParent, newName}}, func(i int) syscall.Errno {
+		var e syscall.Errno
+		attrs[i], e = r.children[i].t.Link(ctx, gfid, newParent, newName)
+		return e
+	})
+	if e != 0 {
+		return vfs.Attr{}, e
+	}
+	r.noteName(gfid, newParent, newName)
+	return attrs[r.pick(gfid, good)], 0
+}
+
+func (r *Replicate) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
+	if e := checkEntryName(parent, name); e != 0 {
+		return e
+	}
+	_, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
+		return r.children[i].t.Unlink(ctx, parent, name)
+	})
+	return e
+}
+
+func (r *Replicate) Rmdir(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
+	if e := checkEntryName(parent, name); e != 0 {
+		return e
+	}
+	_, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
+		return r.children[i].t.Rmdir(ctx, parent, name)
+	})
+	return e
+}
+
+// Rename locks both names (in a fixed order) and blames both parents.
+func (r *Replicate) Rename(ctx context.Context, oldParent vfs.GFID, oldName string, newParent vfs.GFID, newName string, flags uint32) syscall.Errno {
+	if e := checkEntryName(oldParent, oldName); e != 0 {
+		return e
+	}
+	if e := checkEntryName(newParent, newName); e != 0 {
+		return e
+	}
+	names := []entryKey{{oldParent, oldName}}
+	if oldParent != newParent || oldName != newName {
+		names = append(names, entryKey{newParent, newName})
+	}
+	_, _, e := r.entryTxn(ctx, names, func(i int) syscall.Errno {
+		return r.children[i].t.Rename(ctx, oldParent, oldName, newParent, newName, flags)
+	})
+	return e
+}

@@ -1,0 +1,81 @@
+// Package replicate is cairn's cluster/replicate translator: GlusterFS AFR
+// semantics over two or more children that each hold a full copy.
+//
+// # Changelog
+//
+// Every brick keeps, on every file and directory, one xattr per child,
+// trusted.cairn.pending.<child> (PendingPrefix), holding three big-endian
+// int32 counters: data, metadata, entry. A modifying operation is a
+// transaction:
+//
+//  1. lock: an inode lock (domain "replicate" for data, "replicate.metadata"
+//     for metadata) or entry locks on (parent, name) for namespace
+//     operations, on every reachable child;
+//  2. pre-op: on every locked child, add 1 to every child's counter of the
+//     kind (2 for children already unreachable, which blames them at once);
+//  3. the operation, on the locked children in parallel;
+//  4. post-op: subtract 1 for every child where it succeeded;
+//  5. unlock.
+//
+// Lock and pre-op travel in one compound request per child
+// (protocol/compound), and so do post-op and unlock. Data transactions
+// are eager: the lock is kept and the post-op delayed while the file keeps
+// being written (PostOpDelay, EagerLockMaxHold), so a write stream costs
+// one round trip per write. Namespace and metadata transactions send their
+// post-op and unlock in the background. None of this delays blame: an
+// operation that succeeds on some children and fails on others adds +1
+// for the failed ones on the successful ones before it returns, so an
+// acknowledged change is never mistaken for missing.
+//
+// Reading a changelog (judge): on child i, M[i][j] > M[i][i] means i saw
+// a transaction complete that j missed, so i blames j. Children nobody
+// blames are sources; reads go to a source (a configured read-subvolume,
+// else one chosen by GFID hash); blamed children are sinks. When every
+// child is blamed the file is in split-brain: reads and writes of that
+// kind fail with EIO and a log line names the file and the bricks, until
+// favorite-child-policy (mtime, ctime, size, majority) or an operator
+// (ResolveSplitBrain) picks a source. Counters that are equal but not zero
+// (a client died mid-transaction) blame nobody; heal converges the copies
+// on the biggest, then newest.
+//
+// # GFIDs
+//
+// Replicate chooses the GFID of every object it creates (vfs.NewGFID), so
+// every copy has the same one. Lookup compares GFIDs across children; a
+// name with different GFIDs that the parent's changelog cannot explain is
+// a GFID split-brain: logged, EIO.
+//
+// # Quorum
+//
+// QuorumType none (default), auto (more than half the children, or exactly
+// half including the first) or fixed (QuorumCount). A modification that
+// cannot lock, or cannot succeed on, a quorum of children fails with
+// ENOTCONN, as GlusterFS >= 3.13 does (earlier versions gave EROFS).
+// Reads are allowed whenever one good copy is reachable.
+//
+// # Self-heal
+//
+// A lookup or getattr that finds non-zero counters, or children that
+// disagree about a name, starts a background heal (at most
+// BackgroundSelfHealCount at once; more are left to the daemon). Heal takes
+// the kind's lock on every reachable child, reads the changelog again,
+// copies from a source to the sinks — data (full, or diff: only differing
+// blocks; the Checksummer child capability avoids moving sink data),
+// metadata (mode, owner, times, user xattrs), entries (missing names
+// created with the same GFID, hard links by GFID, renamed directories
+// moved, names deleted while a sink was away removed) — then subtracts
+// the counters it read. HealIndex walks each child's index of dirty GFIDs
+// (DirtyLister, or the virtual xattr XattrIndexDirty on the root for
+// remote bricks); HealFull crawls the tree; Info lists dirty entries per
+// brick, marking split-brain; ResolveSplitBrain applies an operator's
+// choice.
+//
+// # Children
+//
+// A child that implements Upper (protocol/client after ping-timeout) and
+// reports itself down is skipped; any call failing with ENOTCONN (or
+// another transport errno) counts as that child being down for that call.
+//
+// Errno: every errno of vfs.Translator, plus EIO for split-brain and
+// ENOTCONN when quorum is lost or no good copy is reachable.
+package replicate

@@ -1,0 +1,286 @@
+package replicate
+
+import (
+	"context"
+	"syscall"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// fdCtx is replicate's state of one open file or directory: the handle of
+// every child where the open succeeded (0 elsewhere, which the children
+// treat as an anonymous fd).
+type fdCtx struct {
+	gfid    vfs.GFID
+	flags   uint32
+	dir     bool
+	handles []vfs.Handle
+	opened  uint64
+
+	// readChild is the child a directory listing sticks to (cookies
+	// are only meaningful to the child that issued them); -1 until the
+	// first ReadDir. Guarded by Replicate.mu.
+	readChild int
+}
+
+// child returns the handle to use on child i (0 = anonymous).
+func (f *fdCtx) child(i int) vfs.Handle {
+	if f == nil {
+		return 0
+	}
+	return f.handles[i]
+}
+
+// fd returns the state of handle fh, or nil for 0 or an unknown handle.
+func (r *Replicate) fd(fh vfs.Handle) *fdCtx {
+	if fh == 0 {
+		return nil
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.fds[fh]
+}
+
+// checkFD returns EBADF for a handle replicate did not issue.
+func (r *Replicate) checkFD(fh vfs.Handle) (*fdCtx, syscall.Errno) {
+	if fh == 0 {
+		return nil, 0
+	}
+	fc := r.fd(fh)
+	if fc == nil {
+		return nil, syscall.EBADF
+	}
+	return fc, 0
+}
+
+// newFD registers handles and returns replicate's handle for them.
+func (r *Replicate) newFD(gfid vfs.GFID, flags uint32, dir bool, handles []vfs.Handle, opened uint64) vfs.Handle {
+	fh := vfs.Handle(r.fdSeq.Add(1))
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.fds[fh] = &fdCtx{gfid: gfid, flags: flags, dir: dir, handles: handles, opened: opened, readChild: -1}
+	if !dir {
+		r.opens[gfid]++
+	}
+	return fh
+}
+
+// Open opens gfid on every reachable child. O_TRUNC is not sent to the
+// children: truncation is a data transaction, done after the open.
+func (r *Replicate) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle, syscall.Errno) {
+	up := r.upMask()
+	handles := make([]vfs.Handle, len(r.children))
+	errs := make([]syscall.Errno, len(r.children))
+	cflags := flags &^ syscall.O_TRUNC
+	done := make(chan struct{})
+	go func() {
+		// Opening is where a reader meets a file again: read the
+		// changelog afresh so a copy blamed by another client since our
+		// last look is not read (the stale read GlusterFS users hit).
+		defer close(done)
+		r.refresh(ctx, gfid)
+	}()
+	r.parallel(up, func(i int) { handles[i], errs[i] = r.children[i].t.Open(ctx, gfid, cflags) })
+	<-done
+	var opened uint64
+	each(up, func(i int) {
+		if errs[i] == 0 {
+			opened |= 1 << i
+		}
+	})
+	if opened == 0 {
+		return 0, combine(errs, up)
+	}
+	fh := r.newFD(gfid, flags, false, handles, opened)
+	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+		in := vfs.SetAttrIn{Valid: vfs.SetSize}
+		if _, e := r.SetAttr(ctx, gfid, fh, &in); e != 0 {
+			r.Release(ctx, gfid, fh)
+			return 0, e
+		}
+	}
+	return fh, 0
+}
+
+// Read reads from a child holding a good copy, falling back to another
+// good copy when that child cannot be reached.
+func (r *Replicate) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return 0, e
+	}
+	var exclude uint64
+	for {
+		c, _, e := r.readChild(ctx, gfid, dataKind, exclude)
+		if e != 0 {
+			return 0, e
+		}
+		n, e := r.children[c].t.Read(ctx, gfid, fc.child(c), dest, off)
+		if e == 0 || !isDown(e) {
+			return n, e
+		}
+		exclude |= 1 << c
+	}
+}
+
+// Write writes to every active child in a data transaction.
+func (r *Replicate) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return 0, e
+	}
+	s := span{off, off + int64(len(data))}
+	if fc != nil && fc.flags&syscall.O_APPEND != 0 {
+		s = wholeFile
+	}
+	ns := make([]int, len(r.children))
+	good, e := r.inodeTxn(ctx, gfid, dataKind, s, func(i int) syscall.Errno {
+		var e syscall.Errno
+		ns[i], e = r.children[i].t.Write(ctx, gfid, fc.child(i), data, off)
+		return e
+	})
+	if e != 0 {
+		return 0, e
+	}
+	return ns[first(good)], 0
+}
+
+// Fallocate preallocates or punches in a data transaction.
+func (r *Replicate) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mode uint32, off, length int64) syscall.Errno {
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return e
+	}
+	_, e = r.inodeTxn(ctx, gfid, dataKind, wholeFile, func(i int) syscall.Errno {
+		return r.children[i].t.Fallocate(ctx, gfid, fc.child(i), mode, off, length)
+	})
+	return e
+}
+
+// Lseek asks a good copy (SEEK_DATA/SEEK_HOLE).
+func (r *Replicate) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, off int64, whence int) (int64, syscall.Errno) {
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return 0, e
+	}
+	c, _, e := r.readChild(ctx, gfid, dataKind, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return r.children[c].t.Lseek(ctx, gfid, fc.child(c), off, whence)
+}
+
+// Flush forwards close(2) to the children. The last close of a file also
+// ends this client's eager transaction on it, so another client's writes
+// (or a heal) need not wait for the eager lock to expire.
+func (r *Replicate) Flush(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return e
+	}
+	r.mu.Lock()
+	last := r.opens[gfid] <= 1
+	r.mu.Unlock()
+	if last {
+		r.flushWindow(ctx, gfid, dataKind)
+	}
+	if fc == nil {
+		return 0
+	}
+	errs := make([]syscall.Errno, len(r.children))
+	r.parallel(fc.opened&r.upMask(), func(i int) { errs[i] = r.children[i].t.Flush(ctx, gfid, fc.handles[i]) })
+	return firstErr(errs, fc.opened)
+}
+
+// Fsync syncs every copy and completes the pending post-op, so that what
+// was synced is also known to be consistent.
+func (r *Replicate) Fsync(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, datasync bool) syscall.Errno {
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return e
+	}
+	mask := r.upMask()
+	if fc != nil {
+		mask &= fc.opened
+	}
+	errs := make([]syscall.Errno, len(r.children))
+	r.parallel(mask, func(i int) { errs[i] = r.children[i].t.Fsync(ctx, gfid, fc.child(i), datasync) })
+	r.flushWindow(ctx, gfid, dataKind)
+	return firstErr(errs, mask)
+}
+
+// Release closes the children's handles; the last release of a file ends
+// this client's eager transaction on it.
+func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
+	r.mu.Lock()
+	fc := r.fds[fh]
+	delete(r.fds, fh)
+	last := false
+	if fc != nil && !fc.dir {
+		if r.opens[gfid]--; r.opens[gfid] <= 0 {
+			delete(r.opens, gfid)
+			last = true
+		}
+	}
+	r.mu.Unlock()
+	if fc == nil {
+		return syscall.EBADF
+	}
+	if last {
+		r.flushWindow(ctx, gfid, dataKind)
+	}
+	r.parallel(fc.opened, func(i int) { r.children[i].t.Release(ctx, gfid, fc.handles[i]) })
+	return 0
+}
+
+// firstErr returns 0 if any child in mask succeeded, else the most
+// telling errno.
+func firstErr(errs []syscall.Errno, mask uint64) syscall.Errno {
+	any := false
+	each(mask, func(i int) {
+		if errs[i] == 0 {
+			any = true
+		}
+	})
+	if any || mask == 0 {
+		return 0
+	}
+	return combine(errs, mask)
+}
+
+// SetAttr changes attributes: a size change is a data transaction, the
+// rest a metadata transaction; both may be needed.
+func (r *Replicate) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs.SetAttrIn) (vfs.Attr, syscall.Errno) {
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return vfs.Attr{}, e
+	}
+	attrs := make([]vfs.Attr, len(r.children))
+	var good uint64
+	if in.Valid&vfs.SetSize != 0 {
+		data := vfs.SetAttrIn{Valid: vfs.SetSize, Size: in.Size}
+		good, e = r.inodeTxn(ctx, gfid, dataKind, wholeFile, func(i int) syscall.Errno {
+			var e syscall.Errno
+			attrs[i], e = r.children[i].t.SetAttr(ctx, gfid, fc.child(i), &data)
+			return e
+		})
+		if e != 0 {
+			return vfs.Attr{}, e
+		}
+	}
+	if meta := *in; meta.Valid&^vfs.SetSize != 0 {
+		meta.Valid &^= vfs.SetSize
+		good, e = r.inodeTxn(ctx, gfid, metaKind, wholeFile, func(i int) syscall.Errno {
+			var e syscall.Errno
+			attrs[i], e = r.children[i].t.SetAttr(ctx, gfid, fc.child(i), &meta)
+			return e
+		})
+		if e != 0 {
+			return vfs.Attr{}, e
+		}
+	}
+	if good == 0 {
+		return r.GetAttr(ctx, gfid, fh)
+	}
+	return attrs[r.pick(gfid, good)], 0
+}

@@ -1,0 +1,228 @@
+package replicate
+
+import (
+	"context"
+	"syscall"
+	"time"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// Lookup resolves name on every reachable child and checks that they agree.
+//
+// When the children disagree (the name missing on some, or a different
+// GFID on some), the parent's entry changelog decides: children blamed for
+// the parent's entries are ignored. A name with different GFIDs on
+// children that nothing lets us choose between is a GFID split-brain:
+// logged, and EIO. Any disagreement or non-zero changelog schedules a
+// background self-heal.
+func (r *Replicate) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs.Attr, syscall.Errno) {
+	if name == vfs.ReservedName && parent == vfs.RootGFID {
+		return vfs.Attr{}, syscall.ENOENT
+	}
+	up := r.upMask()
+	attrs := make([]vfs.Attr, len(r.children))
+	errs := make([]syscall.Errno, len(r.children))
+	r.parallel(up, func(i int) { attrs[i], errs[i] = r.children[i].t.Lookup(ctx, parent, name) })
+	var found, absent uint64
+	each(up, func(i int) {
+		switch errs[i] {
+		case 0:
+			found |= 1 << i
+		case syscall.ENOENT:
+			absent |= 1 << i
+		}
+	})
+	if found == 0 {
+		if absent != 0 {
+			return vfs.Attr{}, syscall.ENOENT
+		}
+		return vfs.Attr{}, combine(errs, up)
+	}
+	// Group the children that found it by GFID.
+	agree := true
+	g0 := attrs[first(found)].GFID
+	each(found, func(i int) {
+		if attrs[i].GFID != g0 {
+			agree = false
+		}
+	})
+	if !agree || absent != 0 {
+		return r.lookupDisagree(ctx, parent, name, up, found, absent, attrs, errs)
+	}
+	r.noteName(g0, parent, name)
+	return r.chooseAttr(ctx, g0, found, attrs)
+}
+
+// lookupDisagree settles a lookup whose children disagree.
+func (r *Replicate) lookupDisagree(ctx context.Context, parent vfs.GFID, name string, up, found, absent uint64, attrs []vfs.Attr, errs []syscall.Errno) (vfs.Attr, syscall.Errno) {
+	pst, e := r.refresh(ctx, parent)
+	trusted := found | absent
+	if e == 0 && !pst.splitBrain[entryKind] {
+		if t := trusted & pst.readable[entryKind]; t != 0 {
+			trusted = t
+		}
+	}
+	// Either the parent's changelog explains the difference (a heal will
+	// fix it) or nothing does (a conservative heal will merge).
+	r.maybeHealGFID(parent)
+	found &= trusted
+	if found == 0 {
+		return vfs.Attr{}, syscall.ENOENT
+	}
+	groups := map[vfs.GFID]uint64{}
+	each(found, func(i int) { groups[attrs[i].GFID] |= 1 << i })
+	if len(groups) == 1 {
+		g := attrs[first(found)].GFID
+		r.noteName(g, parent, name)
+		return r.chooseAttr(ctx, g, found, attrs)
+	}
+	if g, ok := r.resolveGFIDSplit(groups, attrs); ok {
+		r.noteName(g, parent, name)
+		return r.chooseAttr(ctx, g, groups[g], attrs)
+	}
+	var bricks []string
+	each(found, func(i int) { bricks = append(bricks, r.children[i].name+"="+attrs[i].GFID.String()) })
+	r.log.Error("gfid split-brain: the same name has different GFIDs on different bricks; lookups fail with EIO until one copy is removed or favorite-child-policy picks one",
+		"parent", parent.String(), "name", name, "path", r.pathOf(parent)+"/"+name, "bricks", bricks)
+	return vfs.Attr{}, syscall.EIO
+}
+
+// resolveGFIDSplit applies the favorite-child policy to a name with
+// several GFIDs; it returns the winning GFID.
+func (r *Replicate) resolveGFIDSplit(groups map[vfs.GFID]uint64, attrs []vfs.Attr) (vfs.GFID, bool) {
+	var cand uint64
+	for _, m := range groups {
+		cand |= m
+	}
+	src, ok := r.favorite(cand, attrs, nil, dataKind)
+	if !ok {
+		return vfs.GFID{}, false
+	}
+	return attrs[src].GFID, true
+}
+
+// chooseAttr returns the attributes of gfid from a good copy among the
+// children in have (whose lookup results are attrs). It refreshes the
+// changelog when the cached one is stale and schedules a heal when it is
+// dirty.
+func (r *Replicate) chooseAttr(ctx context.Context, gfid vfs.GFID, have uint64, attrs []vfs.Attr) (vfs.Attr, syscall.Errno) {
+	st, e := r.state(ctx, gfid)
+	if e != 0 {
+		// The changelog cannot be read (the file vanished, or the
+		// bricks went away in between): answer with what we have.
+		return attrs[first(have)], 0
+	}
+	if st.dirty[dataKind] || st.dirty[metaKind] || st.dirty[entryKind] {
+		r.maybeHeal(gfid, st)
+	}
+	return r.mergeAttr(gfid, st, have, attrs), 0
+}
+
+// mergeAttr takes metadata from a metadata-readable child and size and
+// times from a data-readable one.
+func (r *Replicate) mergeAttr(gfid vfs.GFID, st *inodeState, have uint64, attrs []vfs.Attr) vfs.Attr {
+	both := have & st.readable[dataKind] & st.readable[metaKind]
+	if c := r.pick(gfid, both); c >= 0 {
+		return attrs[c]
+	}
+	mc := r.pick(gfid, have&st.readable[metaKind])
+	dc := r.pick(gfid, have&st.readable[dataKind])
+	switch {
+	case mc < 0 && dc < 0:
+		return attrs[r.pick(gfid, have)]
+	case mc < 0:
+		return attrs[dc]
+	case dc < 0:
+		return attrs[mc]
+	}
+	a := attrs[mc]
+	d := attrs[dc]
+	a.Size, a.Blocks, a.Mtime = d.Size, d.Blocks, d.Mtime
+	return a
+}
+
+// GetAttr returns the attributes from a good copy. With a fresh cached
+// changelog it asks only the read child; otherwise it asks every child
+// and reads the changelog at the same time.
+func (r *Replicate) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vfs.Attr, syscall.Errno) {
+	fc := r.fd(fh)
+	if st := r.cachedState(gfid); st != nil && time.Since(st.at) < r.cfg.StateTTL {
+		both := st.readable[dataKind] & st.readable[metaKind] & st.exists & r.upMask()
+		if c := r.pick(gfid, both); c >= 0 {
+			a, e := r.children[c].t.GetAttr(ctx, gfid, fc.child(c))
+			if e == 0 || !isDown(e) {
+				return a, e
+			}
+		}
+	}
+	up := r.upMask()
+	attrs := make([]vfs.Attr, len(r.children))
+	errs := make([]syscall.Errno, len(r.children))
+	var m matrix
+	var mok uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		m, mok, _ = r.readMatrix(internalCtx(ctx), gfid, up)
+	}()
+	r.parallel(up, func(i int) { attrs[i], errs[i] = r.children[i].t.GetAttr(ctx, gfid, fc.child(i)) })
+	<-done
+	var have uint64
+	each(up, func(i int) {
+		if errs[i] == 0 {
+			have |= 1 << i
+		}
+	})
+	if have == 0 {
+		return vfs.Attr{}, combine(errs, up)
+	}
+	st := r.judgeState(gfid, m, mok&have)
+	r.storeState(gfid, st)
+	if st.dirty[dataKind] || st.dirty[metaKind] || st.dirty[entryKind] {
+		r.maybeHeal(gfid, st)
+	}
+	return r.mergeAttr(gfid, st, have, attrs), 0
+}
+
+// noteName remembers where a GFID was last seen, for log lines and heal
+// info (best effort: a hard link has several names, we keep one).
+func (r *Replicate) noteName(g, parent vfs.GFID, name string) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.names == nil || len(r.names) >= maxStates {
+		r.names = make(map[vfs.GFID]dentry)
+	}
+	r.names[g] = dentry{parent, name}
+}
+
+type dentry struct {
+	parent vfs.GFID
+	name   string
+}
+
+// pathOf returns the best known path of g ("<gfid:...>" when unknown).
+func (r *Replicate) pathOf(g vfs.GFID) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pathOfLocked(g)
+}
+
+func (r *Replicate) pathOfLocked(g vfs.GFID) string {
+	if g == vfs.RootGFID {
+		return ""
+	}
+	p := ""
+	for depth := 0; depth < 256; depth++ {
+		d, ok := r.names[g]
+		if !ok {
+			return "<gfid:" + g.String() + ">" + p
+		}
+		p = "/" + d.name + p
+		if d.parent == vfs.RootGFID {
+			return p
+		}
+		g = d.parent
+	}
+	return "<gfid:" + g.String() + ">" + p
+}

@@ -1,0 +1,428 @@
+package replicate
+
+import (
+	"context"
+	"math"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cairnfs/cairn/protocol/compound"
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// A window is one changelog transaction on an inode: inode lock, pre-op,
+// any number of operations, post-op, unlock. Data windows stay open while
+// the inode keeps being written (eager locking) and defer their post-op
+// until PostOpDelay of idleness, a flush, an fsync or the last release
+// (delayed post-op), so a stream of writes costs one round trip per write.
+// Metadata windows close as soon as their operation is done; their
+// post-op and unlock travel in the background, off the caller's path.
+//
+// Blame is never deferred: when an operation fails on a participant but
+// succeeds on another, the failed child is blamed on the successful ones
+// (xattrop +1) before the operation returns, so an acknowledged write is
+// always known to be missing from the children that missed it, even if
+// this client dies before the post-op.
+type window struct {
+	key    winKey
+	owner  uint64
+	eager  bool
+	locks  []lockReq
+	opened time.Time
+
+	// Set once open completes (ready closed); read-only afterwards.
+	participants uint64
+	openErr      syscall.Errno
+	ready        chan struct{}
+
+	// Guarded by Replicate.mu.
+	failed  uint64 // participants where an operation failed
+	down    uint64 // failed ones that could not be reached (no post-op/unlock sent)
+	refs         int
+	closing      bool // admits no new operations
+	closeStarted bool // closeWindow launched
+	timer        *time.Timer
+	done    chan struct{} // closed when post-op and unlock are done
+
+	// spans orders overlapping operations of this client on the inode:
+	// two writes to the same bytes sent in parallel could land in
+	// different orders on different children.
+	smu   sync.Mutex
+	scond *sync.Cond
+	spans []span
+}
+
+type winKey struct {
+	gfid vfs.GFID
+	k    kind
+}
+
+type span struct{ off, end int64 }
+
+var wholeFile = span{0, math.MaxInt64}
+
+func (a span) overlaps(b span) bool { return a.off < b.end && b.off < a.end }
+
+// acquire returns an open window for (gfid, k) that the caller may use
+// until it calls release: an existing eager window, or a new one (whose
+// lock and pre-op it performs). It fails with ENOTCONN if the children
+// that could be locked do not make quorum.
+func (r *Replicate) acquire(ctx context.Context, gfid vfs.GFID, k kind) (*window, syscall.Errno) {
+	key := winKey{gfid, k}
+	for {
+		r.mu.Lock()
+		w := r.windows[key]
+		if w != nil && w.closing {
+			done := w.done
+			r.mu.Unlock()
+			select {
+			case <-done:
+			case <-ctx.Done():
+				return nil, syscall.EINTR
+			}
+			continue
+		}
+		if w != nil {
+			w.refs++
+			if w.timer != nil {
+				w.timer.Stop()
+				w.timer = nil
+			}
+			r.mu.Unlock()
+			select {
+			case <-w.ready:
+			case <-ctx.Done():
+				r.release(w)
+				return nil, syscall.EINTR
+			}
+			if w.openErr != 0 {
+				r.release(w)
+				if ctx.Err() != nil {
+					return nil, syscall.EINTR
+				}
+				if w.openErr == syscall.EINTR {
+					continue // the opener was cancelled, not us
+				}
+				return nil, w.openErr
+			}
+			return w, 0
+		}
+		w = &window{
+			key:   key,
+			owner: r.newOwner(),
+			eager: k == dataKind && r.cfg.PostOpDelay > 0,
+			refs:  1,
+			ready: make(chan struct{}),
+			done:  make(chan struct{}),
+		}
+		w.scond = sync.NewCond(&w.smu)
+		domain := dataDomain
+		if k == metaKind {
+			domain = metaDomain
+		}
+		w.locks = []lockReq{{domain: domain, gfid: gfid, typ: vfs.WriteLock}}
+		r.windows[key] = w
+		r.mu.Unlock()
+		w.openErr = r.openWindow(ctx, w)
+		close(w.ready)
+		if w.openErr != 0 {
+			r.mu.Lock()
+			w.closing = true
+			if r.windows[key] == w {
+				delete(r.windows, key)
+			}
+			w.refs--
+			close(w.done)
+			r.mu.Unlock()
+			return nil, w.openErr
+		}
+		return w, 0
+	}
+}
+
+// openWindow locks and pre-ops w on the reachable children.
+func (r *Replicate) openWindow(ctx context.Context, w *window) syscall.Errno {
+	up := r.upMask()
+	if !r.quorumMet(up) {
+		return syscall.ENOTCONN
+	}
+	var delta []int32
+	preop := func(i int) []compound.Op {
+		return r.pendingOps(w.key.gfid, w.key.k, delta)
+	}
+	// Children already known down are blamed by the pre-op itself (+2:
+	// one for this transaction, one that the post-op will never take
+	// back), so the blame is definitive while the window is open.
+	delta = make([]int32, len(r.children))
+	for j := range delta {
+		delta[j] = 1
+		if up&(1<<j) == 0 {
+			delta[j] = 2
+		}
+	}
+	ok, errs := r.lockAndPreOp(ctx, up, w.owner, w.locks, preop)
+	if ok == 0 {
+		return combine(errs, up)
+	}
+	if !r.quorumMet(ok) {
+		r.unlockAndPostOp(ctx, ok, w.owner, w.locks, func(i int) []compound.Op { return negate(preop(i)) })
+		return syscall.ENOTCONN
+	}
+	if missed := up &^ ok; missed != 0 {
+		// Children that were up but could not be locked or pre-op'd did
+		// not get the +2 above; blame them now on the participants.
+		extra := make([]int32, len(r.children))
+		each(missed, func(j int) { extra[j] = 1 })
+		r.parallel(ok, func(i int) {
+			runAll(internalCtx(ctx), r.children[i].t, r.pendingOps(w.key.gfid, w.key.k, extra))
+		})
+	}
+	w.participants = ok
+	w.opened = time.Now()
+	return 0
+}
+
+// release drops a reference taken by acquire. The last reference closes
+// the window, now or (eager windows) after PostOpDelay of idleness.
+func (r *Replicate) release(w *window) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w.refs--
+	if w.refs > 0 || w.openErr != 0 {
+		return
+	}
+	if w.eager && !w.closing && !r.closed && time.Since(w.opened) < r.cfg.EagerLockMaxHold {
+		w.timer = time.AfterFunc(r.cfg.PostOpDelay, func() { r.expire(w) })
+		return
+	}
+	w.closing = true
+	r.startClose(w)
+}
+
+// startClose launches the post-op and unlock of w once. Callers hold r.mu
+// and have checked that nobody uses w.
+func (r *Replicate) startClose(w *window) {
+	if w.closeStarted {
+		return
+	}
+	w.closeStarted = true
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		r.closeWindow(w)
+	}()
+}
+
+// expire closes an idle eager window.
+func (r *Replicate) expire(w *window) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w.refs > 0 || w.closeStarted || w.timer == nil {
+		return
+	}
+	w.closing = true
+	r.startClose(w)
+}
+
+// closeWindow does the post-op and unlock of a window nobody uses.
+func (r *Replicate) closeWindow(w *window) {
+	ctx, cancel := backgroundCtx(context.Background())
+	defer cancel()
+	r.mu.Lock()
+	failed, down := w.failed, w.down
+	r.mu.Unlock()
+	delta := make([]int32, len(r.children))
+	each(w.participants&^failed, func(j int) { delta[j] = -1 })
+	post := r.pendingOps(w.key.gfid, w.key.k, delta)
+	r.unlockAndPostOp(ctx, w.participants&^down, w.owner, w.locks, func(int) []compound.Op { return post })
+	r.mu.Lock()
+	if r.windows[w.key] == w {
+		delete(r.windows, w.key)
+	}
+	close(w.done)
+	r.mu.Unlock()
+}
+
+// flushWindow closes the window of (gfid, k), if any, and waits until its
+// post-op is done: used by fsync, flush, release, and by heals of this
+// client, which would otherwise wait for this client's own eager lock.
+func (r *Replicate) flushWindow(ctx context.Context, gfid vfs.GFID, k kind) {
+	r.mu.Lock()
+	w := r.windows[winKey{gfid, k}]
+	if w == nil {
+		r.mu.Unlock()
+		return
+	}
+	done := w.done
+	w.closing = true
+	if w.refs == 0 && w.openErr == 0 {
+		r.startClose(w)
+	}
+	r.mu.Unlock()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
+// FlushTransactions ends every eager transaction of this client (post-op
+// and unlock) and waits for them. Close calls it; tests call it before
+// looking at the bricks' changelogs.
+func (r *Replicate) FlushTransactions(ctx context.Context) {
+	r.mu.Lock()
+	keys := make([]winKey, 0, len(r.windows))
+	for k := range r.windows {
+		keys = append(keys, k)
+	}
+	r.mu.Unlock()
+	for _, k := range keys {
+		r.flushWindow(ctx, k.gfid, k.k)
+	}
+}
+
+// active returns the children an operation in w should be sent to.
+func (r *Replicate) active(w *window) (uint64, syscall.Errno) {
+	up := r.upMask()
+	r.mu.Lock()
+	// A child that went down since the window opened lost our lock
+	// there: keep it out for the rest of the window.
+	lost := w.participants &^ w.failed &^ up
+	w.failed |= lost
+	w.down |= lost
+	m := w.participants &^ w.failed
+	r.mu.Unlock()
+	if m == 0 || !r.quorumMet(m) {
+		return m, syscall.ENOTCONN
+	}
+	return m, 0
+}
+
+// settle records the outcome of an operation sent to the children in
+// tried, of which those in ok succeeded, and makes new blame durable
+// before the caller acknowledges it. It returns the children still good.
+func (r *Replicate) settle(ctx context.Context, w *window, tried, ok uint64, errs []syscall.Errno) uint64 {
+	var newFailed uint64
+	r.mu.Lock()
+	each(tried&^ok, func(i int) {
+		// An operation that failed everywhere with the same answer
+		// (ENOENT, ENOSPC ...) did not diverge the children; only
+		// lost connections or a mix of outcomes do.
+		if ok == 0 && !isDown(errs[i]) {
+			return
+		}
+		if w.failed&(1<<i) == 0 {
+			newFailed |= 1 << i
+		}
+		if isDown(errs[i]) {
+			w.down |= 1 << i
+		}
+	})
+	w.failed |= newFailed
+	r.mu.Unlock()
+	good := ok
+	for newFailed != 0 && good != 0 {
+		delta := make([]int32, len(r.children))
+		each(newFailed, func(j int) { delta[j] = 1 })
+		ops := r.pendingOps(w.key.gfid, w.key.k, delta)
+		berrs := make([]syscall.Errno, len(r.children))
+		r.parallel(good, func(i int) {
+			_, berrs[i] = compound.Run(internalCtx(ctx), r.children[i].t, ops)
+		})
+		newFailed = 0
+		each(good, func(i int) {
+			if berrs[i] != 0 {
+				newFailed |= 1 << i
+			}
+		})
+		good &^= newFailed
+		r.mu.Lock()
+		w.failed |= newFailed
+		each(newFailed, func(i int) {
+			if isDown(berrs[i]) {
+				w.down |= 1 << i
+			}
+		})
+		r.mu.Unlock()
+	}
+	if tried&^good != 0 {
+		r.noteFailed(w.key.gfid, w.key.k, tried&^good)
+	}
+	return good
+}
+
+// lockSpan waits until no operation of this client overlapping s is in
+// flight on the window's inode, and claims s.
+func (w *window) lockSpan(s span) {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	for {
+		busy := false
+		for _, o := range w.spans {
+			if o.overlaps(s) {
+				busy = true
+				break
+			}
+		}
+		if !busy {
+			w.spans = append(w.spans, s)
+			return
+		}
+		w.scond.Wait()
+	}
+}
+
+func (w *window) unlockSpan(s span) {
+	w.smu.Lock()
+	defer w.smu.Unlock()
+	for i, o := range w.spans {
+		if o == s {
+			w.spans = append(w.spans[:i], w.spans[i+1:]...)
+			break
+		}
+	}
+	w.scond.Broadcast()
+}
+
+// inodeTxn runs op in a window of kind k on gfid: on every active child
+// in parallel, serialised with this client's overlapping operations. op
+// returns its errno per child. The result is the mask of children where it
+// succeeded (blame for the others is durable when it returns) and the
+// errno to return: 0 if any child succeeded and quorum holds.
+func (r *Replicate) inodeTxn(ctx context.Context, gfid vfs.GFID, k kind, s span, op func(i int) syscall.Errno) (uint64, syscall.Errno) {
+	if st := r.cachedState(gfid); st != nil && st.splitBrain[k] {
+		r.reportSplitBrain(gfid, k, st)
+		return 0, syscall.EIO
+	}
+	w, e := r.acquire(ctx, gfid, k)
+	if e != 0 {
+		return 0, e
+	}
+	defer r.release(w)
+	w.lockSpan(s)
+	defer w.unlockSpan(s)
+	mask, e := r.active(w)
+	if e != 0 {
+		return 0, e
+	}
+	errs := make([]syscall.Errno, len(r.children))
+	r.parallel(mask, func(i int) { errs[i] = op(i) })
+	var ok uint64
+	each(mask, func(i int) {
+		if errs[i] == 0 {
+			ok |= 1 << i
+		}
+	})
+	good := r.settle(ctx, w, mask, ok, errs)
+	if good == 0 {
+		return 0, combine(errs, mask)
+	}
+	if !r.quorumMet(good) {
+		return good, syscall.ENOTCONN
+	}
+	return good, 0
+}
