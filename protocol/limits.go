@@ -51,4 +51,7 @@ const (
 	MDSubvolume = "cairn-subvol"
 	// MDCaller carries the caller's identity, see EncodeCaller.
 	MDCaller = "cairn-caller"
+	// MDWaitID tags a call that may wait for a lock with an id, unique
+	// per connection, that CancelWait can name.
+	MDWaitID = "cairn-wait-id"
 )

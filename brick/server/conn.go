@@ -32,6 +32,50 @@ type conn struct {
 	inflight int
 	idle     chan struct{} // closed when closed and inflight reaches 0
 	sessions map[string]*session
+	// waits holds the cancel functions of calls tagged with a wait id;
+	// cancelled holds ids whose CancelWait arrived before the call.
+	waits     map[uint64]context.CancelFunc
+	cancelled map[uint64]struct{}
+}
+
+// maxEarlyCancels bounds the CancelWaits remembered for calls that have not
+// arrived (and may never: the client gave up before sending them).
+const maxEarlyCancels = 1024
+
+// addWait registers the cancel function of a waiting call; false when its
+// CancelWait already came, so the caller cancels at once.
+func (c *conn) addWait(id uint64, cancel context.CancelFunc) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.cancelled[id]; ok {
+		delete(c.cancelled, id)
+		return false
+	}
+	if c.waits == nil {
+		c.waits = map[uint64]context.CancelFunc{}
+	}
+	c.waits[id] = cancel
+	return true
+}
+
+func (c *conn) delWait(id uint64) {
+	c.mu.Lock()
+	delete(c.waits, id)
+	c.mu.Unlock()
+}
+
+// cancelWait cancels the call tagged id, or remembers to when it arrives.
+func (c *conn) cancelWait(id uint64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cancel, ok := c.waits[id]; ok {
+		cancel()
+		return
+	}
+	if c.cancelled == nil || len(c.cancelled) >= maxEarlyCancels {
+		c.cancelled = map[uint64]struct{}{}
+	}
+	c.cancelled[id] = struct{}{}
 }
 
 // session is a connection's admission to one subvolume.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"strconv"
 	"syscall"
 
 	"github.com/cairnfs/cairn/protocol"
@@ -43,6 +44,20 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		return nil, status.Error(codes.Unavailable, "protocol/server: connection closing")
 	}
 	defer c.leave()
+	if v := mdValue(ctx, protocol.MDWaitID); v != "" {
+		id, err := strconv.ParseUint(v, 10, 64)
+		if err != nil {
+			return nil, status.Errorf(codes.InvalidArgument, "malformed %s metadata", protocol.MDWaitID)
+		}
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		if c.addWait(id, cancel) {
+			defer c.delWait(id)
+		} else {
+			cancel()
+		}
+	}
 	ctx = vfs.WithCaller(context.WithValue(ctx, sessionKey{}, ss), caller)
 	return handler(ctx, req)
 }
@@ -457,6 +472,19 @@ func (h *service) Ping(ctx context.Context, _ *brickpb.PingRequest) (*brickpb.Pi
 		return nil, err
 	}
 	return &brickpb.PingReply{}, nil
+}
+
+// CancelWait cancels the waiting call of this connection with the given id.
+func (h *service) CancelWait(ctx context.Context, r *brickpb.CancelWaitRequest) (*brickpb.ErrnoReply, error) {
+	if _, err := sessionFrom(ctx); err != nil {
+		return nil, err
+	}
+	c, _ := ctx.Value(connKey{}).(*conn)
+	if c == nil {
+		return nil, errNoSession
+	}
+	c.cancelWait(r.WaitId)
+	return &brickpb.ErrnoReply{}, nil
 }
 
 // GetVolfile serves a configured client volfile. Only names configured in

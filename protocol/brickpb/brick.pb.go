@@ -2862,6 +2862,50 @@ func (*PingRequest) Descriptor() ([]byte, []int) {
 	return file_brick_proto_rawDescGZIP(), []int{43}
 }
 
+type CancelWaitRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	WaitId        uint64                 `protobuf:"varint,1,opt,name=wait_id,json=waitId,proto3" json:"wait_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CancelWaitRequest) Reset() {
+	*x = CancelWaitRequest{}
+	mi := &file_brick_proto_msgTypes[44]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CancelWaitRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CancelWaitRequest) ProtoMessage() {}
+
+func (x *CancelWaitRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_brick_proto_msgTypes[44]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CancelWaitRequest.ProtoReflect.Descriptor instead.
+func (*CancelWaitRequest) Descriptor() ([]byte, []int) {
+	return file_brick_proto_rawDescGZIP(), []int{44}
+}
+
+func (x *CancelWaitRequest) GetWaitId() uint64 {
+	if x != nil {
+		return x.WaitId
+	}
+	return 0
+}
+
 type ErrnoReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Errno         uint32                 `protobuf:"varint,1,opt,name=errno,proto3" json:"errno,omitempty"`
@@ -2871,7 +2915,7 @@ type ErrnoReply struct {
 
 func (x *ErrnoReply) Reset() {
 	*x = ErrnoReply{}
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2883,7 +2927,7 @@ func (x *ErrnoReply) String() string {
 func (*ErrnoReply) ProtoMessage() {}
 
 func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2896,7 +2940,7 @@ func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrnoReply.ProtoReflect.Descriptor instead.
 func (*ErrnoReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{44}
+	return file_brick_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *ErrnoReply) GetErrno() uint32 {
@@ -2916,7 +2960,7 @@ type AttrReply struct {
 
 func (x *AttrReply) Reset() {
 	*x = AttrReply{}
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2928,7 +2972,7 @@ func (x *AttrReply) String() string {
 func (*AttrReply) ProtoMessage() {}
 
 func (x *AttrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2941,7 +2985,7 @@ func (x *AttrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttrReply.ProtoReflect.Descriptor instead.
 func (*AttrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{45}
+	return file_brick_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *AttrReply) GetErrno() uint32 {
@@ -2969,7 +3013,7 @@ type CreateReply struct {
 
 func (x *CreateReply) Reset() {
 	*x = CreateReply{}
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2981,7 +3025,7 @@ func (x *CreateReply) String() string {
 func (*CreateReply) ProtoMessage() {}
 
 func (x *CreateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2994,7 +3038,7 @@ func (x *CreateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReply.ProtoReflect.Descriptor instead.
 func (*CreateReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{46}
+	return file_brick_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *CreateReply) GetErrno() uint32 {
@@ -3028,7 +3072,7 @@ type HandleReply struct {
 
 func (x *HandleReply) Reset() {
 	*x = HandleReply{}
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3040,7 +3084,7 @@ func (x *HandleReply) String() string {
 func (*HandleReply) ProtoMessage() {}
 
 func (x *HandleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3053,7 +3097,7 @@ func (x *HandleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleReply.ProtoReflect.Descriptor instead.
 func (*HandleReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{47}
+	return file_brick_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *HandleReply) GetErrno() uint32 {
@@ -3080,7 +3124,7 @@ type ReadlinkReply struct {
 
 func (x *ReadlinkReply) Reset() {
 	*x = ReadlinkReply{}
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3092,7 +3136,7 @@ func (x *ReadlinkReply) String() string {
 func (*ReadlinkReply) ProtoMessage() {}
 
 func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3105,7 +3149,7 @@ func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadlinkReply.ProtoReflect.Descriptor instead.
 func (*ReadlinkReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{48}
+	return file_brick_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *ReadlinkReply) GetErrno() uint32 {
@@ -3132,7 +3176,7 @@ type ReadReply struct {
 
 func (x *ReadReply) Reset() {
 	*x = ReadReply{}
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3144,7 +3188,7 @@ func (x *ReadReply) String() string {
 func (*ReadReply) ProtoMessage() {}
 
 func (x *ReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3157,7 +3201,7 @@ func (x *ReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadReply.ProtoReflect.Descriptor instead.
 func (*ReadReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{49}
+	return file_brick_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ReadReply) GetErrno() uint32 {
@@ -3184,7 +3228,7 @@ type WriteReply struct {
 
 func (x *WriteReply) Reset() {
 	*x = WriteReply{}
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3196,7 +3240,7 @@ func (x *WriteReply) String() string {
 func (*WriteReply) ProtoMessage() {}
 
 func (x *WriteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3209,7 +3253,7 @@ func (x *WriteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteReply.ProtoReflect.Descriptor instead.
 func (*WriteReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{50}
+	return file_brick_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *WriteReply) GetErrno() uint32 {
@@ -3236,7 +3280,7 @@ type LseekReply struct {
 
 func (x *LseekReply) Reset() {
 	*x = LseekReply{}
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3248,7 +3292,7 @@ func (x *LseekReply) String() string {
 func (*LseekReply) ProtoMessage() {}
 
 func (x *LseekReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3261,7 +3305,7 @@ func (x *LseekReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LseekReply.ProtoReflect.Descriptor instead.
 func (*LseekReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{51}
+	return file_brick_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *LseekReply) GetErrno() uint32 {
@@ -3289,7 +3333,7 @@ type ReadDirReply struct {
 
 func (x *ReadDirReply) Reset() {
 	*x = ReadDirReply{}
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3301,7 +3345,7 @@ func (x *ReadDirReply) String() string {
 func (*ReadDirReply) ProtoMessage() {}
 
 func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3314,7 +3358,7 @@ func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadDirReply.ProtoReflect.Descriptor instead.
 func (*ReadDirReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{52}
+	return file_brick_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ReadDirReply) GetErrno() uint32 {
@@ -3348,7 +3392,7 @@ type StatFSReply struct {
 
 func (x *StatFSReply) Reset() {
 	*x = StatFSReply{}
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3360,7 +3404,7 @@ func (x *StatFSReply) String() string {
 func (*StatFSReply) ProtoMessage() {}
 
 func (x *StatFSReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3373,7 +3417,7 @@ func (x *StatFSReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFSReply.ProtoReflect.Descriptor instead.
 func (*StatFSReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{53}
+	return file_brick_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *StatFSReply) GetErrno() uint32 {
@@ -3400,7 +3444,7 @@ type GetXattrReply struct {
 
 func (x *GetXattrReply) Reset() {
 	*x = GetXattrReply{}
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3412,7 +3456,7 @@ func (x *GetXattrReply) String() string {
 func (*GetXattrReply) ProtoMessage() {}
 
 func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3425,7 +3469,7 @@ func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXattrReply.ProtoReflect.Descriptor instead.
 func (*GetXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{54}
+	return file_brick_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *GetXattrReply) GetErrno() uint32 {
@@ -3452,7 +3496,7 @@ type ListXattrReply struct {
 
 func (x *ListXattrReply) Reset() {
 	*x = ListXattrReply{}
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3464,7 +3508,7 @@ func (x *ListXattrReply) String() string {
 func (*ListXattrReply) ProtoMessage() {}
 
 func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3477,7 +3521,7 @@ func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXattrReply.ProtoReflect.Descriptor instead.
 func (*ListXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{55}
+	return file_brick_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ListXattrReply) GetErrno() uint32 {
@@ -3504,7 +3548,7 @@ type XattrOpReply struct {
 
 func (x *XattrOpReply) Reset() {
 	*x = XattrOpReply{}
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3516,7 +3560,7 @@ func (x *XattrOpReply) String() string {
 func (*XattrOpReply) ProtoMessage() {}
 
 func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3529,7 +3573,7 @@ func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XattrOpReply.ProtoReflect.Descriptor instead.
 func (*XattrOpReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{56}
+	return file_brick_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *XattrOpReply) GetErrno() uint32 {
@@ -3556,7 +3600,7 @@ type LockReply struct {
 
 func (x *LockReply) Reset() {
 	*x = LockReply{}
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3568,7 +3612,7 @@ func (x *LockReply) String() string {
 func (*LockReply) ProtoMessage() {}
 
 func (x *LockReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3581,7 +3625,7 @@ func (x *LockReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockReply.ProtoReflect.Descriptor instead.
 func (*LockReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{57}
+	return file_brick_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LockReply) GetErrno() uint32 {
@@ -3608,7 +3652,7 @@ type GetVolfileReply struct {
 
 func (x *GetVolfileReply) Reset() {
 	*x = GetVolfileReply{}
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3620,7 +3664,7 @@ func (x *GetVolfileReply) String() string {
 func (*GetVolfileReply) ProtoMessage() {}
 
 func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3633,7 +3677,7 @@ func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVolfileReply.ProtoReflect.Descriptor instead.
 func (*GetVolfileReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{58}
+	return file_brick_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *GetVolfileReply) GetErrno() uint32 {
@@ -3659,7 +3703,7 @@ type PingReply struct {
 
 func (x *PingReply) Reset() {
 	*x = PingReply{}
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3671,7 +3715,7 @@ func (x *PingReply) String() string {
 func (*PingReply) ProtoMessage() {}
 
 func (x *PingReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3684,7 +3728,7 @@ func (x *PingReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingReply.ProtoReflect.Descriptor instead.
 func (*PingReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{59}
+	return file_brick_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *PingReply) GetErrno() uint32 {
@@ -3710,7 +3754,7 @@ type CompoundRequest struct {
 
 func (x *CompoundRequest) Reset() {
 	*x = CompoundRequest{}
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3722,7 +3766,7 @@ func (x *CompoundRequest) String() string {
 func (*CompoundRequest) ProtoMessage() {}
 
 func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3735,7 +3779,7 @@ func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundRequest.ProtoReflect.Descriptor instead.
 func (*CompoundRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{60}
+	return file_brick_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *CompoundRequest) GetOps() []*SubRequest {
@@ -3780,7 +3824,7 @@ type SubRequest struct {
 
 func (x *SubRequest) Reset() {
 	*x = SubRequest{}
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3792,7 +3836,7 @@ func (x *SubRequest) String() string {
 func (*SubRequest) ProtoMessage() {}
 
 func (x *SubRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3805,7 +3849,7 @@ func (x *SubRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubRequest.ProtoReflect.Descriptor instead.
 func (*SubRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{61}
+	return file_brick_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *SubRequest) GetOp() isSubRequest_Op {
@@ -4199,7 +4243,7 @@ type SubReply struct {
 
 func (x *SubReply) Reset() {
 	*x = SubReply{}
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4211,7 +4255,7 @@ func (x *SubReply) String() string {
 func (*SubReply) ProtoMessage() {}
 
 func (x *SubReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4224,7 +4268,7 @@ func (x *SubReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubReply.ProtoReflect.Descriptor instead.
 func (*SubReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{62}
+	return file_brick_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *SubReply) GetReply() isSubReply_Reply {
@@ -4370,7 +4414,7 @@ type CompoundReply struct {
 
 func (x *CompoundReply) Reset() {
 	*x = CompoundReply{}
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4382,7 +4426,7 @@ func (x *CompoundReply) String() string {
 func (*CompoundReply) ProtoMessage() {}
 
 func (x *CompoundReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4395,7 +4439,7 @@ func (x *CompoundReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundReply.ProtoReflect.Descriptor instead.
 func (*CompoundReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{63}
+	return file_brick_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *CompoundReply) GetErrno() uint32 {
@@ -4625,7 +4669,9 @@ const file_brick_proto_rawDesc = "" +
 	"\x04wait\x18\x06 \x01(\bR\x04wait\"'\n" +
 	"\x11GetVolfileRequest\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\fR\x04name\"\r\n" +
-	"\vPingRequest\"\"\n" +
+	"\vPingRequest\",\n" +
+	"\x11CancelWaitRequest\x12\x17\n" +
+	"\await_id\x18\x01 \x01(\x04R\x06waitId\"\"\n" +
 	"\n" +
 	"ErrnoReply\x12\x14\n" +
 	"\x05errno\x18\x01 \x01(\rR\x05errno\"K\n" +
@@ -4720,7 +4766,7 @@ const file_brick_proto_rawDesc = "" +
 	"\x05reply\"Y\n" +
 	"\rCompoundReply\x12\x14\n" +
 	"\x05errno\x18\x01 \x01(\rR\x05errno\x122\n" +
-	"\areplies\x18\x02 \x03(\v2\x18.cairn.brick.v1.SubReplyR\areplies2\xba\x14\n" +
+	"\areplies\x18\x02 \x03(\v2\x18.cairn.brick.v1.SubReplyR\areplies2\x87\x15\n" +
 	"\x05Brick\x12B\n" +
 	"\x06Lookup\x12\x1d.cairn.brick.v1.LookupRequest\x1a\x19.cairn.brick.v1.AttrReply\x12D\n" +
 	"\aGetAttr\x12\x1e.cairn.brick.v1.GetAttrRequest\x1a\x19.cairn.brick.v1.AttrReply\x12D\n" +
@@ -4760,7 +4806,9 @@ const file_brick_proto_rawDesc = "" +
 	"\n" +
 	"GetVolfile\x12!.cairn.brick.v1.GetVolfileRequest\x1a\x1f.cairn.brick.v1.GetVolfileReply\x12>\n" +
 	"\x04Ping\x12\x1b.cairn.brick.v1.PingRequest\x1a\x19.cairn.brick.v1.PingReply\x12J\n" +
-	"\bCompound\x12\x1f.cairn.brick.v1.CompoundRequest\x1a\x1d.cairn.brick.v1.CompoundReplyB+Z)github.com/cairnfs/cairn/protocol/brickpbb\x06proto3"
+	"\bCompound\x12\x1f.cairn.brick.v1.CompoundRequest\x1a\x1d.cairn.brick.v1.CompoundReply\x12K\n" +
+	"\n" +
+	"CancelWait\x12!.cairn.brick.v1.CancelWaitRequest\x1a\x1a.cairn.brick.v1.ErrnoReplyB+Z)github.com/cairnfs/cairn/protocol/brickpbb\x06proto3"
 
 var (
 	file_brick_proto_rawDescOnce sync.Once
@@ -4774,7 +4822,7 @@ func file_brick_proto_rawDescGZIP() []byte {
 	return file_brick_proto_rawDescData
 }
 
-var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 64)
+var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
 var file_brick_proto_goTypes = []any{
 	(*Attr)(nil),               // 0: cairn.brick.v1.Attr
 	(*SetAttrIn)(nil),          // 1: cairn.brick.v1.SetAttrIn
@@ -4820,26 +4868,27 @@ var file_brick_proto_goTypes = []any{
 	(*EntryLkRequest)(nil),     // 41: cairn.brick.v1.EntryLkRequest
 	(*GetVolfileRequest)(nil),  // 42: cairn.brick.v1.GetVolfileRequest
 	(*PingRequest)(nil),        // 43: cairn.brick.v1.PingRequest
-	(*ErrnoReply)(nil),         // 44: cairn.brick.v1.ErrnoReply
-	(*AttrReply)(nil),          // 45: cairn.brick.v1.AttrReply
-	(*CreateReply)(nil),        // 46: cairn.brick.v1.CreateReply
-	(*HandleReply)(nil),        // 47: cairn.brick.v1.HandleReply
-	(*ReadlinkReply)(nil),      // 48: cairn.brick.v1.ReadlinkReply
-	(*ReadReply)(nil),          // 49: cairn.brick.v1.ReadReply
-	(*WriteReply)(nil),         // 50: cairn.brick.v1.WriteReply
-	(*LseekReply)(nil),         // 51: cairn.brick.v1.LseekReply
-	(*ReadDirReply)(nil),       // 52: cairn.brick.v1.ReadDirReply
-	(*StatFSReply)(nil),        // 53: cairn.brick.v1.StatFSReply
-	(*GetXattrReply)(nil),      // 54: cairn.brick.v1.GetXattrReply
-	(*ListXattrReply)(nil),     // 55: cairn.brick.v1.ListXattrReply
-	(*XattrOpReply)(nil),       // 56: cairn.brick.v1.XattrOpReply
-	(*LockReply)(nil),          // 57: cairn.brick.v1.LockReply
-	(*GetVolfileReply)(nil),    // 58: cairn.brick.v1.GetVolfileReply
-	(*PingReply)(nil),          // 59: cairn.brick.v1.PingReply
-	(*CompoundRequest)(nil),    // 60: cairn.brick.v1.CompoundRequest
-	(*SubRequest)(nil),         // 61: cairn.brick.v1.SubRequest
-	(*SubReply)(nil),           // 62: cairn.brick.v1.SubReply
-	(*CompoundReply)(nil),      // 63: cairn.brick.v1.CompoundReply
+	(*CancelWaitRequest)(nil),  // 44: cairn.brick.v1.CancelWaitRequest
+	(*ErrnoReply)(nil),         // 45: cairn.brick.v1.ErrnoReply
+	(*AttrReply)(nil),          // 46: cairn.brick.v1.AttrReply
+	(*CreateReply)(nil),        // 47: cairn.brick.v1.CreateReply
+	(*HandleReply)(nil),        // 48: cairn.brick.v1.HandleReply
+	(*ReadlinkReply)(nil),      // 49: cairn.brick.v1.ReadlinkReply
+	(*ReadReply)(nil),          // 50: cairn.brick.v1.ReadReply
+	(*WriteReply)(nil),         // 51: cairn.brick.v1.WriteReply
+	(*LseekReply)(nil),         // 52: cairn.brick.v1.LseekReply
+	(*ReadDirReply)(nil),       // 53: cairn.brick.v1.ReadDirReply
+	(*StatFSReply)(nil),        // 54: cairn.brick.v1.StatFSReply
+	(*GetXattrReply)(nil),      // 55: cairn.brick.v1.GetXattrReply
+	(*ListXattrReply)(nil),     // 56: cairn.brick.v1.ListXattrReply
+	(*XattrOpReply)(nil),       // 57: cairn.brick.v1.XattrOpReply
+	(*LockReply)(nil),          // 58: cairn.brick.v1.LockReply
+	(*GetVolfileReply)(nil),    // 59: cairn.brick.v1.GetVolfileReply
+	(*PingReply)(nil),          // 60: cairn.brick.v1.PingReply
+	(*CompoundRequest)(nil),    // 61: cairn.brick.v1.CompoundRequest
+	(*SubRequest)(nil),         // 62: cairn.brick.v1.SubRequest
+	(*SubReply)(nil),           // 63: cairn.brick.v1.SubReply
+	(*CompoundReply)(nil),      // 64: cairn.brick.v1.CompoundReply
 }
 var file_brick_proto_depIdxs = []int32{
 	0,  // 0: cairn.brick.v1.DirEntry.attr:type_name -> cairn.brick.v1.Attr
@@ -4858,7 +4907,7 @@ var file_brick_proto_depIdxs = []int32{
 	6,  // 13: cairn.brick.v1.StatFSReply.statfs:type_name -> cairn.brick.v1.StatFS
 	4,  // 14: cairn.brick.v1.XattrOpReply.values:type_name -> cairn.brick.v1.Xattr
 	3,  // 15: cairn.brick.v1.LockReply.lock:type_name -> cairn.brick.v1.Lock
-	61, // 16: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
+	62, // 16: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
 	8,  // 17: cairn.brick.v1.SubRequest.lookup:type_name -> cairn.brick.v1.LookupRequest
 	9,  // 18: cairn.brick.v1.SubRequest.getattr:type_name -> cairn.brick.v1.GetAttrRequest
 	10, // 19: cairn.brick.v1.SubRequest.setattr:type_name -> cairn.brick.v1.SetAttrRequest
@@ -4883,15 +4932,15 @@ var file_brick_proto_depIdxs = []int32{
 	37, // 38: cairn.brick.v1.SubRequest.xattrop:type_name -> cairn.brick.v1.XattrOpRequest
 	40, // 39: cairn.brick.v1.SubRequest.inodelk:type_name -> cairn.brick.v1.InodeLkRequest
 	41, // 40: cairn.brick.v1.SubRequest.entrylk:type_name -> cairn.brick.v1.EntryLkRequest
-	44, // 41: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
-	45, // 42: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
-	46, // 43: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
-	47, // 44: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
-	49, // 45: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
-	50, // 46: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
-	54, // 47: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
-	56, // 48: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
-	62, // 49: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
+	45, // 41: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
+	46, // 42: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
+	47, // 43: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
+	48, // 44: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
+	50, // 45: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
+	51, // 46: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
+	55, // 47: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
+	57, // 48: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
+	63, // 49: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
 	8,  // 50: cairn.brick.v1.Brick.Lookup:input_type -> cairn.brick.v1.LookupRequest
 	9,  // 51: cairn.brick.v1.Brick.GetAttr:input_type -> cairn.brick.v1.GetAttrRequest
 	10, // 52: cairn.brick.v1.Brick.SetAttr:input_type -> cairn.brick.v1.SetAttrRequest
@@ -4928,46 +4977,48 @@ var file_brick_proto_depIdxs = []int32{
 	41, // 83: cairn.brick.v1.Brick.EntryLk:input_type -> cairn.brick.v1.EntryLkRequest
 	42, // 84: cairn.brick.v1.Brick.GetVolfile:input_type -> cairn.brick.v1.GetVolfileRequest
 	43, // 85: cairn.brick.v1.Brick.Ping:input_type -> cairn.brick.v1.PingRequest
-	60, // 86: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
-	45, // 87: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
-	45, // 88: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
-	45, // 89: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
-	46, // 90: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
-	45, // 91: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
-	45, // 92: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
-	45, // 93: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
-	48, // 94: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
-	45, // 95: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
-	44, // 96: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
-	44, // 97: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
-	44, // 98: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
-	47, // 99: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
-	49, // 100: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
-	50, // 101: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
-	44, // 102: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
-	44, // 103: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
-	44, // 104: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
-	44, // 105: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
-	51, // 106: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
-	47, // 107: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
-	52, // 108: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
-	44, // 109: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
-	44, // 110: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
-	53, // 111: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
-	54, // 112: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
-	44, // 113: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
-	55, // 114: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
-	44, // 115: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
-	56, // 116: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
-	57, // 117: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
-	44, // 118: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
-	44, // 119: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
-	44, // 120: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
-	58, // 121: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
-	59, // 122: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
-	63, // 123: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
-	87, // [87:124] is the sub-list for method output_type
-	50, // [50:87] is the sub-list for method input_type
+	61, // 86: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
+	44, // 87: cairn.brick.v1.Brick.CancelWait:input_type -> cairn.brick.v1.CancelWaitRequest
+	46, // 88: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
+	46, // 89: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
+	46, // 90: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
+	47, // 91: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
+	46, // 92: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
+	46, // 93: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
+	46, // 94: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
+	49, // 95: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
+	46, // 96: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
+	45, // 97: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
+	45, // 98: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
+	45, // 99: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
+	48, // 100: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
+	50, // 101: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
+	51, // 102: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
+	45, // 103: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
+	45, // 104: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
+	45, // 105: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
+	45, // 106: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
+	52, // 107: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
+	48, // 108: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
+	53, // 109: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
+	45, // 110: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
+	45, // 111: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
+	54, // 112: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
+	55, // 113: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
+	45, // 114: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
+	56, // 115: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
+	45, // 116: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
+	57, // 117: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
+	58, // 118: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
+	45, // 119: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
+	45, // 120: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
+	45, // 121: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
+	59, // 122: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
+	60, // 123: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
+	64, // 124: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
+	45, // 125: cairn.brick.v1.Brick.CancelWait:output_type -> cairn.brick.v1.ErrnoReply
+	88, // [88:126] is the sub-list for method output_type
+	50, // [50:88] is the sub-list for method input_type
 	50, // [50:50] is the sub-list for extension type_name
 	50, // [50:50] is the sub-list for extension extendee
 	0,  // [0:50] is the sub-list for field type_name
@@ -4978,7 +5029,7 @@ func file_brick_proto_init() {
 	if File_brick_proto != nil {
 		return
 	}
-	file_brick_proto_msgTypes[61].OneofWrappers = []any{
+	file_brick_proto_msgTypes[62].OneofWrappers = []any{
 		(*SubRequest_Lookup)(nil),
 		(*SubRequest_Getattr)(nil),
 		(*SubRequest_Setattr)(nil),
@@ -5004,7 +5055,7 @@ func file_brick_proto_init() {
 		(*SubRequest_Inodelk)(nil),
 		(*SubRequest_Entrylk)(nil),
 	}
-	file_brick_proto_msgTypes[62].OneofWrappers = []any{
+	file_brick_proto_msgTypes[63].OneofWrappers = []any{
 		(*SubReply_Errno)(nil),
 		(*SubReply_Attr)(nil),
 		(*SubReply_Create)(nil),
@@ -5020,7 +5071,7 @@ func file_brick_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_brick_proto_rawDesc), len(file_brick_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   64,
+			NumMessages:   65,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -75,6 +75,7 @@ const (
 	Brick_GetVolfile_FullMethodName  = "/cairn.brick.v1.Brick/GetVolfile"
 	Brick_Ping_FullMethodName        = "/cairn.brick.v1.Brick/Ping"
 	Brick_Compound_FullMethodName    = "/cairn.brick.v1.Brick/Compound"
+	Brick_CancelWait_FullMethodName  = "/cairn.brick.v1.Brick/CancelWait"
 )
 
 // BrickClient is the client API for Brick service.
@@ -125,6 +126,15 @@ type BrickClient interface {
 	// Compound runs its operations in order on the brick and stops at the
 	// first one that fails; see CompoundRequest.
 	Compound(ctx context.Context, in *CompoundRequest, opts ...grpc.CallOption) (*CompoundReply, error)
+	// CancelWait cancels the call of this connection that carries the same
+	// "cairn-wait-id" metadata (a lock request that waits, or a compound
+	// holding one). The client sends it when its caller gives up, instead of
+	// just abandoning the call, and then waits for the call's own reply:
+	// EINTR if the wait was cancelled, success if the lock was granted
+	// first. So a cancelled wait never leaves a lock behind that the caller
+	// does not know it holds. A CancelWait that overtakes its call cancels
+	// the call as soon as it arrives.
+	CancelWait(ctx context.Context, in *CancelWaitRequest, opts ...grpc.CallOption) (*ErrnoReply, error)
 }
 
 type brickClient struct {
@@ -505,6 +515,16 @@ func (c *brickClient) Compound(ctx context.Context, in *CompoundRequest, opts ..
 	return out, nil
 }
 
+func (c *brickClient) CancelWait(ctx context.Context, in *CancelWaitRequest, opts ...grpc.CallOption) (*ErrnoReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ErrnoReply)
+	err := c.cc.Invoke(ctx, Brick_CancelWait_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BrickServer is the server API for Brick service.
 // All implementations must embed UnimplementedBrickServer
 // for forward compatibility.
@@ -553,6 +573,15 @@ type BrickServer interface {
 	// Compound runs its operations in order on the brick and stops at the
 	// first one that fails; see CompoundRequest.
 	Compound(context.Context, *CompoundRequest) (*CompoundReply, error)
+	// CancelWait cancels the call of this connection that carries the same
+	// "cairn-wait-id" metadata (a lock request that waits, or a compound
+	// holding one). The client sends it when its caller gives up, instead of
+	// just abandoning the call, and then waits for the call's own reply:
+	// EINTR if the wait was cancelled, success if the lock was granted
+	// first. So a cancelled wait never leaves a lock behind that the caller
+	// does not know it holds. A CancelWait that overtakes its call cancels
+	// the call as soon as it arrives.
+	CancelWait(context.Context, *CancelWaitRequest) (*ErrnoReply, error)
 	mustEmbedUnimplementedBrickServer()
 }
 
@@ -673,6 +702,9 @@ func (UnimplementedBrickServer) Ping(context.Context, *PingRequest) (*PingReply,
 }
 func (UnimplementedBrickServer) Compound(context.Context, *CompoundRequest) (*CompoundReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method Compound not implemented")
+}
+func (UnimplementedBrickServer) CancelWait(context.Context, *CancelWaitRequest) (*ErrnoReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method CancelWait not implemented")
 }
 func (UnimplementedBrickServer) mustEmbedUnimplementedBrickServer() {}
 func (UnimplementedBrickServer) testEmbeddedByValue()               {}
@@ -1361,6 +1393,24 @@ func _Brick_Compound_Handler(srv interface{}, ctx context.Context, dec func(inte
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Brick_CancelWait_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(CancelWaitRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrickServer).CancelWait(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Brick_CancelWait_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrickServer).CancelWait(ctx, req.(*CancelWaitRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Brick_ServiceDesc is the grpc.ServiceDesc for Brick service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1515,6 +1565,10 @@ var Brick_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "Compound",
 			Handler:    _Brick_Compound_Handler,
+		},
+		{
+			MethodName: "CancelWait",
+			Handler:    _Brick_CancelWait_Handler,
 		},
 	},
 	Streams:  []grpc.StreamDesc{},

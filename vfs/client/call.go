@@ -3,6 +3,7 @@ package client
 import (
 	"context"
 	"errors"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -66,6 +67,10 @@ func (c *Client) dropHandle(fh vfs.Handle) *openFile {
 // us, and otherwise derives a context that is cancelled when the brick is
 // declared down, bounded by CallTimeout unless the call may block (lock
 // waits), and carrying the subvolume and the caller's identity.
+//
+// A call that may block is not cancelled with its caller's context: the
+// brick is asked to cancel it (CancelWait) and the call returns the brick's
+// verdict, EINTR or granted, so that no lock is left behind unknown.
 func (c *Client) begin(ctx context.Context, blocking bool) (context.Context, *epoch, func(), syscall.Errno) {
 	switch c.state.Load() {
 	case stateDown, stateClosed:
@@ -77,17 +82,32 @@ func (c *Client) begin(ctx context.Context, blocking bool) (context.Context, *ep
 		return nil, nil, nil, syscall.ENOTCONN
 	}
 	ep := c.ep.Load()
-	cctx, cancel := context.WithCancelCause(ctx)
+	base := ctx
+	if blocking {
+		base = context.WithoutCancel(ctx)
+	}
+	cctx, cancel := context.WithCancelCause(base)
 	stop := context.AfterFunc(ep.ctx, func() { cancel(context.Cause(ep.ctx)) })
 	var tcancel context.CancelFunc
 	if c.cfg.CallTimeout > 0 && !blocking {
 		cctx, tcancel = context.WithTimeout(cctx, c.cfg.CallTimeout)
 	}
-	cctx = metadata.AppendToOutgoingContext(cctx,
+	kv := []string{
 		protocol.MDSubvolume, c.cfg.RemoteSubvolume,
-		protocol.MDCaller, protocol.EncodeCaller(vfs.CallerFrom(ctx)))
+		protocol.MDCaller, protocol.EncodeCaller(vfs.CallerFrom(ctx)),
+	}
+	var stopWait func() bool
+	if blocking {
+		id := c.waitSeq.Add(1)
+		kv = append(kv, protocol.MDWaitID, strconv.FormatUint(id, 10))
+		stopWait = context.AfterFunc(ctx, func() { c.cancelWait(ep, id) })
+	}
+	cctx = metadata.AppendToOutgoingContext(cctx, kv...)
 	done := func() {
 		stop()
+		if stopWait != nil {
+			stopWait()
+		}
 		if tcancel != nil {
 			tcancel()
 		}
@@ -96,13 +116,29 @@ func (c *Client) begin(ctx context.Context, blocking bool) (context.Context, *ep
 	return cctx, ep, done, 0
 }
 
+// cancelWait asks the brick to cancel the waiting call tagged id.
+func (c *Client) cancelWait(ep *epoch, id uint64) {
+	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.PingTimeout)
+	defer cancel()
+	stop := context.AfterFunc(ep.ctx, cancel)
+	defer stop()
+	ctx = metadata.AppendToOutgoingContext(ctx, protocol.MDSubvolume, c.cfg.RemoteSubvolume)
+	if _, err := ep.rpc.CancelWait(ctx, &brickpb.CancelWaitRequest{WaitId: id}); err != nil {
+		c.log.Debug("cancel of a lock wait not delivered", "err", err)
+	}
+}
+
 // fail maps a failed RPC to an errno (see the package doc).
 func (c *Client) fail(ctx, cctx context.Context, err error) syscall.Errno {
 	st := status.Convert(err)
 	switch st.Code() {
 	case codes.Canceled, codes.DeadlineExceeded:
-		if errors.Is(ctx.Err(), context.Canceled) {
-			return syscall.EINTR // the caller gave up (FUSE interrupt)
+		if ctx.Err() != nil {
+			// The caller's own context ended (FUSE interrupt, a lock
+			// wait's deadline): EINTR, as the vfs contract says. Only
+			// our deadlines (CallTimeout) and a brick declared down
+			// are ENOTCONN.
+			return syscall.EINTR
 		}
 		if cause := context.Cause(cctx); !errors.Is(cause, errBrickDown) && !errors.Is(cause, errClosed) {
 			c.kick() // a slow brick: let a ping judge it

@@ -20,13 +20,14 @@
 // # Errors
 //
 // Operations return the brick's errno unchanged. Transport failures
-// (unavailable, timed out, brick declared down, client closed) are
-// ENOTCONN; a call cancelled by its caller's context is EINTR. If the brick
-// refuses this client (auth.addr rules, see brick/server) calls fail with
-// EACCES, and Err returns the brick's explanation ("brick 127.0.0.1:7000
-// refused connection from 127.0.0.2 to subvolume X: not allowed by
-// auth.addr.X.allow"), which is also logged; an unknown remote-subvolume
-// gives ENOTCONN with an explanation the same way.
+// (unavailable, CallTimeout exceeded, brick declared down, client closed)
+// are ENOTCONN; a call whose own context ends (cancelled, or past the
+// caller's deadline) is EINTR. If the brick refuses this client (auth.addr
+// rules, see brick/server) calls fail with EACCES, and Err returns the
+// brick's explanation ("brick 127.0.0.1:7000 refused connection from
+// 127.0.0.2 to subvolume X: not allowed by auth.addr.X.allow"), which is
+// also logged; an unknown remote-subvolume gives ENOTCONN with an
+// explanation the same way.
 //
 // # Handles
 //
@@ -139,6 +140,8 @@ type Client struct {
 
 	hookMu sync.Mutex
 	hooks  []func(up bool)
+
+	waitSeq atomic.Uint64 // ids of calls that may wait (protocol.MDWaitID)
 
 	hmu     sync.RWMutex
 	handles map[vfs.Handle]*openFile
