@@ -2,6 +2,7 @@ package client_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -56,4 +57,22 @@ func TestPosixMem(t *testing.T) {
 func TestPosixBrick(t *testing.T) {
 	s := fusetest.Start(t, "posix", "", 1)
 	fusetest.Posix(t, s.Mounts[0], posixSkips)
+}
+
+func TestToolsBrick(t *testing.T) {
+	s := fusetest.Start(t, "posix", "-o direct-io-mode=disable,noatime", 1)
+	fusetest.Tools(t, s.Mounts[0], fusetest.ToolsConfig{FsName: "fusetest:posix"})
+}
+
+func TestDifferentialBrick(t *testing.T) {
+	s := fusetest.Start(t, "posix", "", 1)
+	for seed := int64(1); seed <= 3; seed++ {
+		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
+			dir := filepath.Join(s.Mounts[0], fmt.Sprint("diff", seed))
+			if err := os.Mkdir(dir, 0o755); err != nil {
+				t.Fatal(err)
+			}
+			fusetest.Differential(t, dir, seed, 2000)
+		})
+	}
 }

@@ -27,6 +27,7 @@ const (
 	envDir    = "CAIRN_FUSETEST_DIR"    // scratch directory for brick data
 	envArgs   = "CAIRN_FUSETEST_ARGS"   // mount arguments (-o …)
 	envMounts = "CAIRN_FUSETEST_MOUNTS" // mount points, one per line
+	envLock   = "CAIRN_FUSETEST_LOCK"   // file a lock-holder process locks
 )
 
 // Builder builds the translator stack a server mounts, keeping any data
@@ -37,6 +38,9 @@ type Builder func(ctx context.Context, dir string) (vfs.Translator, error)
 // mounts the requested stack, serves until SIGTERM, unmounts and exits; in
 // any other process it returns at once.
 func Serve(builders map[string]Builder) {
+	if p := os.Getenv(envLock); p != "" {
+		os.Exit(holdLock(p))
+	}
 	name := os.Getenv(envServe)
 	if name == "" {
 		return
