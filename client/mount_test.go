@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/cairnfs/cairn/brick/locks"
 	"github.com/cairnfs/cairn/brick/posix"
@@ -73,6 +74,24 @@ func TestDifferentialBrick(t *testing.T) {
 				t.Fatal(err)
 			}
 			fusetest.Differential(t, dir, seed, 2000)
+		})
+	}
+}
+
+func TestTwoMounts(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		args string
+		to   fusetest.Timeouts
+	}{
+		{"defaults", "", fusetest.Timeouts{Entry: time.Second, Attr: time.Second}},
+		{"negative", "-o negative-timeout=1,entry-timeout=2,attribute-timeout=0.5",
+			fusetest.Timeouts{Entry: 2 * time.Second, Attr: time.Second / 2, Negative: time.Second}},
+		{"zero", "-o entry-timeout=0,attribute-timeout=0", fusetest.Timeouts{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := fusetest.Start(t, "posix", tc.args, 2)
+			fusetest.TwoMounts(t, s.Mounts[0], s.Mounts[1], tc.to)
 		})
 	}
 }
