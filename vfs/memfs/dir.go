@@ -16,6 +16,9 @@ func (fs *FS) OpenDir(ctx context.Context, gfid vfs.GFID) (vfs.Handle, syscall.E
 	if e != 0 {
 		return 0, e
 	}
+	if e := may(d, vfs.CallerFrom(ctx), mayRead); e != 0 {
+		return 0, e
+	}
 	return fs.openHandle(d, syscall.O_RDONLY, true), 0
 }
 
@@ -29,6 +32,12 @@ func (fs *FS) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, cookie 
 	}
 	if !d.isDir() {
 		return nil, false, syscall.ENOTDIR
+	}
+	if fh == 0 {
+		// An anonymous listing is an opendir as well.
+		if e := may(d, vfs.CallerFrom(ctx), mayRead); e != 0 {
+			return nil, false, e
+		}
 	}
 	var out []vfs.DirEntry
 	for name, de := range d.entries {

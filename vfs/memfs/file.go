@@ -8,17 +8,30 @@ import (
 )
 
 // truncOnOpen applies O_TRUNC of a writable open to a regular file.
-func (fs *FS) truncOnOpen(n *node, flags uint32) syscall.Errno {
+func (fs *FS) truncOnOpen(n *node, flags uint32) {
 	if flags&syscall.O_TRUNC == 0 || flags&syscall.O_ACCMODE == syscall.O_RDONLY ||
-		n.attr.Mode&syscall.S_IFMT != syscall.S_IFREG {
-		return 0
+		n.attr.Mode&syscall.S_IFMT != syscall.S_IFREG || len(n.data) == 0 {
+		return
 	}
-	if len(n.data) == 0 {
-		return 0
-	}
-	fs.setSize(n, 0)
+	fs.setSize(n, 0) // shrinking cannot fail
 	fs.touch(n)
-	return 0
+}
+
+// openable checks an open of n with flags by c. Special files are never
+// opened: a brick must not become a way to reach its own devices.
+func (fs *FS) openable(n *node, c *vfs.Caller, flags uint32) syscall.Errno {
+	switch n.attr.Mode & syscall.S_IFMT {
+	case syscall.S_IFREG:
+	case syscall.S_IFDIR:
+		if flags&syscall.O_ACCMODE != syscall.O_RDONLY || flags&syscall.O_TRUNC != 0 {
+			return syscall.EISDIR
+		}
+	case syscall.S_IFLNK:
+		return syscall.ELOOP
+	default:
+		return syscall.EOPNOTSUPP
+	}
+	return may(n, c, openMask(flags))
 }
 
 func (fs *FS) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle, syscall.Errno) {
@@ -31,30 +44,46 @@ func (fs *FS) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle
 	if n == nil {
 		return 0, syscall.ENOENT
 	}
-	if n.isDir() && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
-		return 0, syscall.EISDIR
-	}
-	if n.attr.Mode&syscall.S_IFMT == syscall.S_IFLNK {
-		return 0, syscall.ELOOP
-	}
-	if e := fs.truncOnOpen(n, flags); e != 0 {
+	if e := fs.openable(n, vfs.CallerFrom(ctx), flags); e != 0 {
 		return 0, e
 	}
+	fs.truncOnOpen(n, flags)
 	return fs.openHandle(n, flags, false), 0
+}
+
+// ioNode resolves a read or write: through an open handle, whose access
+// mode must allow it, or anonymously, when the caller's permission must.
+func (fs *FS) ioNode(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, write bool) (*node, *handle, syscall.Errno) {
+	n, h, e := fs.handleFor(gfid, fh, false)
+	if e != 0 {
+		return nil, nil, e
+	}
+	if n.isDir() {
+		return nil, nil, syscall.EISDIR
+	}
+	if h != nil {
+		acc := h.flags & syscall.O_ACCMODE
+		if (write && acc == syscall.O_RDONLY) || (!write && acc == syscall.O_WRONLY) {
+			return nil, nil, syscall.EBADF
+		}
+		return n, h, 0
+	}
+	mask := uint32(mayRead)
+	if write {
+		mask = mayWrite
+	}
+	if e := may(n, vfs.CallerFrom(ctx), mask); e != 0 {
+		return nil, nil, e
+	}
+	return n, nil, 0
 }
 
 func (fs *FS) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	n, h, e := fs.handleFor(gfid, fh, false)
+	n, _, e := fs.ioNode(ctx, gfid, fh, false)
 	if e != 0 {
 		return 0, e
-	}
-	if h != nil && h.flags&syscall.O_ACCMODE == syscall.O_WRONLY {
-		return 0, syscall.EBADF
-	}
-	if n.isDir() {
-		return 0, syscall.EISDIR
 	}
 	if off < 0 {
 		return 0, syscall.EINVAL
@@ -66,17 +95,12 @@ func (fs *FS) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byt
 }
 
 func (fs *FS) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
+	c := vfs.CallerFrom(ctx)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	n, h, e := fs.handleFor(gfid, fh, false)
+	n, h, e := fs.ioNode(ctx, gfid, fh, true)
 	if e != 0 {
 		return 0, e
-	}
-	if h != nil && h.flags&syscall.O_ACCMODE == syscall.O_RDONLY {
-		return 0, syscall.EBADF
-	}
-	if n.isDir() {
-		return 0, syscall.EISDIR
 	}
 	if n.attr.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return 0, syscall.EINVAL
@@ -87,17 +111,19 @@ func (fs *FS) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []by
 	if off < 0 {
 		return 0, syscall.EINVAL
 	}
-	if end := off + int64(len(data)); end > int64(len(n.data)) {
+	end := off + int64(len(data))
+	if end > int64(len(n.data)) {
 		if e := fs.setSize(n, uint64(end)); e != 0 {
 			return 0, e
 		}
 	}
 	copy(n.data[off:], data)
+	n.alloc.set(off, end)
 	fs.touch(n)
-	// Writing clears setuid, and setgid on group-executable files, as
-	// Linux does for unprivileged writers; memfs treats everyone alike.
-	if n.attr.Mode&syscall.S_ISUID != 0 || n.attr.Mode&(syscall.S_ISGID|0o010) == syscall.S_ISGID|0o010 {
-		if !vfs.CallerFrom(ctx).IsRoot() {
+	// A write by anyone but root drops setuid, and setgid of a
+	// group-executable file, as Linux's file_remove_privs does.
+	if !c.IsRoot() {
+		if n.attr.Mode&syscall.S_ISUID != 0 || n.attr.Mode&(syscall.S_ISGID|0o010) == syscall.S_ISGID|0o010 {
 			n.attr.Mode &^= syscall.S_ISUID | syscall.S_ISGID
 		}
 	}
@@ -152,15 +178,15 @@ func (fs *FS) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mode 
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	n, h, e := fs.handleFor(gfid, fh, false)
+	n, _, e := fs.handleFor(gfid, fh, false)
 	if e != 0 {
 		return e
 	}
-	if h != nil && h.flags&syscall.O_ACCMODE == syscall.O_RDONLY {
-		return syscall.EBADF
-	}
 	if n.attr.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return syscall.ENODEV
+	}
+	if _, _, e := fs.ioNode(ctx, gfid, fh, true); e != 0 {
+		return e
 	}
 	end := off + length
 	switch mode {
@@ -169,15 +195,17 @@ func (fs *FS) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mode 
 			if e := fs.setSize(n, uint64(end)); e != 0 {
 				return e
 			}
-			fs.touch(n)
 		}
+		n.alloc.set(off, end)
+		n.attr.Ctime = fs.now()
 	case fallocKeepSize:
-		// Space would be reserved; nothing visible changes.
+		n.alloc.set(off, end)
 	case fallocKeepSize | fallocPunchHole:
 		if off < int64(len(n.data)) {
 			clear(n.data[off:min(end, int64(len(n.data)))])
-			fs.touch(n)
 		}
+		n.alloc.clear(off, end)
+		fs.touch(n)
 	case fallocPunchHole:
 		return syscall.EINVAL // Linux requires KEEP_SIZE with PUNCH_HOLE
 	default:
@@ -186,7 +214,7 @@ func (fs *FS) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mode 
 	return 0
 }
 
-// Lseek implements SEEK_DATA and SEEK_HOLE over a file with no holes.
+// Lseek implements SEEK_DATA and SEEK_HOLE from the allocation map.
 func (fs *FS) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, off int64, whence int) (int64, syscall.Errno) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
@@ -194,21 +222,16 @@ func (fs *FS) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, off int64
 	if e != 0 {
 		return 0, e
 	}
-	size := int64(len(n.data))
-	if off < 0 {
+	if off < 0 || (whence != 3 && whence != 4) {
 		return 0, syscall.EINVAL
 	}
-	switch whence {
-	case 3: // SEEK_DATA
-		if off >= size {
-			return 0, syscall.ENXIO
-		}
-		return off, 0
-	case 4: // SEEK_HOLE
-		if off >= size {
-			return 0, syscall.ENXIO
-		}
-		return size, 0
+	size := int64(len(n.data))
+	if off >= size {
+		return 0, syscall.ENXIO
 	}
-	return 0, syscall.EINVAL
+	pos := n.alloc.seek(off, size, whence == 3)
+	if pos < 0 {
+		return 0, syscall.ENXIO
+	}
+	return pos, 0
 }

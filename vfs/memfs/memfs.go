@@ -1,20 +1,27 @@
 // Package memfs is an in-memory vfs.Translator: a whole volume (or one
 // brick's worth of it) held in maps, addressed by GFID like storage/posix.
 // It is the fast fake brick for unit tests of the translators above a brick
-// (replicate, io-cache, the front ends), and needs no disk or root.
+// (replicate, io-cache, the front ends), and needs no disk or root. It
+// passes the whole vfs/vfstest conformance suite.
 //
-// It keeps what those tests depend on: GFIDs chosen by the caller (or random
-// when zero), hard links, symlinks, device nodes, open handles and
-// anonymous fds (handle 0), unlinked-but-open files, O_APPEND and O_TRUNC,
-// POSIX rename rules including RENAME_NOREPLACE and RENAME_EXCHANGE,
-// directory cookies that stay valid across OpenDir/ReleaseDir, xattrs with
-// create/replace flags, and XattrOp's atomic array additions.
+// It keeps what a brick does: GFIDs chosen by the caller (or random when
+// zero), hard links, symlinks, device nodes (never opened), open handles
+// and anonymous fds (handle 0), unlinked-but-open files, O_APPEND and
+// O_TRUNC, POSIX rename rules including RENAME_NOREPLACE and
+// RENAME_EXCHANGE, directory cookies that stay valid across
+// OpenDir/ReleaseDir, Linux permission checks for the caller in the context
+// (owner/group/other bits, sticky directories, setgid directories,
+// chmod/chown/utimens rules, setuid dropped on write), xattr namespaces as
+// Linux (user.* by permission and only on files and directories, trusted.*
+// for root only and hidden from others, unknown namespaces EOPNOTSUPP),
+// XattrOp's atomic array additions, sparse files (an allocation map at 4 KiB
+// blocks drives st_blocks, SEEK_DATA/SEEK_HOLE and hole punching), and the
+// brick's reserved names: ".cairn" in the root and the trusted.cairn.gfid
+// xattr are neither visible nor changeable.
 //
-// It leaves out what no test above a brick needs: permission checks (every
-// caller is treated as root, but new files get the caller's uid and gid),
-// atime updates, holes (Lseek sees one data extent) and locks (GetLk,
-// SetLk, InodeLk and EntryLk return ENOSYS, as storage/posix does; stack
-// brick/locks on top, locks.New(memfs.New(...)), for a brick that locks).
+// It leaves out ACLs, atime updates, and locks: GetLk, SetLk, InodeLk and
+// EntryLk return ENOSYS, as storage/posix does; stack brick/locks on top,
+// locks.New(memfs.New(...)), for a brick that locks.
 //
 // One mutex guards everything, so every operation is atomic.
 package memfs
@@ -54,6 +61,7 @@ var _ vfs.Translator = (*FS)(nil)
 type node struct {
 	attr   vfs.Attr
 	data   []byte // regular files
+	alloc  allocMap
 	target string // symlinks
 	xattrs map[string][]byte
 	opens  int // open handles, which keep an unlinked file alive
@@ -120,6 +128,8 @@ func (n *node) getAttr() vfs.Attr {
 	switch a.Mode & syscall.S_IFMT {
 	case syscall.S_IFREG:
 		a.Size = uint64(len(n.data))
+		a.Blocks = n.alloc.blocks()
+		return a
 	case syscall.S_IFLNK:
 		a.Size = uint64(len(n.target))
 	case syscall.S_IFDIR:
@@ -143,13 +153,18 @@ func (fs *FS) dir(gfid vfs.GFID) (*node, syscall.Errno) {
 	return n, 0
 }
 
-// child resolves name in directory parent.
-func (fs *FS) child(parent vfs.GFID, name string) (*node, *node, syscall.Errno) {
+// child resolves name in directory parent for caller c, who needs search
+// permission on parent. d is returned whenever parent is a searchable
+// directory, so that callers can create the missing name.
+func (fs *FS) child(c *vfs.Caller, parent vfs.GFID, name string) (*node, *node, syscall.Errno) {
 	if e := vfs.CheckName(name); e != 0 {
 		return nil, nil, e
 	}
 	d, e := fs.dir(parent)
 	if e != 0 {
+		return nil, nil, e
+	}
+	if e := may(d, c, mayExec); e != 0 {
 		return nil, nil, e
 	}
 	de := d.entries[name]
@@ -219,6 +234,9 @@ func (fs *FS) setSize(n *node, size uint64) syscall.Errno {
 	if grow > 0 && fs.cfg.Capacity > 0 && fs.used+grow > fs.cfg.Capacity {
 		return syscall.ENOSPC
 	}
+	if grow < 0 {
+		n.alloc.truncate(int64(size))
+	}
 	if int64(size) <= int64(cap(n.data)) {
 		clear(n.data[min(int64(size), old):size])
 		n.data = n.data[:size]
@@ -249,32 +267,29 @@ func (fs *FS) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vfs.At
 }
 
 func (fs *FS) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs.SetAttrIn) (vfs.Attr, syscall.Errno) {
+	c := vfs.CallerFrom(ctx)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	n := fs.nodes[gfid]
 	if n == nil {
 		return vfs.Attr{}, syscall.ENOENT
 	}
+	if e := fs.setAttrAllowed(n, c, fh, in); e != 0 {
+		return vfs.Attr{}, e
+	}
 	if in.Valid&vfs.SetSize != 0 {
-		switch n.attr.Mode & syscall.S_IFMT {
-		case syscall.S_IFREG:
-		case syscall.S_IFDIR:
-			return vfs.Attr{}, syscall.EISDIR
-		default:
-			return vfs.Attr{}, syscall.EINVAL
-		}
-		if fh != 0 {
-			if h := fs.handles[fh]; h == nil || h.gfid != gfid || h.flags&syscall.O_ACCMODE == syscall.O_RDONLY {
-				return vfs.Attr{}, syscall.EBADF
-			}
-		}
 		if e := fs.setSize(n, in.Size); e != 0 {
 			return vfs.Attr{}, e
 		}
 		n.attr.Mtime = fs.now()
 	}
 	if in.Valid&vfs.SetMode != 0 {
-		n.attr.Mode = n.attr.Mode&syscall.S_IFMT | in.Mode&0o7777
+		mode := in.Mode & 0o7777
+		// A non-root owner outside the file's group cannot keep it setgid.
+		if !c.IsRoot() && !c.InGroup(n.attr.GID) {
+			mode &^= syscall.S_ISGID
+		}
+		n.attr.Mode = n.attr.Mode&syscall.S_IFMT | mode
 	}
 	if in.Valid&vfs.SetUID != 0 {
 		n.attr.UID = in.UID
@@ -300,6 +315,51 @@ func (fs *FS) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs
 		n.attr.Ctime = in.Ctime
 	}
 	return n.getAttr(), 0
+}
+
+// setAttrAllowed applies the rules of chmod, chown, truncate and utimens:
+// mode and explicit times need ownership, the owner only to the caller's
+// own uid and to groups the caller holds, "now" times ownership or write
+// permission, and truncation write permission (or a writable handle).
+func (fs *FS) setAttrAllowed(n *node, c *vfs.Caller, fh vfs.Handle, in *vfs.SetAttrIn) syscall.Errno {
+	owner := c.IsRoot() || c.UID == n.attr.UID
+	if in.Valid&vfs.SetSize != 0 {
+		switch n.attr.Mode & syscall.S_IFMT {
+		case syscall.S_IFREG:
+		case syscall.S_IFDIR:
+			return syscall.EISDIR
+		default:
+			return syscall.EINVAL
+		}
+		if fh != 0 {
+			if h := fs.handles[fh]; h == nil || h.gfid != n.attr.GFID || h.flags&syscall.O_ACCMODE == syscall.O_RDONLY {
+				return syscall.EBADF
+			}
+		} else if e := may(n, c, mayWrite); e != 0 {
+			return e
+		}
+	}
+	if in.Valid&vfs.SetMode != 0 && !owner {
+		return syscall.EPERM
+	}
+	if in.Valid&vfs.SetUID != 0 && !c.IsRoot() && in.UID != n.attr.UID {
+		return syscall.EPERM
+	}
+	if in.Valid&vfs.SetGID != 0 && !c.IsRoot() && (!owner || !c.InGroup(in.GID)) && in.GID != n.attr.GID {
+		return syscall.EPERM
+	}
+	explicit := in.Valid&vfs.SetAtime != 0 && in.Valid&vfs.SetAtimeNow == 0 ||
+		in.Valid&vfs.SetMtime != 0 && in.Valid&vfs.SetMtimeNow == 0 ||
+		in.Valid&vfs.SetCtime != 0
+	if explicit && !owner {
+		return syscall.EPERM
+	}
+	if in.Valid&(vfs.SetAtimeNow|vfs.SetMtimeNow) != 0 && !owner {
+		if e := may(n, c, mayWrite); e != 0 {
+			return e
+		}
+	}
+	return 0
 }
 
 func (fs *FS) StatFS(ctx context.Context, gfid vfs.GFID) (vfs.StatFS, syscall.Errno) {

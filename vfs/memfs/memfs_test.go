@@ -74,6 +74,7 @@ func content(t *testing.T, fs *FS, gfid vfs.GFID) string {
 
 func TestCreateLookup(t *testing.T) {
 	fs := New(Config{})
+	must(fs.SetAttr(bg, root, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o777}))
 	ctx := vfs.WithCaller(bg, &vfs.Caller{UID: 1000, GID: 100})
 	want := vfs.GFID{0xaa}
 	a, fh, e := fs.Create(ctx, root, "f", &vfs.CreateIn{GFID: want, Mode: 0o640, Flags: syscall.O_RDWR})
@@ -465,7 +466,7 @@ func TestXattrOp(t *testing.T) {
 	if _, e := fs.XattrOp(bg, g, vfs.XattrAddArray32, map[string][]byte{p: be32(1)}); e != syscall.EINVAL {
 		t.Errorf("length mismatch: %v", e)
 	}
-	if _, e := fs.XattrOp(bg, g, vfs.XattrAddArray64, map[string][]byte{"x": {1, 2, 3}}); e != syscall.EINVAL {
+	if _, e := fs.XattrOp(bg, g, vfs.XattrAddArray64, map[string][]byte{"user.x": {1, 2, 3}}); e != syscall.EINVAL {
 		t.Errorf("ragged operand: %v", e)
 	}
 	// Concurrent increments are atomic.

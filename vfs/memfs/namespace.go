@@ -10,26 +10,38 @@ import (
 func (fs *FS) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs.Attr, syscall.Errno) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	_, n, e := fs.child(parent, name)
+	_, n, e := fs.child(vfs.CallerFrom(ctx), parent, name)
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
 	return n.getAttr(), 0
 }
 
-// mknode creates name in parent with the given full mode. The new file's
-// group is the parent's when the parent is setgid (BSD semantics, as
-// Linux), the caller's otherwise.
-func (fs *FS) mknode(ctx context.Context, parent vfs.GFID, name string, gfid vfs.GFID, mode uint32) (*node, syscall.Errno) {
-	d, _, e := fs.child(parent, name)
-	switch e {
-	case 0:
+// creatable returns the directory in which c may create name: it must not
+// exist, and c needs write and search permission on parent.
+func (fs *FS) creatable(c *vfs.Caller, parent vfs.GFID, name string) (*node, syscall.Errno) {
+	d, _, e := fs.child(c, parent, name)
+	switch {
+	case e == 0:
 		return nil, syscall.EEXIST
-	case syscall.ENOENT:
-		if d == nil {
-			return nil, e
-		}
-	default:
+	case e != syscall.ENOENT || d == nil:
+		return nil, e
+	case reserved(parent, name):
+		return nil, syscall.EPERM
+	}
+	if e := may(d, c, mayWrite|mayExec); e != 0 {
+		return nil, e
+	}
+	return d, 0
+}
+
+// mknode creates name in parent with the given full mode. The owner is the
+// caller; the group is the parent's when the parent is setgid (and a new
+// directory inherits the bit), the caller's otherwise. A caller outside the
+// group cannot make a setgid file.
+func (fs *FS) mknode(c *vfs.Caller, parent vfs.GFID, name string, gfid vfs.GFID, mode uint32) (*node, syscall.Errno) {
+	d, e := fs.creatable(c, parent, name)
+	if e != 0 {
 		return nil, e
 	}
 	if gfid.IsZero() {
@@ -37,15 +49,19 @@ func (fs *FS) mknode(ctx context.Context, parent vfs.GFID, name string, gfid vfs
 	} else if fs.nodes[gfid] != nil {
 		return nil, syscall.EEXIST
 	}
-	c := *vfs.CallerFrom(ctx)
+	owner := *c
+	isDir := mode&syscall.S_IFMT == syscall.S_IFDIR
 	if d.attr.Mode&syscall.S_ISGID != 0 {
-		c.GID = d.attr.GID
-		if mode&syscall.S_IFMT == syscall.S_IFDIR {
+		owner.GID = d.attr.GID
+		if isDir {
 			mode |= syscall.S_ISGID
 		}
 	}
-	n := fs.newNode(gfid, mode, &c)
-	if n.isDir() {
+	if !isDir && mode&syscall.S_ISGID != 0 && !c.IsRoot() && !c.InGroup(owner.GID) {
+		mode &^= syscall.S_ISGID
+	}
+	n := fs.newNode(gfid, mode, &owner)
+	if isDir {
 		n.parent = parent
 		n.attr.Nlink = 2
 		d.attr.Nlink++
@@ -55,22 +71,21 @@ func (fs *FS) mknode(ctx context.Context, parent vfs.GFID, name string, gfid vfs
 }
 
 func (fs *FS) Create(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, vfs.Handle, syscall.Errno) {
+	c := vfs.CallerFrom(ctx)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	_, n, e := fs.child(parent, name)
+	_, n, e := fs.child(c, parent, name)
 	switch {
 	case e == 0:
 		if in.Flags&syscall.O_EXCL != 0 {
 			return vfs.Attr{}, 0, syscall.EEXIST
 		}
-		if n.isDir() {
-			return vfs.Attr{}, 0, syscall.EISDIR
-		}
-		if e := fs.truncOnOpen(n, in.Flags); e != 0 {
+		if e := fs.openable(n, c, in.Flags); e != 0 {
 			return vfs.Attr{}, 0, e
 		}
+		fs.truncOnOpen(n, in.Flags)
 	case e == syscall.ENOENT:
-		if n, e = fs.mknode(ctx, parent, name, in.GFID, syscall.S_IFREG|in.Mode&0o7777); e != 0 {
+		if n, e = fs.mknode(c, parent, name, in.GFID, syscall.S_IFREG|in.Mode&0o7777); e != 0 {
 			return vfs.Attr{}, 0, e
 		}
 	default:
@@ -81,17 +96,22 @@ func (fs *FS) Create(ctx context.Context, parent vfs.GFID, name string, in *vfs.
 }
 
 func (fs *FS) Mknod(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
+	c := vfs.CallerFrom(ctx)
 	mode := in.Mode
 	switch mode & syscall.S_IFMT {
 	case 0:
 		mode |= syscall.S_IFREG
-	case syscall.S_IFREG, syscall.S_IFCHR, syscall.S_IFBLK, syscall.S_IFIFO, syscall.S_IFSOCK:
+	case syscall.S_IFREG, syscall.S_IFIFO, syscall.S_IFSOCK:
+	case syscall.S_IFCHR, syscall.S_IFBLK:
+		if !c.IsRoot() {
+			return vfs.Attr{}, syscall.EPERM // CAP_MKNOD
+		}
 	default:
 		return vfs.Attr{}, syscall.EINVAL
 	}
-	n, e := fs.mknode(ctx, parent, name, in.GFID, mode)
+	fs.mu.Lock()
+	defer fs.mu.Unlock()
+	n, e := fs.mknode(c, parent, name, in.GFID, mode)
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
@@ -102,7 +122,7 @@ func (fs *FS) Mknod(ctx context.Context, parent vfs.GFID, name string, in *vfs.C
 func (fs *FS) Mkdir(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	n, e := fs.mknode(ctx, parent, name, in.GFID, syscall.S_IFDIR|in.Mode&0o7777)
+	n, e := fs.mknode(vfs.CallerFrom(ctx), parent, name, in.GFID, syscall.S_IFDIR|in.Mode&0o7777)
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
@@ -118,7 +138,7 @@ func (fs *FS) Symlink(ctx context.Context, parent vfs.GFID, name, target string,
 	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	n, e := fs.mknode(ctx, parent, name, in.GFID, syscall.S_IFLNK|0o777)
+	n, e := fs.mknode(vfs.CallerFrom(ctx), parent, name, in.GFID, syscall.S_IFLNK|0o777)
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
@@ -149,11 +169,8 @@ func (fs *FS) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, newNa
 	if n.isDir() {
 		return vfs.Attr{}, syscall.EPERM
 	}
-	d, _, e := fs.child(newParent, newName)
-	switch {
-	case e == 0:
-		return vfs.Attr{}, syscall.EEXIST
-	case e != syscall.ENOENT || d == nil:
+	d, e := fs.creatable(vfs.CallerFrom(ctx), newParent, newName)
+	if e != 0 {
 		return vfs.Attr{}, e
 	}
 	n.attr.Nlink++
@@ -162,10 +179,26 @@ func (fs *FS) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, newNa
 	return n.getAttr(), 0
 }
 
+// removable resolves name in parent for removal by c: write and search
+// permission on parent, and the sticky bit's consent.
+func (fs *FS) removable(c *vfs.Caller, parent vfs.GFID, name string) (*node, *node, syscall.Errno) {
+	d, n, e := fs.child(c, parent, name)
+	if e != 0 {
+		return nil, nil, e
+	}
+	if e := may(d, c, mayWrite|mayExec); e != 0 {
+		return nil, nil, e
+	}
+	if stickyDenies(d, n, c) {
+		return nil, nil, syscall.EPERM
+	}
+	return d, n, 0
+}
+
 func (fs *FS) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	d, n, e := fs.child(parent, name)
+	d, n, e := fs.removable(vfs.CallerFrom(ctx), parent, name)
 	if e != 0 {
 		return e
 	}
@@ -181,7 +214,7 @@ func (fs *FS) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.
 func (fs *FS) Rmdir(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	d, n, e := fs.child(parent, name)
+	d, n, e := fs.removable(vfs.CallerFrom(ctx), parent, name)
 	if e != 0 {
 		return e
 	}
@@ -225,19 +258,40 @@ func (fs *FS) Rename(ctx context.Context, oldParent vfs.GFID, oldName string, ne
 	if flags&^(vfs.RenameNoReplace|vfs.RenameExchange) != 0 || flags == vfs.RenameNoReplace|vfs.RenameExchange {
 		return syscall.EINVAL
 	}
+	c := vfs.CallerFrom(ctx)
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
-	od, src, e := fs.child(oldParent, oldName)
+	od, src, e := fs.removable(c, oldParent, oldName)
 	if e != 0 {
 		return e
 	}
-	nd, dst, e := fs.child(newParent, newName)
+	nd, dst, e := fs.child(c, newParent, newName)
 	if e != 0 && (e != syscall.ENOENT || nd == nil) {
 		return e
+	}
+	if reserved(newParent, newName) {
+		return syscall.EPERM
+	}
+	if e := may(nd, c, mayWrite|mayExec); e != 0 {
+		return e
+	}
+	if dst != nil && dst != src && stickyDenies(nd, dst, c) {
+		return syscall.EPERM
+	}
+	// A directory moving to another parent has its ".." rewritten.
+	if od != nd && src.isDir() {
+		if e := may(src, c, mayWrite); e != 0 {
+			return e
+		}
 	}
 	if flags&vfs.RenameExchange != 0 {
 		if dst == nil {
 			return syscall.ENOENT
+		}
+		if od != nd && dst.isDir() {
+			if e := may(dst, c, mayWrite); e != 0 {
+				return e
+			}
 		}
 		return fs.exchange(od, oldName, src, nd, newName, dst)
 	}

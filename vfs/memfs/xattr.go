@@ -15,22 +15,15 @@ const (
 	xattrSizeMax = 65536
 )
 
-func checkXattrName(name string) syscall.Errno {
-	if name == "" || len(name) > xattrNameMax {
-		return syscall.ERANGE
-	}
-	return 0
-}
-
 func (fs *FS) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byte, syscall.Errno) {
-	if e := checkXattrName(name); e != 0 {
-		return nil, e
-	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	n := fs.nodes[gfid]
 	if n == nil {
 		return nil, syscall.ENOENT
+	}
+	if e := xattrAccess(n, vfs.CallerFrom(ctx), name, false); e != 0 {
+		return nil, e
 	}
 	v, ok := n.xattrs[name]
 	if !ok {
@@ -40,9 +33,6 @@ func (fs *FS) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byte,
 }
 
 func (fs *FS) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value []byte, flags uint32) syscall.Errno {
-	if e := checkXattrName(name); e != 0 {
-		return e
-	}
 	if len(value) > xattrSizeMax {
 		return syscall.E2BIG
 	}
@@ -54,6 +44,9 @@ func (fs *FS) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value []
 	n := fs.nodes[gfid]
 	if n == nil {
 		return syscall.ENOENT
+	}
+	if e := xattrAccess(n, vfs.CallerFrom(ctx), name, true); e != 0 {
+		return e
 	}
 	_, exists := n.xattrs[name]
 	switch {
@@ -78,22 +71,25 @@ func (fs *FS) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, syscall.E
 		return nil, syscall.ENOENT
 	}
 	names := make([]string, 0, len(n.xattrs))
+	c := vfs.CallerFrom(ctx)
 	for k := range n.xattrs {
-		names = append(names, k)
+		if xattrAccess(n, c, k, false) != syscall.ENODATA { // hidden from c
+			names = append(names, k)
+		}
 	}
 	slices.Sort(names)
 	return names, 0
 }
 
 func (fs *FS) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) syscall.Errno {
-	if e := checkXattrName(name); e != 0 {
-		return e
-	}
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	n := fs.nodes[gfid]
 	if n == nil {
 		return syscall.ENOENT
+	}
+	if e := xattrAccess(n, vfs.CallerFrom(ctx), name, true); e != 0 {
+		return e
 	}
 	if _, ok := n.xattrs[name]; !ok {
 		return syscall.ENODATA
@@ -122,8 +118,9 @@ func (fs *FS) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, op
 	if n == nil {
 		return nil, syscall.ENOENT
 	}
+	c := vfs.CallerFrom(ctx)
 	for name, v := range operands {
-		if e := checkXattrName(name); e != 0 {
+		if e := xattrAccess(n, c, name, true); e != 0 {
 			return nil, e
 		}
 		if len(v)%width != 0 {
