@@ -13,6 +13,7 @@ import (
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/iothreads"
 	"github.com/cairnfs/cairn/vfs/volfile"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // DefaultPort is where a brick listens and a protocol/client connects unless
@@ -22,6 +23,9 @@ const DefaultPort = 6996
 // Env is what translators built from a volfile share: nothing global.
 type Env struct {
 	Logger *slog.Logger
+	// Registerer receives the metrics of debug/io-stats volumes; nil
+	// means they are counted but not exported.
+	Registerer prometheus.Registerer
 }
 
 func (e Env) logger() *slog.Logger {
