@@ -41,6 +41,7 @@ func commands() []*command {
 		brickCommand(),
 		volfileCommand(),
 		versionCommand(),
+		mountCommand(),
 	}
 	cmds = append(cmds, extraCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
@@ -71,6 +72,9 @@ func run(argv []string, stdout, stderr io.Writer) int {
 	case "-v", "--version":
 		fmt.Fprintf(stdout, "cairn %s\n", version)
 		return 0
+	}
+	if args[0] == "mount" {
+		return runMount("cairn mount", args[1:], argv, stdout, stderr)
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {
