@@ -176,10 +176,22 @@ func (t *table) removeHeld(i int) {
 // parts outside survive (splitting a lock in two when req falls inside
 // it), and req absorbs overlapping or adjacent locks of the same type.
 func (t *table) setRange(req lock) {
-	out := make([]*lock, 0, len(t.held)+1)
+	if t.find(func(h *lock) bool { return h.owner == req.owner }) == nil {
+		// Fast path: nothing of the owner's to split or merge.
+		if req.typ != vfs.Unlock {
+			t.held = append(t.held, &req)
+		}
+		return
+	}
+	// Rewrite held in place: each lock is kept, dropped or trimmed, which
+	// never outgrows the read position; the right part of a lock split in
+	// two waits in extra.
+	kept := t.held[:0]
+	var extra []*lock
+	n := len(t.held)
 	for _, h := range t.held {
 		if h.owner != req.owner {
-			out = append(out, h)
+			kept = append(kept, h)
 			continue
 		}
 		if h.end < req.start || h.start > req.end {
@@ -189,26 +201,27 @@ func (t *table) setRange(req lock) {
 				req.start, req.end = min(req.start, h.start), max(req.end, h.end)
 				continue
 			}
-			out = append(out, h)
+			kept = append(kept, h)
 			continue
 		}
 		if h.typ == req.typ {
 			req.start, req.end = min(req.start, h.start), max(req.end, h.end)
 			continue
 		}
-		if h.start < req.start {
-			left := *h
-			left.end = req.start - 1
-			out = append(out, &left)
-		}
 		if h.end > req.end {
 			right := *h
 			right.start = req.end + 1
-			out = append(out, &right)
+			extra = append(extra, &right)
+		}
+		if h.start < req.start {
+			h.end = req.start - 1
+			kept = append(kept, h)
 		}
 	}
+	clear(t.held[len(kept):n])
+	kept = append(kept, extra...)
 	if req.typ != vfs.Unlock {
-		out = append(out, &req)
+		kept = append(kept, &req)
 	}
-	t.held = out
+	t.held = kept
 }
