@@ -18,7 +18,9 @@ func TestReleaseReachesLocks(t *testing.T) {
 	b := vfs.WithCaller(context.Background(), &vfs.Caller{Client: "b"})
 	lk := vfs.Lock{Type: vfs.WriteLock, End: vfs.LockEOF, Owner: 1}
 	inodelk := func(ctx context.Context, g vfs.GFID) syscall.Errno { return x.InodeLk(ctx, "d", g, lk, false) }
-	setlk := func(ctx context.Context, g vfs.GFID) syscall.Errno { return x.SetLk(ctx, g, 0, vfs.PosixLock, lk, false) }
+	setlk := func(ctx context.Context, g vfs.GFID) syscall.Errno {
+		return x.SetLk(ctx, g, 0, vfs.PosixLock, lk, false)
+	}
 	tests := []struct {
 		name    string
 		lock    func(context.Context, vfs.GFID) syscall.Errno
