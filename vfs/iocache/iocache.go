@@ -110,7 +110,7 @@ type Stats struct {
 	Hits          uint64 // pages served from the cache
 	Misses        uint64 // pages read from the child
 	Revalidations uint64 // attribute checks made by reads
-	Invalidations uint64 // files whose pages were dropped because they changed
+	Invalidations uint64 // files whose pages were dropped because their attributes changed
 	Evictions     uint64 // pages evicted to make room
 	Bytes         int64  // bytes cached now
 	Pages         int    // pages cached now
