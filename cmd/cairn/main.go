@@ -42,6 +42,7 @@ func commands() []*command {
 		volfileCommand(),
 		versionCommand(),
 		mountCommand(),
+		upCommand(),
 	}
 	cmds = append(cmds, extraCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
