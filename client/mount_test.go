@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,6 +14,8 @@ import (
 	"github.com/cairnfs/cairn/client/fusetest"
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/memfs"
+	"github.com/cairnfs/cairn/vfs/stack"
+	"github.com/cairnfs/cairn/vfs/volfile"
 )
 
 // Stacks the mount server subprocess can build.
@@ -25,7 +28,81 @@ var stacks = map[string]fusetest.Builder{
 	"posix": func(ctx context.Context, dir string) (vfs.Translator, error) {
 		return brick(filepath.Join(dir, "b1"))
 	},
+	// replicate: the volume of the issue, in one process: replicate over
+	// two bricks (locks → posix each), built from a volfile.
+	"replicate": func(ctx context.Context, dir string) (vfs.Translator, error) {
+		return fromVolfile(ctx, dir, replicateVolfile)
+	},
+	// full: the tutorial's client stack (io-cache → io-threads →
+	// replicate) over two in-process bricks.
+	"full": func(ctx context.Context, dir string) (vfs.Translator, error) {
+		return fromVolfile(ctx, dir, replicateVolfile+fullVolfileTop)
+	},
 }
+
+const replicateVolfile = `
+volume posix1
+  type storage/posix
+  option directory {{DIR}}/b1
+end-volume
+volume locks1
+  type features/locks
+  subvolumes posix1
+end-volume
+volume posix2
+  type storage/posix
+  option directory {{DIR}}/b2
+end-volume
+volume locks2
+  type features/locks
+  subvolumes posix2
+end-volume
+volume mirror
+  type cluster/replicate
+  subvolumes locks1 locks2
+end-volume
+`
+
+const fullVolfileTop = `
+volume iothreads
+  type performance/io-threads
+  option thread-count 16
+  subvolumes mirror
+end-volume
+volume iocache
+  type performance/io-cache
+  option cache-size 64MB
+  option cache-timeout 1
+  subvolumes iothreads
+end-volume
+`
+
+// fromVolfile builds a stack from a volfile whose {{DIR}} is dir.
+func fromVolfile(ctx context.Context, dir, text string) (vfs.Translator, error) {
+	for _, b := range []string{"b1", "b2"} {
+		if err := os.MkdirAll(filepath.Join(dir, b), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	text = strings.ReplaceAll(text, "{{DIR}}", dir)
+	f, err := volfile.Parse(filepath.Join(dir, "test.vol"), []byte(text))
+	if err != nil {
+		return nil, err
+	}
+	g, err := volfile.BuildGraph(ctx, f, stack.Registry(stack.Env{}))
+	if err != nil {
+		return nil, err
+	}
+	return graphStack{g.Top(), g}, nil
+}
+
+// graphStack closes the whole graph when the mount server closes its stack.
+type graphStack struct {
+	vfs.Translator
+	g *volfile.Graph
+}
+
+func (s graphStack) Close() error { return s.g.Close() }
 
 func brick(dir string) (vfs.Translator, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -94,4 +171,14 @@ func TestTwoMounts(t *testing.T) {
 			fusetest.TwoMounts(t, s.Mounts[0], s.Mounts[1], tc.to)
 		})
 	}
+}
+
+func TestPosixReplicate(t *testing.T) {
+	s := fusetest.Start(t, "replicate", "", 1)
+	fusetest.Posix(t, s.Mounts[0], posixSkips)
+}
+
+func TestPosixFullStack(t *testing.T) {
+	s := fusetest.Start(t, "full", "-o direct-io-mode=disable", 1)
+	fusetest.Posix(t, s.Mounts[0], posixSkips)
 }
