@@ -56,3 +56,11 @@ func (l *logFlags) logger(stderr io.Writer) (*slog.Logger, func(), error) {
 	closer()
 	return nil, nil, usagef("--log-format %q: want text or json", l.format)
 }
+
+// quietByDefault makes the tools that print results log only warnings
+// unless asked, so that their output is not drowned in connection events.
+func quietByDefault(fs *flag.FlagSet) {
+	f := fs.Lookup("log-level")
+	f.DefValue = "warn"
+	_ = f.Value.Set("warn")
+}

@@ -43,6 +43,7 @@ func commands() []*command {
 		versionCommand(),
 		mountCommand(),
 		upCommand(),
+		healCommand(),
 	}
 	cmds = append(cmds, extraCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
