@@ -29,6 +29,14 @@ type inode struct {
 	nextSeq uint64
 	xattrs  map[string][]byte
 	opens   int
+	// order caches the entries sorted by cookie for ReadDir.
+	order    []orderEnt
+	orderSeq uint64
+}
+
+type orderEnt struct {
+	name string
+	de   *dirent
 }
 
 type dirent struct {
@@ -223,7 +231,7 @@ func (f *FS) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, s *vfs.S
 		if !owner && !access(c, &in.attr, 2) {
 			return vfs.Attr{}, syscall.EACCES
 		}
-		if s.Size > 1<<40 {
+		if s.Size > maxFileSize {
 			return vfs.Attr{}, syscall.EFBIG
 		}
 		n := int(s.Size)
@@ -684,7 +692,7 @@ func (f *FS) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byt
 		return 0, syscall.EINVAL
 	}
 	end := off + int64(len(data))
-	if end > 1<<40 {
+	if end > maxFileSize {
 		return 0, syscall.EFBIG
 	}
 	if end > int64(len(in.data)) {
@@ -789,13 +797,26 @@ func (f *FS) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, cookie u
 		name string
 		de   *dirent
 	}
-	all := make([]ent, 0, len(d.entries))
-	for n, de := range d.entries {
-		if de.seq > cookie {
-			all = append(all, ent{n, de})
+	// Entries in insertion (cookie) order; the order is rebuilt only when
+	// the directory changed since the last listing.
+	if d.order == nil || d.orderSeq != d.nextSeq || len(d.order) != len(d.entries) {
+		d.order = d.order[:0]
+		for n, de := range d.entries {
+			d.order = append(d.order, orderEnt{n, de})
+		}
+		sort.Slice(d.order, func(i, j int) bool { return d.order[i].de.seq < d.order[j].de.seq })
+		d.orderSeq = d.nextSeq
+	}
+	i := sort.Search(len(d.order), func(i int) bool { return d.order[i].de.seq > cookie })
+	var all []ent
+	for _, o := range d.order[i:] {
+		if d.entries[o.name] == o.de {
+			all = append(all, ent{o.name, o.de})
+		}
+		if max > 0 && len(all) > max {
+			break
 		}
 	}
-	sort.Slice(all, func(i, j int) bool { return all[i].de.seq < all[j].de.seq })
 	if max <= 0 {
 		max = 1024
 	}
@@ -981,3 +1002,7 @@ func (f *FS) InodeLk(ctx context.Context, domain string, gfid vfs.GFID, lk vfs.L
 func (f *FS) EntryLk(ctx context.Context, domain string, parent vfs.GFID, name string, typ vfs.LockType, owner uint64, wait bool) syscall.Errno {
 	return 0
 }
+
+// maxFileSize bounds file sizes (EFBIG beyond) so that hostile offsets in
+// fuzz tests cannot make the memory volume allocate without limit.
+const maxFileSize = 64 << 20
