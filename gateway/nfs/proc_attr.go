@@ -1,7 +1,6 @@
 package nfs
 
 import (
-
 	"github.com/cairnfs/cairn/vfs"
 )
 
@@ -261,4 +260,3 @@ func (q *request) pathconf() error {
 // linkMax is the hard-link limit of the bricks' file systems (ext4's
 // EXT4_LINK_MAX; xfs allows more).
 const linkMax = 65000
-
