@@ -179,13 +179,15 @@ func (p *Posix) makeObject(ctx context.Context, parent vfs.GFID, name string, in
 	var err error
 	switch kind {
 	case kindFile:
-		fd, err = sys.Openat(p.tmpFD, tname, flags&^syscall.O_TRUNC|syscall.O_CREAT|syscall.O_EXCL, 0o600)
+		// Created with the final permission bits, so that usually no chmod
+		// is needed (the brick's umask may still strip some).
+		fd, err = sys.Openat(p.tmpFD, tname, flags&^syscall.O_TRUNC|syscall.O_CREAT|syscall.O_EXCL, mode&0o777)
 	case kindDir:
-		if err = sys.Mkdirat(p.tmpFD, tname, 0o700); err == nil {
+		if err = sys.Mkdirat(p.tmpFD, tname, mode&0o777); err == nil {
 			fd, err = sys.Openat(p.tmpFD, tname, sys.O_PATH|sys.O_DIRECTORY, 0)
 		}
 	case kindNode:
-		if err = sys.Mknodat(p.tmpFD, tname, typ|0o600, in.Rdev); err == nil {
+		if err = sys.Mknodat(p.tmpFD, tname, typ|mode&0o777, in.Rdev); err == nil {
 			fd, err = sys.Openat(p.tmpFD, tname, sys.O_PATH, 0)
 		}
 	case kindSymlink:

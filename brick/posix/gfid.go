@@ -127,26 +127,18 @@ func attrOf(g vfs.GFID, st *sys.Stat_t) vfs.Attr {
 	}
 }
 
-// indexDir opens (creating when asked) the index directory of g.
+// indexDir opens (creating when asked) the index directory xx/yy of g.
 func (p *Posix) indexDir(g vfs.GFID, create bool) (int, error) {
-	rel := indexDirRel(g)
-	fd, err := sys.OpenBeneath(p.gfidFD, rel, sys.O_PATH|sys.O_DIRECTORY|sys.O_NOFOLLOW, 0)
+	top := p.idxFD[g[0]]
+	cd := fmt.Sprintf("%02x", g[1])
+	fd, err := sys.Openat(top, cd, sys.O_PATH|sys.O_DIRECTORY, 0)
 	if err != syscall.ENOENT || !create {
 		return fd, err
 	}
-	a := rel[:2]
-	if err := sys.Mkdirat(p.gfidFD, a, 0o700); err != nil && err != syscall.EEXIST {
+	if err := sys.Mkdirat(top, cd, 0o700); err != nil && err != syscall.EEXIST {
 		return -1, err
 	}
-	afd, err := sys.Openat(p.gfidFD, a, sys.O_PATH|sys.O_DIRECTORY, 0)
-	if err != nil {
-		return -1, err
-	}
-	defer sys.Close(afd)
-	if err := sys.Mkdirat(afd, rel[3:], 0o700); err != nil && err != syscall.EEXIST {
-		return -1, err
-	}
-	return sys.Openat(afd, rel[3:], sys.O_PATH|sys.O_DIRECTORY, 0)
+	return sys.Openat(top, cd, sys.O_PATH|sys.O_DIRECTORY, 0)
 }
 
 // linkIndex adds the index hard link of a non-directory that is name in
@@ -194,8 +186,10 @@ func (p *Posix) writeDirLink(g, parent vfs.GFID, name string, replace bool) erro
 	return nil
 }
 
-// removeIndex removes g's index entry (of either kind).
+// removeIndex removes g's index entry (of either kind) and forgets a
+// cached directory descriptor.
 func (p *Posix) removeIndex(g vfs.GFID) error {
+	p.dirs.drop(g)
 	idx, err := p.indexDir(g, false)
 	if err != nil {
 		return err
@@ -244,7 +238,17 @@ func (p *Posix) resolveDepth(g vfs.GFID, depth int) (*obj, syscall.Errno) {
 		}
 		return o, 0
 	}
-	fd, err := sys.OpenBeneath(p.gfidFD, indexDirRel(g)+"/"+g.String(), sys.O_PATH|sys.O_NOFOLLOW, 0)
+	if fd, ok := p.dirs.get(g); ok {
+		o := &obj{fd: fd, gfid: g}
+		if o.restat() == 0 && o.st.Nlink > 0 {
+			return o, 0
+		}
+		o.close()
+		p.dirs.drop(g) // removed behind our back: resolve afresh
+	}
+	// Open xx/yy/<uuid> below the held xx directory, refusing symlinks on
+	// the way (RESOLVE_NO_SYMLINKS); the last component may be one.
+	fd, err := sys.OpenBeneath(p.idxFD[g[0]], fmt.Sprintf("%02x/%s", g[1], g), sys.O_PATH|sys.O_NOFOLLOW, 0)
 	if err == syscall.ENOENT {
 		fd, err = sys.Openat(p.unlinkFD, g.String(), sys.O_PATH, 0)
 		if err == syscall.ENOENT {
@@ -301,6 +305,7 @@ func (p *Posix) resolveDepth(g vfs.GFID, depth int) (*obj, syscall.Errno) {
 		d.close()
 		return nil, syscall.ESTALE
 	}
+	p.dirs.put(g, dfd)
 	return d, 0
 }
 

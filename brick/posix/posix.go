@@ -48,11 +48,16 @@ type Posix struct {
 	// Descriptors held for the translator's life: the export root and the
 	// private directories (O_PATH, never reopened by path).
 	rootFD, metaFD, gfidFD, tmpFD, unlinkFD, dirtyFD int
+	// idxFD holds the 256 first-level index directories .cairn/gfid/xx,
+	// created on first start, so an index operation needs a single openat.
+	idxFD [256]int
 
 	// stripes serialise the operations that must see a consistent link
 	// count or xattr value of one GFID (unlink vs link vs release, xattrop,
 	// a directory's index link update).
 	stripes [256]sync.Mutex
+
+	dirs *dirCache
 
 	mu        sync.Mutex
 	closed    bool
@@ -86,6 +91,10 @@ func New(cfg Config) (*Posix, error) {
 		handles:   make(map[vfs.Handle]*handle),
 		openCount: make(map[vfs.GFID]int),
 		orphans:   make(map[vfs.GFID]bool),
+		dirs:      newDirCache(dirCacheSize),
+	}
+	for i := range p.idxFD {
+		p.idxFD[i] = -1
 	}
 	if err := p.init(); err != nil {
 		p.closeFDs()
@@ -132,6 +141,11 @@ func (p *Posix) init() error {
 	if err != nil {
 		return err
 	}
+	for i := range p.idxFD {
+		if p.idxFD[i], err = mkOpen(p.gfidFD, fmt.Sprintf("%02x", i)); err != nil {
+			return err
+		}
+	}
 
 	// The root's GFID: set on first start, checked afterwards.
 	g, ok, err := gfidOfFD(p.rootFD)
@@ -167,12 +181,17 @@ func (p *Posix) Close() error {
 	for _, h := range hs {
 		h.close()
 	}
+	p.dirs.clear()
 	p.closeFDs()
 	return nil
 }
 
 func (p *Posix) closeFDs() {
-	for _, fd := range []*int{&p.rootFD, &p.metaFD, &p.gfidFD, &p.tmpFD, &p.unlinkFD, &p.dirtyFD} {
+	fds := []*int{&p.rootFD, &p.metaFD, &p.gfidFD, &p.tmpFD, &p.unlinkFD, &p.dirtyFD}
+	for i := range p.idxFD {
+		fds = append(fds, &p.idxFD[i])
+	}
+	for _, fd := range fds {
 		if *fd >= 0 {
 			sys.Close(*fd)
 			*fd = -1
