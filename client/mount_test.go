@@ -137,13 +137,23 @@ func TestPosixBrick(t *testing.T) {
 	fusetest.Posix(t, s.Mounts[0], posixSkips)
 }
 
-func TestToolsBrick(t *testing.T) {
-	s := fusetest.Start(t, "posix", "-o direct-io-mode=disable,noatime", 1)
-	fusetest.Tools(t, s.Mounts[0], fusetest.ToolsConfig{FsName: "fusetest:posix"})
+func TestTools(t *testing.T) {
+	for _, tc := range []struct{ stack, args string }{
+		{"full", "-o direct-io-mode=disable,noatime"},
+		{"replicate", "-o direct-io-mode=enable"},
+	} {
+		t.Run(tc.stack+"/"+tc.args, func(t *testing.T) {
+			s := fusetest.Start(t, tc.stack, tc.args, 1)
+			fusetest.Tools(t, s.Mounts[0], fusetest.ToolsConfig{
+				FsName:   "fusetest:" + tc.stack,
+				DirectIO: strings.Contains(tc.args, "direct-io-mode=enable"),
+			})
+		})
+	}
 }
 
-func TestDifferentialBrick(t *testing.T) {
-	s := fusetest.Start(t, "posix", "", 1)
+func TestDifferential(t *testing.T) {
+	s := fusetest.Start(t, "full", "", 1)
 	for seed := int64(1); seed <= 3; seed++ {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			dir := filepath.Join(s.Mounts[0], fmt.Sprint("diff", seed))
@@ -167,7 +177,7 @@ func TestTwoMounts(t *testing.T) {
 		{"zero", "-o entry-timeout=0,attribute-timeout=0", fusetest.Timeouts{}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := fusetest.Start(t, "posix", tc.args, 2)
+			s := fusetest.Start(t, "full", tc.args, 2)
 			fusetest.TwoMounts(t, s.Mounts[0], s.Mounts[1], tc.to)
 		})
 	}

@@ -465,12 +465,37 @@ func testLocks(t *testing.T, dir string, cfg ToolsConfig) {
 		if err := holder.Wait(); err != nil {
 			t.Fatal(err)
 		}
-		// The holder's exit released the lock.
-		if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
-			t.Errorf("flock after the holder exited: %v", err)
+		// The holder's exit released the lock. The kernel sends the RELEASE
+		// that carries the unlock asynchronously after the last close
+		// (fuse_file_put), so it may arrive a moment later.
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			err := syscall.Flock(int(fd.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+			if err == nil {
+				break
+			}
+			if err != syscall.EWOULDBLOCK || time.Now().After(deadline) {
+				t.Fatalf("flock after the holder exited: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
-		fd.Close() // releases ours
-		Run(t, dir, "flock", "-n", "-x", q, "true")
+		// A blocking flock simply waits for it.
+		if err := syscall.Flock(int(fd.Fd()), syscall.LOCK_UN); err != nil {
+			t.Fatal(err)
+		}
+		holder2 := exec.Command("flock", "-x", q, "-c", "echo held")
+		if out, err := holder2.CombinedOutput(); err != nil || string(out) != "held\n" {
+			t.Fatalf("second holder: %v %q", err, out)
+		}
+		err = syscall.Flock(int(fd.Fd()), syscall.LOCK_EX)
+		for err == syscall.EINTR { // Go's preemption signal interrupts the wait
+			err = syscall.Flock(int(fd.Fd()), syscall.LOCK_EX)
+		}
+		if err != nil {
+			t.Errorf("blocking flock after the second holder exited: %v", err)
+		}
+		fd.Close() // releases ours, asynchronously as above
+		Run(t, dir, "flock", "-w", "5", "-x", q, "true")
 	})
 }
 
