@@ -11,6 +11,7 @@ import (
 
 	"github.com/cairnfs/cairn/brick/locks"
 	"github.com/cairnfs/cairn/brick/posix"
+	"github.com/cairnfs/cairn/client"
 	"github.com/cairnfs/cairn/client/fusetest"
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/memfs"
@@ -115,7 +116,29 @@ func brick(dir string) (vfs.Translator, error) {
 	return locks.New(p), nil
 }
 
+// envMain makes the test binary act as mount.cairn (client.Main) with
+// fake volfile servers: host "down" refuses, any other answers.
+const envMain = "CAIRN_CLIENT_TEST_MAIN"
+
+var fakeDeps = client.Deps{
+	Fetch: func(ctx context.Context, s client.Server, vol string) ([]byte, error) {
+		if s.Host == "down" {
+			return nil, fmt.Errorf("connection refused")
+		}
+		return []byte("# volfile of " + vol + " from " + s.String()), nil
+	},
+	Build: func(ctx context.Context, volfile []byte, s client.Server) (vfs.Translator, error) {
+		if !strings.HasPrefix(string(volfile), "# volfile of ") {
+			return nil, fmt.Errorf("bad volfile %q", volfile)
+		}
+		return locks.New(memfs.New(memfs.Config{})), nil
+	},
+}
+
 func TestMain(m *testing.M) {
+	if os.Getenv(envMain) != "" {
+		os.Exit(client.Main(os.Args, os.Args[1:], os.Stderr, fakeDeps))
+	}
 	fusetest.Serve(stacks)
 	os.Exit(m.Run())
 }
