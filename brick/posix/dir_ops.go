@@ -130,7 +130,11 @@ func (p *Posix) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, cooki
 				}
 				typ = st.Mode & syscall.S_IFMT
 			}
-			g, e := p.childGFID(gfid, fd, d.Name, nil)
+			var stp *sys.Stat_t
+			if plus {
+				stp = &st
+			}
+			g, e := p.childGFID(gfid, fd, d.Name, stp)
 			if e != 0 {
 				continue
 			}

@@ -446,6 +446,7 @@ func (p *Posix) dropIfUnlinked(g vfs.GFID, st *sys.Stat_t) {
 	if sys.Fstatat(idx, g.String(), &ist) != nil || ist.Ino != st.Ino || ist.Dev != st.Dev || ist.Nlink > 1 {
 		return
 	}
+	p.anon.drop(g)
 	p.mu.Lock()
 	open := p.openCount[g] > 0
 	if open {

@@ -82,6 +82,20 @@ func (p *Posix) ioFD(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, want uin
 		}
 		return h.fd, h.mu.RUnlock, 0
 	}
+	c := vfs.CallerFrom(ctx)
+	if a := p.anon.get(gfid, want&mayWrite != 0); a != nil {
+		var st sys.Stat_t
+		if err := sys.Fstat(a.fd, &st); err == nil && st.Nlink > 0 {
+			if e := access(c, &st, want); e != 0 {
+				p.anon.put(a)
+				return -1, nil, e
+			}
+			return a.fd, func() { p.anon.put(a) }, 0
+		}
+		// Deleted since it was cached: resolve afresh (ESTALE).
+		p.anon.put(a)
+		p.anon.drop(gfid)
+	}
 	o, e := p.resolve(gfid)
 	if e != 0 {
 		return -1, nil, e
@@ -90,18 +104,31 @@ func (p *Posix) ioFD(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, want uin
 	if o.isDir() {
 		return -1, nil, syscall.EISDIR
 	}
-	if e := access(vfs.CallerFrom(ctx), &o.st, want); e != 0 {
+	if e := access(c, &o.st, want); e != 0 {
 		return -1, nil, e
 	}
-	flags := syscall.O_RDONLY
-	if want&mayWrite != 0 {
-		flags = syscall.O_RDWR
+	if o.st.Mode&syscall.S_IFMT != syscall.S_IFREG {
+		fd, e := openObj(o, syscall.O_RDONLY) // refuses it with the right errno
+		if e == 0 {
+			sys.Close(fd)
+			e = syscall.EINVAL
+		}
+		return -1, nil, e
 	}
-	fd, e := openObj(o, flags)
+	// Open read-write whatever this call needs, so that the cached
+	// descriptor serves later writes too; a read-only export still serves
+	// reads.
+	writable := true
+	fd, e := openObj(o, syscall.O_RDWR)
+	if e != 0 && want&mayWrite == 0 {
+		writable = false
+		fd, e = openObj(o, syscall.O_RDONLY)
+	}
 	if e != 0 {
 		return -1, nil, e
 	}
-	return fd, func() { sys.Close(fd) }, 0
+	a := p.anon.add(gfid, fd, writable)
+	return a.fd, func() { p.anon.put(a) }, 0
 }
 
 // Read reads at off.
@@ -177,25 +204,9 @@ func (p *Posix) Flush(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall
 
 // Fsync syncs the file to disk.
 func (p *Posix) Fsync(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, datasync bool) syscall.Errno {
-	var fd int
-	var done func()
-	if fh != 0 {
-		h, e := p.getHandle(gfid, fh)
-		if e != 0 {
-			return e
-		}
-		fd, done = h.fd, h.mu.RUnlock
-	} else {
-		o, e := p.resolve(gfid)
-		if e != 0 {
-			return e
-		}
-		defer o.close()
-		fd2, e := openObj(o, syscall.O_RDONLY)
-		if e != 0 {
-			return e
-		}
-		fd, done = fd2, func() { sys.Close(fd2) }
+	fd, done, e := p.ioFD(ctx, gfid, fh, 0)
+	if e != 0 {
+		return e
 	}
 	defer done()
 	return errno(sys.Fsync(fd, datasync))

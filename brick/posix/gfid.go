@@ -326,6 +326,9 @@ func (p *Posix) resolveDir(g vfs.GFID) (*obj, syscall.Errno) {
 // is dirfd), assigning one if the entry has none: files copied into the
 // export by hand, or left half-created by a crash, become usable on first
 // lookup (heal-friendly, as GlusterFS's posix does).
+//
+// When it assigns one and st is not nil, st is refreshed (the new index
+// link changed the link count).
 func (p *Posix) childGFID(parent vfs.GFID, dirfd int, name string, st *sys.Stat_t) (vfs.GFID, syscall.Errno) {
 	g, ok, err := gfidAt(dirfd, name)
 	if err != nil {
@@ -334,6 +337,15 @@ func (p *Posix) childGFID(parent vfs.GFID, dirfd int, name string, st *sys.Stat_
 	if ok {
 		return g, 0
 	}
+	g, e := p.assignGFID(parent, dirfd, name, st)
+	if e == 0 && st != nil {
+		_ = sys.Fstatat(dirfd, name, st)
+	}
+	return g, e
+}
+
+// assignGFID gives name a new GFID and indexes it.
+func (p *Posix) assignGFID(parent vfs.GFID, dirfd int, name string, st *sys.Stat_t) (vfs.GFID, syscall.Errno) {
 	fd, err := sys.Openat(dirfd, name, sys.O_PATH, 0)
 	if err != nil {
 		return vfs.GFID{}, errno(err)
@@ -346,9 +358,9 @@ func (p *Posix) childGFID(parent vfs.GFID, dirfd int, name string, st *sys.Stat_
 	if st != nil && (st2.Ino != st.Ino || st2.Dev != st.Dev) {
 		return vfs.GFID{}, syscall.ESTALE // replaced under us
 	}
-	g = vfs.NewGFID()
+	g := vfs.NewGFID()
 	if err := sys.SetxattrFD(fd, XattrGFID, g[:], sys.XATTR_CREATE); err == syscall.EEXIST {
-		g, ok, err = gfidOfFD(fd)
+		g, ok, err := gfidOfFD(fd)
 		if err != nil || !ok {
 			return vfs.GFID{}, syscall.EIO
 		}

@@ -88,6 +88,7 @@ func (p *Posix) dropHandle(g vfs.GFID, fh vfs.Handle, dir bool) syscall.Errno {
 	p.mu.Unlock()
 	h.close()
 	if orphan {
+		p.anon.drop(g)
 		_ = sys.Unlinkat(p.unlinkFD, g.String(), 0)
 	}
 	return 0

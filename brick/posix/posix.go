@@ -58,6 +58,7 @@ type Posix struct {
 	stripes [256]sync.Mutex
 
 	dirs *dirCache
+	anon *anonCache
 
 	mu        sync.Mutex
 	closed    bool
@@ -92,6 +93,7 @@ func New(cfg Config) (*Posix, error) {
 		openCount: make(map[vfs.GFID]int),
 		orphans:   make(map[vfs.GFID]bool),
 		dirs:      newDirCache(dirCacheSize),
+		anon:      newAnonCache(anonCacheSize),
 	}
 	for i := range p.idxFD {
 		p.idxFD[i] = -1
@@ -182,6 +184,7 @@ func (p *Posix) Close() error {
 		h.close()
 	}
 	p.dirs.clear()
+	p.anon.clear()
 	p.closeFDs()
 	return nil
 }

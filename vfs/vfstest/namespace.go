@@ -351,9 +351,16 @@ func testHardLinks(e *Env) {
 
 func testUnlink(e *Env) {
 	f := e.File(Root, "f", 0o644, []byte("x"))
+	if string(e.ReadAll(f.GFID)) != "x" { // anonymous I/O, which a layer may cache
+		e.Errorf("content")
+	}
 	e.OK("unlink", e.FS.Unlink(e.Ctx, Root, "f"))
 	e.Gone(Root, "f")
 	e.Stale(f.GFID)
+	_, errno := e.FS.Read(e.Ctx, f.GFID, 0, make([]byte, 1), 0)
+	e.Want("anonymous read of an unlinked file", errno, syscall.ESTALE, syscall.ENOENT)
+	_, errno = e.FS.Write(e.Ctx, f.GFID, 0, []byte("y"), 0)
+	e.Want("anonymous write to an unlinked file", errno, syscall.ESTALE, syscall.ENOENT)
 	e.Want("unlink missing", e.FS.Unlink(e.Ctx, Root, "f"), syscall.ENOENT)
 	d := e.Mkdir(Root, "d", 0o755)
 	e.Want("unlink of a directory", e.FS.Unlink(e.Ctx, Root, "d"), syscall.EISDIR, syscall.EPERM)
