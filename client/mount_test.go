@@ -121,11 +121,11 @@ func brick(dir string) (vfs.Translator, error) {
 const envMain = "CAIRN_CLIENT_TEST_MAIN"
 
 var fakeDeps = client.Deps{
-	Fetch: func(ctx context.Context, s client.Server, vol string) ([]byte, error) {
-		if s.Host == "down" {
+	Fetch: func(ctx context.Context, addr, vol string) ([]byte, error) {
+		if strings.HasPrefix(addr, "down:") {
 			return nil, fmt.Errorf("connection refused")
 		}
-		return []byte("# volfile of " + vol + " from " + s.String()), nil
+		return []byte("# volfile of " + vol + " from " + addr), nil
 	},
 	Build: func(ctx context.Context, volfile []byte, s client.Server) (vfs.Translator, error) {
 		if !strings.HasPrefix(string(volfile), "# volfile of ") {

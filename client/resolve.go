@@ -9,11 +9,10 @@ import (
 	"time"
 )
 
-// VolfileFetcher fetches the client volfile of volume from a volfile
-// server. vfs/client.FetchVolfile is the gRPC one
-// (func(ctx, s, v) { return vfsclient.FetchVolfile(ctx, s.Host, s.Port, v) });
-// tests pass fakes.
-type VolfileFetcher func(ctx context.Context, server Server, volume string) ([]byte, error)
+// VolfileFetcher fetches the client volfile of volume from the volfile
+// server at addr (host:port, as Server.String). vfs/client.FetchVolfile
+// is the gRPC one; tests pass fakes.
+type VolfileFetcher func(ctx context.Context, addr, volume string) ([]byte, error)
 
 // FetchTimeout bounds each attempt of Resolve, so that an unreachable
 // primary server (a brick host that is down and silently drops packets)
@@ -44,7 +43,7 @@ func Resolve(ctx context.Context, spec MountSpec, fetch VolfileFetcher) ([]byte,
 			return nil, Server{}, err
 		}
 		fctx, cancel := context.WithTimeout(ctx, FetchTimeout)
-		b, err := fetch(fctx, s, spec.Volume)
+		b, err := fetch(fctx, s.String(), spec.Volume)
 		cancel()
 		if err == nil && len(b) == 0 {
 			err = errors.New("empty volfile")
