@@ -135,6 +135,14 @@ func Reopen(fd int, flags int) (int, error) {
 // RESOLVE_NO_SYMLINKS); with O_PATH|O_NOFOLLOW a final symlink is returned
 // as an O_PATH descriptor of the link itself.
 func OpenBeneath(dirfd int, path string, flags int, mode uint32) (int, error) {
+	// openat2 would accept ".." that stays beneath dirfd, and empty
+	// components; refuse them so both implementations agree and callers'
+	// paths are plain.
+	for _, c := range strings.Split(path, "/") {
+		if err := checkComponent(c); err != nil {
+			return -1, err
+		}
+	}
 	how := unix.OpenHow{
 		Flags:   uint64(flags | unix.O_CLOEXEC),
 		Mode:    uint64(mode),
