@@ -160,6 +160,14 @@ func (p *Posix) makeObject(ctx context.Context, parent vfs.GFID, name string, in
 	}
 	defer po.close()
 	if e := access(c, &po.st, mayWrite|mayExec); e != 0 {
+		// open(O_CREAT) of a file that exists needs no write permission on
+		// the directory.
+		if kind == kindFile && in.Flags&syscall.O_EXCL == 0 && access(c, &po.st, mayExec) == 0 {
+			var st sys.Stat_t
+			if sys.Fstatat(po.fd, name, &st) == nil {
+				return p.openExisting(ctx, po, name, flags)
+			}
+		}
 		return vfs.Attr{}, -1, e
 	}
 	uid, gid := c.UID, c.GID

@@ -383,7 +383,11 @@ func (p *Posix) assignGFID(parent vfs.GFID, dirfd int, name string, st *sys.Stat
 // cleanTmp removes objects left half-built in .cairn/tmp by a crash, with
 // their index entries.
 func (p *Posix) cleanTmp() {
-	for _, d := range p.listMeta(p.tmpFD) {
+	ents, err := p.listMeta(p.tmpFD)
+	if err != nil {
+		p.log.Warn("listing .cairn/tmp failed", "err", err)
+	}
+	for _, d := range ents {
 		if g, err := vfs.ParseGFID(d.Name); err == nil && d.Name == g.String() {
 			var st sys.Stat_t
 			if sys.Fstatat(p.tmpFD, d.Name, &st) == nil {
@@ -411,31 +415,40 @@ func (p *Posix) cleanTmp() {
 // cleanUnlink drops files that were unlinked while open when the brick
 // stopped: nobody can hold them open any more.
 func (p *Posix) cleanUnlink() {
-	for _, d := range p.listMeta(p.unlinkFD) {
+	ents, err := p.listMeta(p.unlinkFD)
+	if err != nil {
+		p.log.Warn("listing .cairn/unlink failed", "err", err)
+	}
+	for _, d := range ents {
 		_ = sys.Unlinkat(p.unlinkFD, d.Name, 0)
 	}
 }
 
 // listMeta lists one of the private directories.
-func (p *Posix) listMeta(dirfd int) []sys.Dirent {
+func (p *Posix) listMeta(dirfd int) ([]sys.Dirent, error) {
 	fd, err := sys.Reopen(dirfd, syscall.O_RDONLY|sys.O_DIRECTORY)
 	if err != nil {
-		return nil
+		return nil, err
 	}
 	defer sys.Close(fd)
 	var out []sys.Dirent
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := sys.Getdents(fd, buf)
-		if err != nil || n <= 0 {
-			break
+		if err != nil {
+			return out, err
 		}
-		ents, _ := sys.ParseDirents(buf[:n], nil)
+		if n == 0 {
+			return out, nil
+		}
+		ents, err := sys.ParseDirents(buf[:n], nil)
 		for _, d := range ents {
 			if d.Name != "." && d.Name != ".." {
 				out = append(out, d)
 			}
 		}
+		if err != nil {
+			return out, err
+		}
 	}
-	return out
 }

@@ -3,6 +3,7 @@ package posix
 import (
 	"context"
 	"encoding/binary"
+	"fmt"
 	"sort"
 	"strings"
 	"syscall"
@@ -283,9 +284,13 @@ func (p *Posix) clearDirty(g vfs.GFID) {
 // DirtyGFIDs lists the GFIDs with a non-zero trusted.cairn.pending.*
 // counter (the self-heal daemon's work list), in no particular order.
 func (p *Posix) DirtyGFIDs() ([]vfs.GFID, error) {
-	var out []vfs.GFID
-	for _, d := range p.listMeta(p.dirtyFD) {
-		if g, err := vfs.ParseGFID(d.Name); err == nil {
+	ents, err := p.listMeta(p.dirtyFD)
+	if err != nil {
+		return nil, fmt.Errorf("posix: listing %s/indices/%s: %w", vfs.ReservedName, metaDirty, err)
+	}
+	out := make([]vfs.GFID, 0, len(ents))
+	for _, d := range ents {
+		if g, err := vfs.ParseGFID(d.Name); err == nil && d.Name == g.String() {
 			out = append(out, g)
 		}
 	}

@@ -106,6 +106,15 @@ func testPermDirectories(e *Env) {
 	e.Want("link in a 0755 root dir", errno, syscall.EACCES)
 	e.Lookup(ro.GFID, "f")
 	e.Gone(ro.GFID, "new")
+	// open(O_CREAT) without O_EXCL of an existing file needs no write
+	// permission on the directory.
+	_, errno = e.FS.SetAttr(e.Ctx, e.Lookup(ro.GFID, "f").GFID, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o666})
+	e.OK("chmod", errno)
+	a, fh, errno := e.FS.Create(ctx, ro.GFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	e.OK("create of an existing file in a 0755 root dir", errno)
+	e.FS.Release(ctx, a.GFID, fh)
+	_, _, errno = e.FS.Create(ctx, ro.GFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR | syscall.O_EXCL})
+	e.Want("O_EXCL create of an existing file in a 0755 root dir", errno, syscall.EACCES, syscall.EEXIST)
 
 	_, errno = e.FS.OpenDir(ctx, closed.GFID)
 	e.Want("opendir of a 0700 root dir", errno, syscall.EACCES)
