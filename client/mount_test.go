@@ -143,21 +143,14 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
-// posixSkips are the posixtest tests that cannot pass on any mount, with
-// the reason (the README lists them).
-var posixSkips = map[string]string{
-	"FcntlFlockLocksFile": "expects EAGAIN when one process takes a read lock over its own write lock through a second " +
-		"descriptor; POSIX locks of one process never conflict (ext4 grants it too), and go-fuse's own TestAll skips it",
-}
-
 func TestPosixMem(t *testing.T) {
 	s := fusetest.Start(t, "mem", "", 1)
-	fusetest.Posix(t, s.Mounts[0], posixSkips)
+	fusetest.Posix(t, s.Mounts[0], fusetest.Skips)
 }
 
 func TestPosixBrick(t *testing.T) {
 	s := fusetest.Start(t, "posix", "", 1)
-	fusetest.Posix(t, s.Mounts[0], posixSkips)
+	fusetest.Posix(t, s.Mounts[0], fusetest.Skips)
 }
 
 func TestTools(t *testing.T) {
@@ -208,10 +201,10 @@ func TestTwoMounts(t *testing.T) {
 
 func TestPosixReplicate(t *testing.T) {
 	s := fusetest.Start(t, "replicate", "", 1)
-	fusetest.Posix(t, s.Mounts[0], posixSkips)
+	fusetest.Posix(t, s.Mounts[0], fusetest.Skips)
 }
 
 func TestPosixFullStack(t *testing.T) {
 	s := fusetest.Start(t, "full", "-o direct-io-mode=disable", 1)
-	fusetest.Posix(t, s.Mounts[0], posixSkips)
+	fusetest.Posix(t, s.Mounts[0], fusetest.Skips)
 }

@@ -317,17 +317,11 @@ func TestMountFailsWithoutVolfileServer(t *testing.T) {
 
 // The shared suites over a real-process mount of the tutorial's volume.
 
-// posixSkips lists the posixtest tests that cannot pass, with the reason.
-var posixSkips = map[string]string{
-	"FcntlFlockLocksFile": "expects EAGAIN when one process takes a read lock over its own write lock through a second " +
-		"descriptor; POSIX locks of one process never conflict (ext4 grants it too), and go-fuse's own TestAll skips it",
-}
-
 func TestPosix(t *testing.T) {
 	needFUSE(t)
 	v := startVolume(t)
 	m := mountHelper(t, v.spec(), v.fstabOptions())
-	fusetest.Posix(t, m.dir, posixSkips)
+	fusetest.Posix(t, m.dir, fusetest.Skips)
 }
 
 func TestTools(t *testing.T) {
