@@ -51,6 +51,26 @@
 // operation (replicate's changelog) and is not permission checked;
 // trusted.* xattrs otherwise need a root caller, as in the kernel.
 //
+// # Handles and caches
+//
+// Open, Create and OpenDir return handles into a table of descriptors.
+// Handle 0 (anonymous) resolves the GFID per call, through a small LRU of
+// read-write descriptors of regular files (permissions are re-checked on
+// each call, and a file whose last link is gone is dropped, so a deleted
+// GFID is ESTALE). Directory GFIDs resolve through an LRU of O_PATH
+// descriptors, which follow renames; a removed directory has nlink 0 and
+// is resolved afresh (ESTALE).
+//
+// ReadDir cookies are getdents d_off values, valid on any descriptor of
+// the directory, so listings resume with a fresh handle, with handle 0, or
+// after a restart.
+//
+// # Requirements
+//
+// The brick runs as root (trusted.* xattrs, chown, AT_EMPTY_PATH links) on
+// a filesystem with xattrs on symlinks and renameat2(RENAME_NOREPLACE)
+// (ext4, xfs, btrfs, tmpfs), with /proc mounted.
+//
 // Locks (GetLk, SetLk, InodeLk, EntryLk) return ENOSYS: features/locks sits
-// above this translator.
+// above this translator. Close must come after every operation returned.
 package posix

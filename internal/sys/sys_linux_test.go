@@ -115,7 +115,11 @@ func TestSingleComponents(t *testing.T) {
 	if err := Utimensat(afd, "out", [2]Timespec{{Sec: 5}, {Sec: 5}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := Fchownat(afd, "out", 123, 456); err != nil {
+	uid, gid := 123, 456
+	if os.Geteuid() != 0 {
+		uid, gid = -1, -1 // only root gives files away
+	}
+	if err := Fchownat(afd, "out", uid, gid); err != nil {
 		t.Fatal(err)
 	}
 	var after syscall.Stat_t
@@ -124,7 +128,7 @@ func TestSingleComponents(t *testing.T) {
 		t.Fatal("/etc touched through a symlink")
 	}
 	Fstatat(afd, "out", &st)
-	if st.Mtim.Sec != 5 || st.Uid != 123 {
+	if st.Mtim.Sec != 5 || (uid >= 0 && st.Uid != 123) {
 		t.Errorf("symlink times/owner not set: %+v", st)
 	}
 	// Linkat links the symlink, not its target; LinkFD links an O_PATH fd.
