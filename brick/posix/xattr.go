@@ -67,6 +67,9 @@ func checkXattr(c *vfs.Caller, st *sys.Stat_t, name string, write bool) syscall.
 
 // GetXattr reads one xattr.
 func (p *Posix) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byte, syscall.Errno) {
+	if gfid == vfs.RootGFID && name == XattrIndexDirty {
+		return p.dirtyIndexXattr(ctx)
+	}
 	o, e := p.resolve(gfid)
 	if e != 0 {
 		return nil, e
@@ -295,4 +298,26 @@ func (p *Posix) DirtyGFIDs() ([]vfs.GFID, error) {
 		}
 	}
 	return out, nil
+}
+
+// XattrIndexDirty is a virtual xattr of the root: its value is the
+// concatenation of the 16-byte GFIDs in the brick's dirty index. It is how
+// a remote heal daemon (cluster/replicate over protocol/client) walks the
+// index without a protocol call of its own; it is never stored on disk.
+const XattrIndexDirty = "trusted.cairn.index.dirty"
+
+func (p *Posix) dirtyIndexXattr(ctx context.Context) ([]byte, syscall.Errno) {
+	if !vfs.CallerFrom(ctx).IsRoot() {
+		return nil, syscall.EPERM // trusted.* is root's, as in the kernel
+	}
+	gfids, err := p.DirtyGFIDs()
+	if err != nil {
+		p.log.Warn("listing dirty index", "err", err)
+		return nil, syscall.EIO
+	}
+	out := make([]byte, 0, 16*len(gfids))
+	for _, g := range gfids {
+		out = append(out, g[:]...)
+	}
+	return out, 0
 }
