@@ -1,0 +1,553 @@
+// Package writebehind is cairn's performance/write-behind translator: it
+// acknowledges writes at once, keeps them in memory, joins small
+// contiguous ones into larger writes, and sends them to its child in the
+// background, so that an application writing 4 KiB at a time waits neither
+// for the network nor for one round trip per 4 KiB.
+//
+// # What is held, and how much
+//
+// Writes are queued per file (GFID), in arrival order. A write is joined to
+// the last queued one when it comes through the same handle (or, for the
+// anonymous handle 0, from the same caller), starts where that one ends,
+// and the two fit in AggregateSize. The bytes of one file acknowledged but
+// not yet completed by the child never exceed CacheSize (GlusterFS's
+// window); a write that would exceed it waits until earlier writes
+// complete. TotalSize bounds the same over all files. A write larger than
+// CacheSize goes to the child synchronously, after the file's queue.
+//
+// The head of a file's queue is sent when it can no longer grow (it is
+// full, or another write follows it), when nothing else of the file is in
+// flight and TricklingWrites is on, or when an operation needs it on the
+// child. Writes that do not overlap may be in flight together, unless
+// StrictWriteOrdering is set; an overlapping write waits for the earlier
+// one, so the child applies them in order. A write through an O_APPEND
+// handle overlaps everything (its offset is only known on the brick).
+//
+// # Coherence: what waits for the queued writes
+//
+// This client sees its own writes (read-your-writes), across all its
+// handles of a file:
+//
+//   - Read waits for the queued writes of the file that could change what
+//     it returns: any write that ends after the read's offset.
+//   - GetAttr, SetAttr (truncate, utimes, chmod), Fallocate, Lseek, the
+//     xattr operations, the lock operations, Link, and Open or Create
+//     with O_TRUNC wait for all of them; attributes returned by Lookup
+//     and ReadDir with attributes are fetched again after waiting when the
+//     file had writes queued. So size, mtime, blocks and the setuid bits
+//     that a non-root write drops are always those after the writes.
+//   - Fsync and Flush (close) wait for all of them; Release waits for
+//     those of its handle.
+//
+// Namespace operations (Unlink, Rename) do not wait: writes through open
+// handles still reach the file, and anonymous writes to a file removed
+// meanwhile are dropped with it.
+//
+// # Errors
+//
+// A write that fails in the background was already acknowledged, so its
+// errno is kept and returned by the next Write, Flush or Fsync on the same
+// handle (for anonymous writes: on handle 0 of the same file); Fsync also
+// fails when any write it waited for failed. Flush waits for the file's
+// writes before it returns, so close(2) reports their errors; with
+// FlushBehind the child's own Flush then runs in the background. As in
+// GlusterFS, an error of a write completed after the last Flush of its
+// handle is lost, and a failed write is not retried. Errors that mean the
+// file is gone (ESTALE, ENOENT) are not kept for anonymous writes.
+//
+// Anonymous writes (handle 0) are checked by the child against the
+// caller's permission on every call. So that an acknowledged write cannot
+// hide an EACCES, the first anonymous write of a caller to a file goes to
+// the child synchronously; later ones of the same caller are held. SetAttr
+// of the mode or owner through this translator forgets who has written.
+//
+// Handles opened with O_SYNC or O_DSYNC always write synchronously, and so
+// do O_DIRECT handles when StrictODirect is set (by default O_DIRECT is
+// ignored, as GlusterFS's strict-O_DIRECT off does).
+//
+// Locking: one mutex guards all state; child calls are made without it.
+package writebehind
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sync"
+	"syscall"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// Defaults, as GlusterFS's.
+const (
+	DefaultCacheSize     = 1 << 20
+	DefaultAggregateSize = 128 << 10
+	DefaultTotalSize     = 64 << 20
+)
+
+// Config configures a WriteBehind translator. Numeric fields left 0 take
+// their default; boolean fields are used as given, so start from
+// DefaultConfig to get GlusterFS's defaults.
+type Config struct {
+	// CacheSize bounds, per file, the bytes acknowledged to applications
+	// and not yet completed by the child (GlusterFS option cache-size,
+	// alias window-size; 0 means 1 MiB). It must be at least
+	// AggregateSize.
+	CacheSize int64
+	// AggregateSize is the largest write built by joining small
+	// contiguous writes (GlusterFS option aggregate-size; 0 means
+	// 128 KiB).
+	AggregateSize int64
+	// TotalSize bounds the bytes held over all files (no GlusterFS
+	// option: GlusterFS bounds each file only; 0 means 64 MiB).
+	TotalSize int64
+	// FlushBehind sends the child's Flush in the background once the
+	// file's writes have completed (GlusterFS option flush-behind,
+	// default on).
+	FlushBehind bool
+	// StrictODirect makes writes through O_DIRECT handles synchronous
+	// (GlusterFS option strict-O_DIRECT, default off: O_DIRECT is ignored
+	// here).
+	StrictODirect bool
+	// StrictWriteOrdering keeps at most one write of a file in flight, so
+	// that no write overtakes an earlier one even when they do not overlap
+	// (GlusterFS option strict-write-ordering, default off).
+	StrictWriteOrdering bool
+	// TricklingWrites sends a held write as soon as nothing else of the
+	// file is in flight, rather than holding it until it is full
+	// (GlusterFS option trickling-writes, default on).
+	TricklingWrites bool
+}
+
+// DefaultConfig returns GlusterFS's defaults.
+func DefaultConfig() Config {
+	return Config{
+		CacheSize:       DefaultCacheSize,
+		AggregateSize:   DefaultAggregateSize,
+		TotalSize:       DefaultTotalSize,
+		FlushBehind:     true,
+		TricklingWrites: true,
+	}
+}
+
+// WriteBehind is the write-behind translator.
+type WriteBehind struct {
+	vfs.Passthrough
+	cfg Config
+
+	mu      sync.Mutex
+	room    *sync.Cond // signalled when held bytes are freed
+	roomers int        // goroutines waiting on room
+	files   map[vfs.GFID]*file
+	handles map[vfs.Handle]*handle
+	total   int64 // bytes held over all files
+	writers map[vfs.GFID][]who // callers whose anonymous write to the file succeeded
+	nwriter int
+	closed  bool
+	stats   Stats
+	bufs    sync.Pool // of *[]byte with capacity AggregateSize
+}
+
+// maxWriters bounds the remembered anonymous writers.
+const maxWriters = 4096
+
+// who is the identity a write is done as: the child checks permissions
+// and drops setuid by it, so writes of different callers are never
+// joined.
+type who struct {
+	uid, gid uint32
+	groups   string
+}
+
+func whoOf(ctx context.Context) who {
+	c := vfs.CallerFrom(ctx)
+	w := who{uid: c.UID, gid: c.GID}
+	if len(c.Groups) > 0 {
+		b := make([]byte, 0, 4*len(c.Groups))
+		for _, g := range c.Groups {
+			b = append(b, byte(g), byte(g>>8), byte(g>>16), byte(g>>24))
+		}
+		w.groups = string(b)
+	}
+	return w
+}
+
+// handle is an open handle of the child that this translator saw opened.
+type handle struct {
+	gfid   vfs.GFID
+	flags  uint32
+	err    syscall.Errno // of a background write, for the next call
+	active int           // requests queued or in flight, background flushes included
+}
+
+// request is one queued write.
+type request struct {
+	seq    uint64
+	fh     vfs.Handle
+	h      *handle // nil for anonymous writes
+	who    who
+	ctx    context.Context // the first writer's, without its cancellation
+	off    int64
+	data   []byte
+	append bool
+	pooled bool // data comes from bufs
+}
+
+func (r *request) end() int64 { return r.off + int64(len(r.data)) }
+
+// overlaps reports whether r and o touch a common byte, appends touching
+// everything.
+func (r *request) overlaps(o *request) bool {
+	if r.append || o.append {
+		return true
+	}
+	return r.off < o.end() && o.off < r.end()
+}
+
+// file is the write queue of one GFID. It stays in WriteBehind.files while
+// it has work, waiters or an error to report.
+type file struct {
+	gfid     vfs.GFID
+	queue    []*request // acknowledged, not yet sent, in order
+	inflight []*request // sent, not yet completed
+	bytes    int64      // held by queue and inflight
+	seq      uint64     // last sequence number given
+	urgent   uint64     // requests up to this one are sent without holding
+	cond     *sync.Cond // signalled on every completion
+	waiters  int
+	bg       int           // background flushes running
+	anonErr  syscall.Errno // of a background anonymous write
+	failures uint64        // background writes failed so far
+	lastErr  syscall.Errno
+}
+
+func (f *file) busy() bool { return len(f.queue) > 0 || len(f.inflight) > 0 }
+
+// Stats are the translator's counters.
+type Stats struct {
+	Writes     uint64 // writes acknowledged without waiting for the child
+	Joined     uint64 // of those, writes joined to a queued one
+	Sent       uint64 // writes sent to the child in the background
+	Bypassed   uint64 // writes passed through synchronously
+	Failed     uint64 // background writes that failed
+	Syncs      uint64 // times an operation waited for queued writes
+	RoomWaits  uint64 // times a write waited for window or total room
+	BytesSent  uint64 // bytes written to the child in the background
+	BgFlushes  uint64 // child Flushes sent in the background (flush-behind)
+	Held       int64  // bytes held now
+	Files      int    // files with state now
+}
+
+// New returns a write-behind translator over child.
+func New(cfg Config, child vfs.Translator) (*WriteBehind, error) {
+	if cfg.CacheSize == 0 {
+		cfg.CacheSize = DefaultCacheSize
+	}
+	if cfg.AggregateSize == 0 {
+		cfg.AggregateSize = DefaultAggregateSize
+	}
+	if cfg.TotalSize == 0 {
+		cfg.TotalSize = DefaultTotalSize
+	}
+	switch {
+	case cfg.CacheSize < 0 || cfg.AggregateSize < 0 || cfg.TotalSize < 0:
+		return nil, fmt.Errorf("write-behind: negative size")
+	case cfg.AggregateSize > cfg.CacheSize:
+		return nil, fmt.Errorf("write-behind: aggregate-size %d is larger than cache-size %d", cfg.AggregateSize, cfg.CacheSize)
+	case cfg.TotalSize < cfg.CacheSize:
+		return nil, fmt.Errorf("write-behind: total size %d is smaller than cache-size %d", cfg.TotalSize, cfg.CacheSize)
+	}
+	t := &WriteBehind{
+		Passthrough: vfs.Passthrough{Child: child},
+		cfg:         cfg,
+		files:       make(map[vfs.GFID]*file),
+		handles:     make(map[vfs.Handle]*handle),
+		writers:     make(map[vfs.GFID][]who),
+	}
+	t.room = sync.NewCond(&t.mu)
+	size := cfg.AggregateSize
+	t.bufs.New = func() any { b := make([]byte, 0, size); return &b }
+	return t, nil
+}
+
+// Stats returns the counters.
+func (t *WriteBehind) Stats() Stats {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	s := t.stats
+	s.Held, s.Files = t.total, len(t.files)
+	return s
+}
+
+// Close waits for every held write to reach the child. Writes that arrive
+// afterwards pass through synchronously.
+func (t *WriteBehind) Close() error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.closed = true
+	var fs []*file
+	for _, f := range t.files {
+		fs = append(fs, f)
+	}
+	for _, f := range fs {
+		t.syncLocked(context.Background(), f)
+	}
+	for _, f := range fs {
+		for f.bg > 0 {
+			f.waiters++
+			f.cond.Wait()
+			f.waiters--
+		}
+		t.forget(f)
+	}
+	return nil
+}
+
+// fileFor returns the state of gfid, creating it. Called with mu held.
+func (t *WriteBehind) fileFor(gfid vfs.GFID) *file {
+	f := t.files[gfid]
+	if f == nil {
+		f = &file{gfid: gfid, cond: sync.NewCond(&t.mu)}
+		t.files[gfid] = f
+	}
+	return f
+}
+
+// forget drops f's state when nothing needs it any more. Called with mu
+// held.
+func (t *WriteBehind) forget(f *file) {
+	if !f.busy() && f.bg == 0 && f.waiters == 0 && f.anonErr == 0 && t.files[f.gfid] == f {
+		delete(t.files, f.gfid)
+	}
+}
+
+// pump sends the requests at the head of f's queue that are ready and
+// conflict with nothing in flight, in order. Called with mu held.
+func (t *WriteBehind) pump(f *file) {
+	for len(f.queue) > 0 {
+		r := f.queue[0]
+		ready := r.seq <= f.urgent || len(f.queue) > 1 ||
+			int64(len(r.data)) >= t.cfg.AggregateSize ||
+			(t.cfg.TricklingWrites && len(f.inflight) == 0)
+		if !ready {
+			return
+		}
+		if len(f.inflight) > 0 && t.cfg.StrictWriteOrdering {
+			return
+		}
+		for _, o := range f.inflight {
+			if r.overlaps(o) {
+				return
+			}
+		}
+		f.queue[0] = nil
+		f.queue = f.queue[1:]
+		f.inflight = append(f.inflight, r)
+		t.stats.Sent++
+		go t.send(f, r)
+	}
+}
+
+// send writes r to the child and accounts for its completion.
+func (t *WriteBehind) send(f *file, r *request) {
+	data, off := r.data, r.off
+	var errno syscall.Errno
+	for len(data) > 0 {
+		n, e := t.Child.Write(r.ctx, f.gfid, r.fh, data, off)
+		if e != 0 {
+			errno = e
+			break
+		}
+		if n <= 0 || n > len(data) {
+			errno = syscall.EIO
+			break
+		}
+		data, off = data[n:], off+int64(n)
+	}
+
+	t.mu.Lock()
+	if i := slices.Index(f.inflight, r); i >= 0 {
+		f.inflight = slices.Delete(f.inflight, i, i+1)
+	}
+	n := int64(len(r.data))
+	f.bytes -= n
+	t.total -= n
+	t.stats.BytesSent += uint64(n - int64(len(data)))
+	if r.h != nil {
+		r.h.active--
+	}
+	if errno != 0 {
+		t.fail(f, r, errno)
+	}
+	t.pump(f)
+	f.cond.Broadcast()
+	if t.roomers > 0 {
+		t.room.Broadcast()
+	}
+	t.forget(f)
+	t.mu.Unlock()
+
+	if r.pooled {
+		b := r.data[:0]
+		t.bufs.Put(&b)
+	}
+	r.data = nil
+}
+
+// fail keeps the errno of a background write for its writer's next call.
+// Called with mu held.
+func (t *WriteBehind) fail(f *file, r *request, errno syscall.Errno) {
+	t.stats.Failed++
+	f.failures++
+	f.lastErr = errno
+	switch {
+	case r.h != nil:
+		if r.h.err == 0 {
+			r.h.err = errno
+		}
+	case errno == syscall.ESTALE || errno == syscall.ENOENT:
+		// The file is gone, and no one can ask about it.
+	case f.anonErr == 0:
+		f.anonErr = errno
+	}
+}
+
+// syncLocked sends every request of f queued so far and waits until they
+// have completed. It returns EINTR (ETIMEDOUT) if ctx ends first; the
+// writes continue. Called with mu held.
+func (t *WriteBehind) syncLocked(ctx context.Context, f *file) syscall.Errno {
+	if !f.busy() {
+		return 0
+	}
+	t.stats.Syncs++
+	target := f.seq
+	if f.urgent < target {
+		f.urgent = target
+	}
+	t.pump(f)
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() {
+			t.mu.Lock()
+			f.cond.Broadcast()
+			t.mu.Unlock()
+		})
+		defer stop()
+	}
+	for pendingUpTo(f, target) {
+		if ctx.Err() != nil {
+			return ctxErrno(ctx)
+		}
+		f.waiters++
+		f.cond.Wait()
+		f.waiters--
+	}
+	return 0
+}
+
+func pendingUpTo(f *file, seq uint64) bool {
+	for _, r := range f.inflight {
+		if r.seq <= seq {
+			return true
+		}
+	}
+	return len(f.queue) > 0 && f.queue[0].seq <= seq
+}
+
+// flushFile waits for the queued writes of gfid, if any.
+func (t *WriteBehind) flushFile(ctx context.Context, gfid vfs.GFID) syscall.Errno {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.files[gfid]
+	if f == nil {
+		return 0
+	}
+	errno := t.syncLocked(ctx, f)
+	t.forget(f)
+	return errno
+}
+
+// hasWork reports whether gfid has writes queued or in flight.
+func (t *WriteBehind) hasWork(gfid vfs.GFID) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	f := t.files[gfid]
+	return f != nil && f.busy()
+}
+
+// waitRoom waits until n more bytes fit in f's window and in the total,
+// sending held writes so that room is made. Called with mu held.
+func (t *WriteBehind) waitRoom(ctx context.Context, f *file, n int64) syscall.Errno {
+	if f.bytes+n <= t.cfg.CacheSize && t.total+n <= t.cfg.TotalSize {
+		return 0
+	}
+	t.stats.RoomWaits++
+	if ctx.Done() != nil {
+		stop := context.AfterFunc(ctx, func() {
+			t.mu.Lock()
+			t.room.Broadcast()
+			t.mu.Unlock()
+		})
+		defer stop()
+	}
+	f.waiters++ // keeps f in files while we wait
+	defer func() { f.waiters-- }()
+	for f.bytes+n > t.cfg.CacheSize || t.total+n > t.cfg.TotalSize {
+		if ctx.Err() != nil {
+			return ctxErrno(ctx)
+		}
+		// Send what is held: of this file, and of every file when the
+		// total is the limit (held tails would otherwise wait for ever
+		// with trickling-writes off).
+		f.urgent = f.seq
+		t.pump(f)
+		if t.total+n > t.cfg.TotalSize {
+			for _, o := range t.files {
+				if o.urgent < o.seq {
+					o.urgent = o.seq
+					t.pump(o)
+				}
+			}
+		}
+		t.roomers++
+		t.room.Wait()
+		t.roomers--
+	}
+	return 0
+}
+
+// proven reports whether w's anonymous writes to gfid are known to be
+// allowed. Called with mu held.
+func (t *WriteBehind) proven(gfid vfs.GFID, w who) bool {
+	return slices.Contains(t.writers[gfid], w)
+}
+
+// prove remembers that w may write gfid anonymously.
+func (t *WriteBehind) prove(gfid vfs.GFID, w who) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if slices.Contains(t.writers[gfid], w) {
+		return
+	}
+	if t.nwriter >= maxWriters {
+		clear(t.writers)
+		t.nwriter = 0
+	}
+	t.writers[gfid] = append(t.writers[gfid], w)
+	t.nwriter++
+}
+
+// unprove forgets the anonymous writers of gfid, whose permissions may
+// have changed.
+func (t *WriteBehind) unprove(gfid vfs.GFID) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.nwriter -= len(t.writers[gfid])
+	delete(t.writers, gfid)
+}
+
+func ctxErrno(ctx context.Context) syscall.Errno {
+	if ctx.Err() == context.DeadlineExceeded {
+		return syscall.ETIMEDOUT
+	}
+	return syscall.EINTR
+}
