@@ -140,7 +140,7 @@ type WriteBehind struct {
 	roomers int        // goroutines waiting on room
 	files   map[vfs.GFID]*file
 	handles map[vfs.Handle]*handle
-	total   int64 // bytes held over all files
+	total   int64              // bytes held over all files
 	writers map[vfs.GFID][]who // callers whose anonymous write to the file succeeded
 	nwriter int
 	closed  bool
@@ -225,17 +225,17 @@ func (f *file) busy() bool { return len(f.queue) > 0 || len(f.inflight) > 0 }
 
 // Stats are the translator's counters.
 type Stats struct {
-	Writes     uint64 // writes acknowledged without waiting for the child
-	Joined     uint64 // of those, writes joined to a queued one
-	Sent       uint64 // writes sent to the child in the background
-	Bypassed   uint64 // writes passed through synchronously
-	Failed     uint64 // background writes that failed
-	Syncs      uint64 // times an operation waited for queued writes
-	RoomWaits  uint64 // times a write waited for window or total room
-	BytesSent  uint64 // bytes written to the child in the background
-	BgFlushes  uint64 // child Flushes sent in the background (flush-behind)
-	Held       int64  // bytes held now
-	Files      int    // files with state now
+	Writes    uint64 // writes acknowledged without waiting for the child
+	Joined    uint64 // of those, writes joined to a queued one
+	Sent      uint64 // writes sent to the child in the background
+	Bypassed  uint64 // writes passed through synchronously
+	Failed    uint64 // background writes that failed
+	Syncs     uint64 // times an operation waited for queued writes
+	RoomWaits uint64 // times a write waited for window or total room
+	BytesSent uint64 // bytes written to the child in the background
+	BgFlushes uint64 // child Flushes sent in the background (flush-behind)
+	Held      int64  // bytes held now
+	Files     int    // files with state now
 }
 
 // New returns a write-behind translator over child.
