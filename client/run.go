@@ -60,7 +60,7 @@ func Run(ctx context.Context, spec MountSpec, deps Deps) (err error) {
 	if deps.Build == nil {
 		return errors.New("no volfile builder")
 	}
-	stack, err := deps.Build(ctx, vol, server)
+	stack, err := deps.Build(withLogger(ctx, log), vol, server)
 	if err != nil {
 		return fmt.Errorf("volfile: %w", err)
 	}
@@ -222,4 +222,19 @@ func OpenLog(spec MountSpec, fallback io.Writer) (*slog.Logger, io.Closer, error
 		level = slog.LevelInfo
 	}
 	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: level})), closer, nil
+}
+
+type loggerKey struct{}
+
+func withLogger(ctx context.Context, log *slog.Logger) context.Context {
+	return context.WithValue(ctx, loggerKey{}, log)
+}
+
+// LoggerFrom returns the mount's logger inside Deps.Build, so that the
+// stack it builds logs where the mount does (its log-file).
+func LoggerFrom(ctx context.Context) *slog.Logger {
+	if l, ok := ctx.Value(loggerKey{}).(*slog.Logger); ok && l != nil {
+		return l
+	}
+	return slog.New(slog.DiscardHandler)
 }

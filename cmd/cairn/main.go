@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	fuseclient "github.com/cairnfs/cairn/client"
 	"io"
 	"os"
 	"os/signal"
@@ -76,7 +77,7 @@ func run(argv []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if args[0] == "mount" {
-		return runMount("cairn mount", args[1:], argv, stdout, stderr)
+		return fuseclient.Main(argv, args[1:], stderr, mountDeps())
 	}
 	for _, c := range commands() {
 		if c.name != args[0] {

@@ -193,5 +193,3 @@ func runUp(ctx context.Context, o upOptions, log *slog.Logger, out io.Writer) (e
 func fuseCommandLine(host, port, port2, volume string) string {
 	return fmt.Sprintf("mkdir -p /mnt/%s && cairn mount %s:%s:%s /mnt/%s -o backupvolfile-server=%s:%s", volume, host, port, volume, volume, host, port2)
 }
-
-
