@@ -1,6 +1,8 @@
 package server
 
 import (
+	"sync"
+
 	"github.com/cairnfs/cairn/protocol"
 	"github.com/cairnfs/cairn/protocol/brickpb"
 	"google.golang.org/grpc/encoding"
@@ -8,11 +10,17 @@ import (
 	"google.golang.org/grpc/mem"
 )
 
-// codec is gRPC's proto codec plus one thing: once a Read reply has been
-// marshalled (copied into gRPC's own buffers), its data buffer goes back to
-// the server's pool, so sequential 1 MiB reads do not allocate 1 MiB each.
+// codec is gRPC's proto codec with two shortcuts for bulk data, so that a
+// 1 MiB payload is copied once between the file system and gRPC's frames:
+//
+//   - a Read reply is not marshalled: its header is encoded by hand and the
+//     pooled buffer the file was read into is handed to gRPC as is, which
+//     gives it back to the pool once written to the connection;
+//   - a Write request's data is decoded straight into a pooled buffer,
+//     which the Write handler gives back once the translator returns.
+//
 // Only the Read handler makes top-level ReadReplies with pool-sized
-// buffers; anything else is left to the garbage collector.
+// buffers; anything else goes through the proto codec unchanged.
 type codec struct {
 	s *Server
 }
@@ -22,15 +30,64 @@ var protoCodec = encoding.GetCodecV2(encproto.Name)
 func (c *codec) Name() string { return encproto.Name }
 
 func (c *codec) Marshal(v any) (mem.BufferSlice, error) {
-	out, err := protoCodec.Marshal(v)
 	if rr, ok := v.(*brickpb.ReadReply); ok && cap(rr.Data) == protocol.MaxIOSize {
-		b := rr.Data[:cap(rr.Data)]
-		rr.Data = nil
-		c.s.readBufs.Put(&b)
+		out := mem.BufferSlice{mem.SliceBuffer(protocol.ReadReplyHeader(rr.Errno, len(rr.Data)))}
+		p := new([]byte)
+		*p, rr.Data = rr.Data, nil
+		if len(*p) > 0 {
+			out = append(out, mem.NewBuffer(p, (*bufPool)(&c.s.readBufs)))
+		} else {
+			c.s.putBuf(p)
+		}
+		return out, nil
 	}
-	return out, err
+	return protoCodec.Marshal(v)
 }
 
 func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
+	if wr, ok := v.(*brickpb.WriteRequest); ok {
+		r := data.Reader()
+		defer r.Close()
+		return protocol.DecodeWriteRequest(r, wr, func(n int) []byte {
+			if n == 0 || n > protocol.MaxIOSize {
+				return nil
+			}
+			return (*c.s.getBuf())[:n]
+		})
+	}
 	return protoCodec.Unmarshal(data, v)
+}
+
+// getBuf and putBuf manage the server's MaxIOSize buffers.
+func (s *Server) getBuf() *[]byte { return s.readBufs.Get().(*[]byte) }
+
+func (s *Server) putBuf(p *[]byte) {
+	if cap(*p) != protocol.MaxIOSize {
+		return
+	}
+	*p = (*p)[:cap(*p)]
+	s.readBufs.Put(p)
+}
+
+// releaseData gives a pooled request or reply buffer back.
+func (s *Server) releaseData(b []byte) {
+	if cap(b) == protocol.MaxIOSize {
+		s.putBuf(&b)
+	}
+}
+
+// bufPool lets gRPC return a reply buffer to the server's pool.
+type bufPool sync.Pool
+
+func (p *bufPool) Get(n int) *[]byte {
+	b := make([]byte, n)
+	return &b
+}
+
+func (p *bufPool) Put(b *[]byte) {
+	if cap(*b) != protocol.MaxIOSize {
+		return
+	}
+	*b = (*b)[:cap(*b)]
+	(*sync.Pool)(p).Put(b)
 }

@@ -32,6 +32,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"runtime"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -68,6 +69,14 @@ type Config struct {
 	KeepaliveTime    time.Duration
 	KeepaliveTimeout time.Duration
 }
+
+// Transport tuning, shared with vfs/client's values: see the benchmarks
+// in vfs/client.
+const (
+	ioBufferSize = 512 << 10
+	streamWindow = 8 << 20
+	connWindow   = 16 << 20
+)
 
 // Server serves the brick protocol. Create it with New, then call Serve.
 type Server struct {
@@ -145,6 +154,14 @@ func New(cfg Config) (*Server, error) {
 		// those too rather than GOAWAY a client that enables them.
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: time.Second, PermitWithoutStream: true}),
 		grpc.ForceServerCodecV2(&codec{s: s}),
+		// Reuse handler goroutines (whose stacks have already grown)
+		// instead of starting one per call; when all are busy, for
+		// example in lock waits, gRPC starts extra goroutines anyway.
+		grpc.ReadBufferSize(ioBufferSize),
+		grpc.WriteBufferSize(ioBufferSize),
+		grpc.InitialWindowSize(streamWindow),
+		grpc.InitialConnWindowSize(connWindow),
+		grpc.NumStreamWorkers(uint32(max(4, runtime.NumCPU()))),
 	)
 	brickpb.RegisterBrickServer(s.grpc, &service{s: s})
 	return s, nil

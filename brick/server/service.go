@@ -239,10 +239,10 @@ func (h *service) Read(ctx context.Context, r *brickpb.ReadRequest) (*brickpb.Re
 	if e, err := ss.checkOp(&op); err != nil || e != 0 {
 		return &brickpb.ReadReply{Errno: uint32(e)}, err
 	}
-	bp := h.s.readBufs.Get().(*[]byte)
+	bp := h.s.getBuf()
 	n, e := ss.sv.xl.Read(ctx, op.GFID, op.Fh, (*bp)[:op.Len], op.Off)
 	if e != 0 || n < 0 || n > int(op.Len) {
-		h.s.readBufs.Put(bp)
+		h.s.putBuf(bp)
 		if e == 0 {
 			e = syscall.EIO // a translator claiming more than it was given
 		}
@@ -251,8 +251,12 @@ func (h *service) Read(ctx context.Context, r *brickpb.ReadRequest) (*brickpb.Re
 	return &brickpb.ReadReply{Data: (*bp)[:n]}, nil
 }
 
+// Write gives the data buffer (pooled by the codec) back once the
+// translator has returned: translators do not keep write buffers.
 func (h *service) Write(ctx context.Context, r *brickpb.WriteRequest) (*brickpb.WriteReply, error) {
 	res, _, err := h.run(ctx, r)
+	h.s.releaseData(r.Data)
+	r.Data = nil
 	if err != nil {
 		return nil, err
 	}

@@ -208,11 +208,11 @@ func (c *Client) reopen(ctx context.Context, of *openFile, stale uint64) syscall
 	return 0
 }
 
-// call runs one RPC. fn gets the call context, the stub, and the brick
+// call runs one RPC. fn gets the call context, the epoch, and the brick
 // handle of of (0 when of is nil). A stale handle is reopened and the call
 // retried once.
 func call[R any](c *Client, ctx context.Context, of *openFile, blocking bool,
-	fn func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (R, error)) (R, syscall.Errno) {
+	fn func(ctx context.Context, ep *epoch, fh uint64) (R, error)) (R, syscall.Errno) {
 	var zero R
 	for attempt := 0; ; attempt++ {
 		cctx, ep, done, e := c.begin(ctx, blocking)
@@ -223,7 +223,7 @@ func call[R any](c *Client, ctx context.Context, of *openFile, blocking bool,
 		if of != nil {
 			fh = of.remote.Load()
 		}
-		r, err := fn(cctx, ep.rpc, fh)
+		r, err := fn(cctx, ep, fh)
 		if err == nil {
 			done()
 			c.alive()

@@ -108,6 +108,13 @@ const (
 	maxPingsInFlight = 3
 )
 
+// Transport tuning (see bench_test.go).
+const (
+	ioBufferSize = 512 << 10
+	streamWindow = 8 << 20
+	connWindow   = 16 << 20
+)
+
 // Brick states.
 const (
 	stateUnknown int32 = iota // no ping answered or failed yet
@@ -243,7 +250,12 @@ func dialOptions(local net.Addr, pingTimeout time.Duration) []grpc.DialOption {
 			},
 			MinConnectTimeout: connectTimeout,
 		}),
+		grpc.WithReadBufferSize(ioBufferSize),
+		grpc.WithWriteBufferSize(ioBufferSize),
+		grpc.WithInitialWindowSize(streamWindow),
+		grpc.WithInitialConnWindowSize(connWindow),
 		grpc.WithDefaultCallOptions(
+			grpc.ForceCodecV2(codec{}),
 			grpc.MaxCallRecvMsgSize(protocol.MaxMessageSize),
 			grpc.MaxCallSendMsgSize(protocol.MaxMessageSize),
 		),

@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cairnfs/cairn/brick/locks"
 	"github.com/cairnfs/cairn/protocol/compound"
@@ -112,8 +113,9 @@ func TestCompoundHandles(t *testing.T) {
 		t.Fatal("write through a batch-made handle:", e)
 	}
 	b.stop()
+	waitFor(t, "client sees the brick down", 5*time.Second, func() bool { return !c.Up() })
 	b.restart()
-	waitFor(t, "reconnect", 5e9, c.Up)
+	waitFor(t, "reconnect", 5*time.Second, c.Up)
 	res, e = c.Compound(ctx, []compound.Op{
 		compound.Write(g, fh, []byte("yz"), 1),
 		compound.Read(g, fh, 0, 10),

@@ -33,8 +33,8 @@ func errnoOf[R errnoReply](rep R, e syscall.Errno) syscall.Errno {
 }
 
 func (c *Client) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs.Attr, syscall.Errno) {
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.AttrReply, error) {
-		return rpc.Lookup(ctx, &brickpb.LookupRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name)})
+	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
+		return ep.rpc.Lookup(ctx, &brickpb.LookupRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name)})
 	}))
 }
 
@@ -43,8 +43,8 @@ func (c *Client) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vfs
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
-	return attrOf(call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.AttrReply, error) {
-		return rpc.GetAttr(ctx, &brickpb.GetAttrRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh})
+	return attrOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.AttrReply, error) {
+		return ep.rpc.GetAttr(ctx, &brickpb.GetAttrRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh})
 	}))
 }
 
@@ -54,15 +54,15 @@ func (c *Client) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *
 		return vfs.Attr{}, e
 	}
 	pin := protocol.SetAttrInToPB(in)
-	return attrOf(call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.AttrReply, error) {
-		return rpc.SetAttr(ctx, &brickpb.SetAttrRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, In: pin})
+	return attrOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.AttrReply, error) {
+		return ep.rpc.SetAttr(ctx, &brickpb.SetAttrRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, In: pin})
 	}))
 }
 
 func (c *Client) Create(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, vfs.Handle, syscall.Errno) {
 	pin := protocol.CreateInToPB(in)
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.CreateReply, error) {
-		return rpc.Create(ctx, &brickpb.CreateRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name), In: pin})
+	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.CreateReply, error) {
+		return ep.rpc.Create(ctx, &brickpb.CreateRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name), In: pin})
 	})
 	if e = errnoOf(rep, e); e != 0 {
 		return vfs.Attr{}, 0, e
@@ -77,29 +77,29 @@ func (c *Client) Create(ctx context.Context, parent vfs.GFID, name string, in *v
 
 func (c *Client) Mknod(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
 	pin := protocol.CreateInToPB(in)
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.AttrReply, error) {
-		return rpc.Mknod(ctx, &brickpb.MknodRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name), In: pin})
+	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
+		return ep.rpc.Mknod(ctx, &brickpb.MknodRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name), In: pin})
 	}))
 }
 
 func (c *Client) Mkdir(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
 	pin := protocol.CreateInToPB(in)
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.AttrReply, error) {
-		return rpc.Mkdir(ctx, &brickpb.MkdirRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name), In: pin})
+	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
+		return ep.rpc.Mkdir(ctx, &brickpb.MkdirRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name), In: pin})
 	}))
 }
 
 func (c *Client) Symlink(ctx context.Context, parent vfs.GFID, name, target string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
 	pin := protocol.CreateInToPB(in)
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.AttrReply, error) {
-		return rpc.Symlink(ctx, &brickpb.SymlinkRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name),
+	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
+		return ep.rpc.Symlink(ctx, &brickpb.SymlinkRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name),
 			Target: []byte(target), In: pin})
 	}))
 }
 
 func (c *Client) Readlink(ctx context.Context, gfid vfs.GFID) (string, syscall.Errno) {
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ReadlinkReply, error) {
-		return rpc.Readlink(ctx, &brickpb.ReadlinkRequest{Gfid: protocol.GFIDBytes(gfid)})
+	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ReadlinkReply, error) {
+		return ep.rpc.Readlink(ctx, &brickpb.ReadlinkRequest{Gfid: protocol.GFIDBytes(gfid)})
 	})
 	if e = errnoOf(rep, e); e != 0 {
 		return "", e
@@ -108,35 +108,35 @@ func (c *Client) Readlink(ctx context.Context, gfid vfs.GFID) (string, syscall.E
 }
 
 func (c *Client) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, newName string) (vfs.Attr, syscall.Errno) {
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.AttrReply, error) {
-		return rpc.Link(ctx, &brickpb.LinkRequest{Gfid: protocol.GFIDBytes(gfid), NewParent: protocol.GFIDBytes(newParent),
+	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
+		return ep.rpc.Link(ctx, &brickpb.LinkRequest{Gfid: protocol.GFIDBytes(gfid), NewParent: protocol.GFIDBytes(newParent),
 			NewName: []byte(newName)})
 	}))
 }
 
 func (c *Client) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.Unlink(ctx, &brickpb.UnlinkRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name)})
+	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.Unlink(ctx, &brickpb.UnlinkRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name)})
 	}))
 }
 
 func (c *Client) Rmdir(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.Rmdir(ctx, &brickpb.RmdirRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name)})
+	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.Rmdir(ctx, &brickpb.RmdirRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name)})
 	}))
 }
 
 func (c *Client) Rename(ctx context.Context, oldParent vfs.GFID, oldName string, newParent vfs.GFID, newName string, flags uint32) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.Rename(ctx, &brickpb.RenameRequest{OldParent: protocol.GFIDBytes(oldParent), OldName: []byte(oldName),
+	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.Rename(ctx, &brickpb.RenameRequest{OldParent: protocol.GFIDBytes(oldParent), OldName: []byte(oldName),
 			NewParent: protocol.GFIDBytes(newParent), NewName: []byte(newName), Flags: flags})
 	}))
 }
 
 // openRemote opens gfid on the brick and returns the brick's handle.
 func (c *Client) openRemote(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle, syscall.Errno) {
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.HandleReply, error) {
-		return rpc.Open(ctx, &brickpb.OpenRequest{Gfid: protocol.GFIDBytes(gfid), Flags: flags})
+	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.HandleReply, error) {
+		return ep.rpc.Open(ctx, &brickpb.OpenRequest{Gfid: protocol.GFIDBytes(gfid), Flags: flags})
 	})
 	if e = errnoOf(rep, e); e != 0 {
 		return 0, e
@@ -164,8 +164,11 @@ func (c *Client) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []
 	for total < len(dest) {
 		want := min(len(dest)-total, protocol.MaxIOSize)
 		at := off + int64(total)
-		rep, e := call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.ReadReply, error) {
-			return rpc.Read(ctx, &brickpb.ReadRequest{Gfid: g, Fh: fh, Offset: at, Size: uint32(want)})
+		rep, e := call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*readInto, error) {
+			ri := &readInto{dest: dest[total : total+want]}
+			err := ep.conn.Invoke(ctx, brickpb.Brick_Read_FullMethodName,
+				&brickpb.ReadRequest{Gfid: g, Fh: fh, Offset: at, Size: uint32(want)}, ri)
+			return ri, err
 		})
 		if e = errnoOf(rep, e); e != 0 {
 			if total > 0 {
@@ -173,7 +176,7 @@ func (c *Client) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []
 			}
 			return 0, e
 		}
-		got := copy(dest[total:total+want], rep.Data)
+		got := rep.n
 		total += got
 		if got < want {
 			break
@@ -194,8 +197,8 @@ func (c *Client) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data [
 	for first := true; first || total < len(data); first = false {
 		chunk := data[total:min(len(data), total+protocol.MaxIOSize)]
 		at := off + int64(total)
-		rep, e := call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.WriteReply, error) {
-			return rpc.Write(ctx, &brickpb.WriteRequest{Gfid: g, Fh: fh, Offset: at, Data: chunk})
+		rep, e := call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.WriteReply, error) {
+			return ep.rpc.Write(ctx, &brickpb.WriteRequest{Gfid: g, Fh: fh, Offset: at, Data: chunk})
 		})
 		if e = errnoOf(rep, e); e != 0 {
 			if total > 0 {
@@ -217,8 +220,8 @@ func (c *Client) Flush(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscal
 	if e != 0 {
 		return e
 	}
-	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.Flush(ctx, &brickpb.FlushRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh})
+	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.Flush(ctx, &brickpb.FlushRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh})
 	}))
 }
 
@@ -227,8 +230,8 @@ func (c *Client) Fsync(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, datasy
 	if e != 0 {
 		return e
 	}
-	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.Fsync(ctx, &brickpb.FsyncRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Datasync: datasync})
+	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.Fsync(ctx, &brickpb.FsyncRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Datasync: datasync})
 	}))
 }
 
@@ -250,12 +253,12 @@ func (c *Client) release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dir 
 	remote := of.remote.Load()
 	var e syscall.Errno
 	if dir {
-		e = errnoOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ErrnoReply, error) {
-			return rpc.ReleaseDir(ctx, &brickpb.ReleaseDirRequest{Gfid: protocol.GFIDBytes(gfid), Fh: remote})
+		e = errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
+			return ep.rpc.ReleaseDir(ctx, &brickpb.ReleaseDirRequest{Gfid: protocol.GFIDBytes(gfid), Fh: remote})
 		}))
 	} else {
-		e = errnoOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ErrnoReply, error) {
-			return rpc.Release(ctx, &brickpb.ReleaseRequest{Gfid: protocol.GFIDBytes(gfid), Fh: remote})
+		e = errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
+			return ep.rpc.Release(ctx, &brickpb.ReleaseRequest{Gfid: protocol.GFIDBytes(gfid), Fh: remote})
 		}))
 	}
 	if e == syscall.ENOTCONN || e == syscall.EBADF {
@@ -269,8 +272,8 @@ func (c *Client) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mo
 	if e != 0 {
 		return e
 	}
-	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.Fallocate(ctx, &brickpb.FallocateRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Mode: mode,
+	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.Fallocate(ctx, &brickpb.FallocateRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Mode: mode,
 			Offset: off, Length: length})
 	}))
 }
@@ -280,8 +283,8 @@ func (c *Client) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, off in
 	if e != 0 {
 		return 0, e
 	}
-	rep, e := call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.LseekReply, error) {
-		return rpc.Lseek(ctx, &brickpb.LseekRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Offset: off, Whence: int32(whence)})
+	rep, e := call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.LseekReply, error) {
+		return ep.rpc.Lseek(ctx, &brickpb.LseekRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Offset: off, Whence: int32(whence)})
 	})
 	if e = errnoOf(rep, e); e != 0 {
 		return 0, e
@@ -290,8 +293,8 @@ func (c *Client) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, off in
 }
 
 func (c *Client) openDirRemote(ctx context.Context, gfid vfs.GFID) (vfs.Handle, syscall.Errno) {
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.HandleReply, error) {
-		return rpc.OpenDir(ctx, &brickpb.OpenDirRequest{Gfid: protocol.GFIDBytes(gfid)})
+	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.HandleReply, error) {
+		return ep.rpc.OpenDir(ctx, &brickpb.OpenDirRequest{Gfid: protocol.GFIDBytes(gfid)})
 	})
 	if e = errnoOf(rep, e); e != 0 {
 		return 0, e
@@ -317,8 +320,8 @@ func (c *Client) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, cook
 	if max > protocol.MaxReadDirEntries || max < 0 {
 		max = 0
 	}
-	rep, e := call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.ReadDirReply, error) {
-		return rpc.ReadDir(ctx, &brickpb.ReadDirRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Cookie: cookie,
+	rep, e := call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ReadDirReply, error) {
+		return ep.rpc.ReadDir(ctx, &brickpb.ReadDirRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Cookie: cookie,
 			Max: int32(max), Plus: plus})
 	})
 	if e = errnoOf(rep, e); e != 0 {
@@ -341,14 +344,14 @@ func (c *Client) FsyncDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dat
 	if e != 0 {
 		return e
 	}
-	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.FsyncDir(ctx, &brickpb.FsyncDirRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Datasync: datasync})
+	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.FsyncDir(ctx, &brickpb.FsyncDirRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Datasync: datasync})
 	}))
 }
 
 func (c *Client) StatFS(ctx context.Context, gfid vfs.GFID) (vfs.StatFS, syscall.Errno) {
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.StatFSReply, error) {
-		return rpc.StatFS(ctx, &brickpb.StatFSRequest{Gfid: protocol.GFIDBytes(gfid)})
+	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.StatFSReply, error) {
+		return ep.rpc.StatFS(ctx, &brickpb.StatFSRequest{Gfid: protocol.GFIDBytes(gfid)})
 	})
 	if e = errnoOf(rep, e); e != 0 {
 		return vfs.StatFS{}, e
@@ -357,8 +360,8 @@ func (c *Client) StatFS(ctx context.Context, gfid vfs.GFID) (vfs.StatFS, syscall
 }
 
 func (c *Client) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byte, syscall.Errno) {
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.GetXattrReply, error) {
-		return rpc.GetXattr(ctx, &brickpb.GetXattrRequest{Gfid: protocol.GFIDBytes(gfid), Name: []byte(name)})
+	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.GetXattrReply, error) {
+		return ep.rpc.GetXattr(ctx, &brickpb.GetXattrRequest{Gfid: protocol.GFIDBytes(gfid), Name: []byte(name)})
 	})
 	if e = errnoOf(rep, e); e != 0 {
 		return nil, e
@@ -370,15 +373,15 @@ func (c *Client) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]by
 }
 
 func (c *Client) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value []byte, flags uint32) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.SetXattr(ctx, &brickpb.SetXattrRequest{Gfid: protocol.GFIDBytes(gfid), Name: []byte(name),
+	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.SetXattr(ctx, &brickpb.SetXattrRequest{Gfid: protocol.GFIDBytes(gfid), Name: []byte(name),
 			Value: value, Flags: flags})
 	}))
 }
 
 func (c *Client) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, syscall.Errno) {
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ListXattrReply, error) {
-		return rpc.ListXattr(ctx, &brickpb.ListXattrRequest{Gfid: protocol.GFIDBytes(gfid)})
+	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ListXattrReply, error) {
+		return ep.rpc.ListXattr(ctx, &brickpb.ListXattrRequest{Gfid: protocol.GFIDBytes(gfid)})
 	})
 	if e = errnoOf(rep, e); e != 0 {
 		return nil, e
@@ -391,15 +394,15 @@ func (c *Client) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, syscal
 }
 
 func (c *Client) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.RemoveXattr(ctx, &brickpb.RemoveXattrRequest{Gfid: protocol.GFIDBytes(gfid), Name: []byte(name)})
+	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.RemoveXattr(ctx, &brickpb.RemoveXattrRequest{Gfid: protocol.GFIDBytes(gfid), Name: []byte(name)})
 	}))
 }
 
 func (c *Client) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, operands map[string][]byte) (map[string][]byte, syscall.Errno) {
 	xs := protocol.XattrsToPB(operands)
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.XattrOpReply, error) {
-		return rpc.XattrOp(ctx, &brickpb.XattrOpRequest{Gfid: protocol.GFIDBytes(gfid), Op: uint32(op), Operands: xs})
+	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.XattrOpReply, error) {
+		return ep.rpc.XattrOp(ctx, &brickpb.XattrOpRequest{Gfid: protocol.GFIDBytes(gfid), Op: uint32(op), Operands: xs})
 	})
 	if e = errnoOf(rep, e); e != 0 {
 		return nil, e
@@ -412,8 +415,8 @@ func (c *Client) GetLk(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, kind v
 	if e != 0 {
 		return vfs.Lock{}, e
 	}
-	rep, e := call(c, ctx, of, false, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.LockReply, error) {
-		return rpc.GetLk(ctx, &brickpb.GetLkRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Kind: uint32(kind),
+	rep, e := call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.LockReply, error) {
+		return ep.rpc.GetLk(ctx, &brickpb.GetLkRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Kind: uint32(kind),
 			Lock: protocol.LockToPB(lk)})
 	})
 	if e = errnoOf(rep, e); e != 0 {
@@ -427,22 +430,22 @@ func (c *Client) SetLk(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, kind v
 	if e != 0 {
 		return e
 	}
-	return errnoOf(call(c, ctx, of, wait, func(ctx context.Context, rpc brickpb.BrickClient, fh uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.SetLk(ctx, &brickpb.SetLkRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Kind: uint32(kind),
+	return errnoOf(call(c, ctx, of, wait, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.SetLk(ctx, &brickpb.SetLkRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Kind: uint32(kind),
 			Lock: protocol.LockToPB(lk), Wait: wait})
 	}))
 }
 
 func (c *Client) InodeLk(ctx context.Context, domain string, gfid vfs.GFID, lk vfs.Lock, wait bool) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, wait, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.InodeLk(ctx, &brickpb.InodeLkRequest{Domain: []byte(domain), Gfid: protocol.GFIDBytes(gfid),
+	return errnoOf(call(c, ctx, nil, wait, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.InodeLk(ctx, &brickpb.InodeLkRequest{Domain: []byte(domain), Gfid: protocol.GFIDBytes(gfid),
 			Lock: protocol.LockToPB(lk), Wait: wait})
 	}))
 }
 
 func (c *Client) EntryLk(ctx context.Context, domain string, parent vfs.GFID, name string, typ vfs.LockType, owner uint64, wait bool) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, wait, func(ctx context.Context, rpc brickpb.BrickClient, _ uint64) (*brickpb.ErrnoReply, error) {
-		return rpc.EntryLk(ctx, &brickpb.EntryLkRequest{Domain: []byte(domain), Parent: protocol.GFIDBytes(parent),
+	return errnoOf(call(c, ctx, nil, wait, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
+		return ep.rpc.EntryLk(ctx, &brickpb.EntryLkRequest{Domain: []byte(domain), Parent: protocol.GFIDBytes(parent),
 			Name: []byte(name), Type: uint32(typ), Owner: owner, Wait: wait})
 	}))
 }
