@@ -45,6 +45,7 @@ func commands() []*command {
 		mountCommand(),
 		upCommand(),
 		healCommand(),
+		statusCommand(),
 	}
 	cmds = append(cmds, extraCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })
