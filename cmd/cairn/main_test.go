@@ -1,0 +1,93 @@
+package main
+
+import (
+	"bytes"
+	"flag"
+	"strings"
+	"testing"
+
+	fuseclient "github.com/cairnfs/cairn/client"
+)
+
+// Every subcommand's --help must mention every flag it accepts, and the
+// top-level help every subcommand.
+func TestHelpIsComplete(t *testing.T) {
+	var top bytes.Buffer
+	if code := run([]string{"cairn", "--help"}, &top, &top); code != 0 {
+		t.Fatalf("cairn --help: exit %d", code)
+	}
+	for _, c := range commands() {
+		if !strings.Contains(top.String(), "  "+c.name+" ") {
+			t.Errorf("cairn --help does not list %q:\n%s", c.name, top.String())
+		}
+		if c.setup == nil {
+			continue // mount: its own parser, checked below
+		}
+		t.Run(c.name, func(t *testing.T) {
+			var out bytes.Buffer
+			if code := run([]string{"cairn", c.name, "--help"}, &out, &out); code != 0 {
+				t.Fatalf("exit %d:\n%s", code, out.String())
+			}
+			fs := flag.NewFlagSet(c.name, flag.ContinueOnError)
+			c.setup(fs, &env{stdout: &out, stderr: &out})
+			fs.VisitAll(func(f *flag.Flag) {
+				if !strings.Contains(out.String(), "-"+f.Name+" ") && !strings.Contains(out.String(), "-"+f.Name+"\n") {
+					t.Errorf("help lacks -%s:\n%s", f.Name, out.String())
+				}
+			})
+			if !strings.Contains(out.String(), "Usage: cairn "+c.name) {
+				t.Errorf("help lacks the usage line:\n%s", out.String())
+			}
+		})
+	}
+	var mount bytes.Buffer
+	if code := run([]string{"cairn", "mount", "--help"}, &mount, &mount); code != 0 {
+		t.Fatalf("cairn mount --help: exit %d", code)
+	}
+	for _, o := range fuseclient.ValidOptions() {
+		if !strings.Contains(mount.String(), o) {
+			t.Errorf("cairn mount --help lacks option %q", o)
+		}
+	}
+	for _, f := range []string{"--volfile", "--foreground", "--log-file", "--log-level"} {
+		if !strings.Contains(mount.String(), f) {
+			t.Errorf("cairn mount --help lacks %s", f)
+		}
+	}
+}
+
+func TestUnknownCommandSuggests(t *testing.T) {
+	var out bytes.Buffer
+	if code := run([]string{"cairn", "brik"}, &out, &out); code != 2 {
+		t.Fatalf("exit %d", code)
+	}
+	if !strings.Contains(out.String(), `did you mean "brick"`) {
+		t.Errorf("no suggestion:\n%s", out.String())
+	}
+}
+
+func TestVersion(t *testing.T) {
+	for _, args := range [][]string{{"cairn", "--version"}, {"cairn", "version"}} {
+		var out bytes.Buffer
+		if code := run(args, &out, &out); code != 0 || !strings.HasPrefix(out.String(), "cairn ") {
+			t.Errorf("%v: exit %d, %q", args, code, out.String())
+		}
+	}
+}
+
+func TestBadUsageExitsTwo(t *testing.T) {
+	cases := [][]string{
+		{"cairn", "brick"},
+		{"cairn", "heal", "info"},
+		{"cairn", "heal", "--volfile", "x", "bogus"},
+		{"cairn", "up", "extra"},
+		{"cairn", "volfile", "lint", "x"},
+		{"cairn", "brick", "--no-such-flag"},
+	}
+	for _, args := range cases {
+		var out bytes.Buffer
+		if code := run(args, &out, &out); code != 2 {
+			t.Errorf("%v: exit %d, want 2\n%s", args, code, out.String())
+		}
+	}
+}
