@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"net/netip"
+	"sort"
 	"sync"
 	"syscall"
 
@@ -215,6 +216,9 @@ type ReleaseClienter interface {
 // waits end), it releases the handles it left open, lets the subvolumes drop
 // its locks and calls OnDisconnect.
 func (s *Server) closeConn(c *conn) {
+	s.connMu.Lock()
+	delete(s.conns, c)
+	s.connMu.Unlock()
 	c.mu.Lock()
 	c.closed = true
 	if c.inflight == 0 {
@@ -284,8 +288,41 @@ func (s *Server) newConn(remote, local net.Addr) *conn {
 	}
 	id := fmt.Sprintf("%s-%d", remote, s.connSeq.Add(1))
 	s.log.Debug("connection", "client", id, "local", ls)
-	return &conn{
+	c := &conn{
 		id: id, remote: remote, local: ls, ip: ip, ipText: text,
 		idle: make(chan struct{}), sessions: map[string]*session{},
 	}
+	s.connMu.Lock()
+	s.conns[c] = struct{}{}
+	s.connMu.Unlock()
+	return c
+}
+
+// XattrClients is a virtual xattr of every subvolume's root: GetXattr
+// returns the ids of the clients connected to the subvolume (and admitted),
+// one per line, for `cairn status` (gluster volume status … clients).
+const XattrClients = "trusted.cairn.brick.clients"
+
+// clients lists the admitted, connected clients of a subvolume.
+func (s *Server) clients(subvol string) []byte {
+	s.connMu.Lock()
+	conns := make([]*conn, 0, len(s.conns))
+	for c := range s.conns {
+		conns = append(conns, c)
+	}
+	s.connMu.Unlock()
+	var ids []string
+	for _, c := range conns {
+		c.mu.Lock()
+		if ss := c.sessions[subvol]; ss != nil && ss.refused == nil && !c.closed {
+			ids = append(ids, c.id)
+		}
+		c.mu.Unlock()
+	}
+	sort.Strings(ids)
+	var b []byte
+	for _, id := range ids {
+		b = append(append(b, id...), '\n')
+	}
+	return b
 }

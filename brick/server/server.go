@@ -85,6 +85,8 @@ type Server struct {
 	subvols  map[string]*subvol
 	grpc     *grpc.Server
 	connSeq  atomic.Uint64
+	connMu   sync.Mutex
+	conns    map[*conn]struct{}
 	cleanups sync.WaitGroup
 	readBufs sync.Pool // *[]byte of protocol.MaxIOSize
 }
@@ -105,7 +107,7 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{cfg: cfg, log: log, subvols: map[string]*subvol{}}
+	s := &Server{cfg: cfg, log: log, subvols: map[string]*subvol{}, conns: map[*conn]struct{}{}}
 	s.readBufs.New = func() any { b := make([]byte, protocol.MaxIOSize); return &b }
 	for name, xl := range cfg.Subvolumes {
 		if name == "" || xl == nil {

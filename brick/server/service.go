@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -202,6 +203,9 @@ func (h *service) Fallocate(ctx context.Context, r *brickpb.FallocateRequest) (*
 	return h.errno(ctx, r)
 }
 func (h *service) SetXattr(ctx context.Context, r *brickpb.SetXattrRequest) (*brickpb.ErrnoReply, error) {
+	if string(r.Name) == XattrClients {
+		return &brickpb.ErrnoReply{Errno: uint32(syscall.EPERM)}, nil
+	}
 	return h.errno(ctx, r)
 }
 func (h *service) RemoveXattr(ctx context.Context, r *brickpb.RemoveXattrRequest) (*brickpb.ErrnoReply, error) {
@@ -389,6 +393,13 @@ func (h *service) StatFS(ctx context.Context, r *brickpb.StatFSRequest) (*brickp
 }
 
 func (h *service) GetXattr(ctx context.Context, r *brickpb.GetXattrRequest) (*brickpb.GetXattrReply, error) {
+	if string(r.Name) == XattrClients && bytes.Equal(r.Gfid, vfs.RootGFID[:]) {
+		ss, err := sessionFrom(ctx)
+		if err != nil {
+			return nil, err
+		}
+		return &brickpb.GetXattrReply{Value: h.s.clients(ss.sv.name)}, nil
+	}
 	res, _, err := h.run(ctx, r)
 	if err != nil {
 		return nil, err

@@ -287,3 +287,34 @@ func TestRefusedAndUnknown(t *testing.T) {
 		t.Fatalf("getvolfile of a path: %v", e)
 	}
 }
+
+func TestClientsXattr(t *testing.T) {
+	r := newRig(t, memfs.New(memfs.Config{}), nil)
+	ca, cb, refused := r.conn("127.0.0.1"), r.conn("127.0.0.1"), r.conn("10.0.0.9")
+	for _, c := range []*conn{ca, cb, refused} {
+		r.call(r.ctx(c), "Ping", &brickpb.PingRequest{})
+	}
+	get := func() string {
+		rep, err := r.call(r.ctx(ca), "GetXattr", &brickpb.GetXattrRequest{Gfid: root, Name: []byte(XattrClients)})
+		if e := errnoOfReply(t, rep, err); e != 0 {
+			t.Fatal(e)
+		}
+		return string(rep.(*brickpb.GetXattrReply).Value)
+	}
+	want := []string{ca.id, cb.id}
+	if want[0] > want[1] {
+		want[0], want[1] = want[1], want[0]
+	}
+	if got := get(); got != want[0]+"\n"+want[1]+"\n" {
+		t.Fatalf("clients %q", got)
+	}
+	r.s.closeConn(cb)
+	r.s.cleanups.Wait()
+	if got := get(); got != ca.id+"\n" {
+		t.Fatalf("clients after a disconnect %q", got)
+	}
+	rep, err := r.call(r.ctx(ca), "SetXattr", &brickpb.SetXattrRequest{Gfid: root, Name: []byte(XattrClients), Value: []byte("x")})
+	if e := errnoOfReply(t, rep, err); e != syscall.EPERM {
+		t.Fatalf("setxattr of the virtual xattr: %v", e)
+	}
+}
