@@ -27,6 +27,7 @@ import (
 type window struct {
 	key    winKey
 	owner  uint64
+	client string // the lock owner's client, for the unlock
 	eager  bool
 	locks  []lockReq
 	opened time.Time
@@ -37,13 +38,13 @@ type window struct {
 	ready        chan struct{}
 
 	// Guarded by Replicate.mu.
-	failed  uint64 // participants where an operation failed
-	down    uint64 // failed ones that could not be reached (no post-op/unlock sent)
+	failed       uint64 // participants where an operation failed
+	down         uint64 // failed ones that could not be reached (no post-op/unlock sent)
 	refs         int
 	closing      bool // admits no new operations
 	closeStarted bool // closeWindow launched
 	timer        *time.Timer
-	done    chan struct{} // closed when post-op and unlock are done
+	done         chan struct{} // closed when post-op and unlock are done
 
 	// spans orders overlapping operations of this client on the inode:
 	// two writes to the same bytes sent in parallel could land in
@@ -109,12 +110,13 @@ func (r *Replicate) acquire(ctx context.Context, gfid vfs.GFID, k kind) (*window
 			return w, 0
 		}
 		w = &window{
-			key:   key,
-			owner: r.newOwner(),
-			eager: k == dataKind && r.cfg.PostOpDelay > 0,
-			refs:  1,
-			ready: make(chan struct{}),
-			done:  make(chan struct{}),
+			key:    key,
+			owner:  r.newOwner(),
+			client: vfs.CallerFrom(ctx).Client,
+			eager:  k == dataKind && r.cfg.PostOpDelay > 0,
+			refs:   1,
+			ready:  make(chan struct{}),
+			done:   make(chan struct{}),
 		}
 		w.scond = sync.NewCond(&w.smu)
 		domain := dataDomain
@@ -231,7 +233,7 @@ func (r *Replicate) expire(w *window) {
 
 // closeWindow does the post-op and unlock of a window nobody uses.
 func (r *Replicate) closeWindow(w *window) {
-	ctx, cancel := backgroundCtx(context.Background())
+	ctx, cancel := backgroundCtx(vfs.WithCaller(context.Background(), &vfs.Caller{Client: w.client}))
 	defer cancel()
 	r.mu.Lock()
 	failed, down := w.failed, w.down
@@ -271,7 +273,8 @@ func (r *Replicate) flushWindow(ctx context.Context, gfid vfs.GFID, k kind) {
 }
 
 // FlushTransactions ends every eager transaction of this client (post-op
-// and unlock) and waits for them. Close calls it; tests call it before
+// and unlock), and waits for them and for the background post-ops of
+// namespace operations. Close calls it; tests call it before
 // looking at the bricks' changelogs.
 func (r *Replicate) FlushTransactions(ctx context.Context) {
 	r.mu.Lock()
@@ -282,6 +285,20 @@ func (r *Replicate) FlushTransactions(ctx context.Context) {
 	r.mu.Unlock()
 	for _, k := range keys {
 		r.flushWindow(ctx, k.gfid, k.k)
+	}
+	// And the background post-ops of namespace operations.
+	r.mu.Lock()
+	chans := make([]chan struct{}, 0, len(r.unlocking))
+	for _, ch := range r.unlocking {
+		chans = append(chans, ch)
+	}
+	r.mu.Unlock()
+	for _, ch := range chans {
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return
+		}
 	}
 }
 

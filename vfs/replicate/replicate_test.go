@@ -1,0 +1,100 @@
+package replicate
+
+import (
+	"bytes"
+	"strings"
+	"syscall"
+	"testing"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+func TestBasicReplication(t *testing.T) {
+	e := newEnv(t, 2, testConfig())
+	d, errno := e.r.Mkdir(e.ctx, vfs.RootGFID, "dir", &vfs.CreateIn{Mode: 0o755})
+	e.must("mkdir", errno)
+	g := e.writeFile(e.r, d.GFID, "f", []byte("hello world"))
+	got, errno := e.readAll(e.r, g)
+	e.must("read", errno)
+	if string(got) != "hello world" {
+		t.Fatalf("read %q", got)
+	}
+	_, errno = e.r.Symlink(e.ctx, d.GFID, "s", "f", &vfs.CreateIn{})
+	e.must("symlink", errno)
+	_, errno = e.r.Link(e.ctx, g, vfs.RootGFID, "hard")
+	e.must("link", errno)
+	e.must("setxattr", e.r.SetXattr(e.ctx, g, "user.k", []byte("v"), 0))
+	_, errno = e.r.SetAttr(e.ctx, g, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o600})
+	e.must("chmod", errno)
+	e.must("rename", e.r.Rename(e.ctx, d.GFID, "f", vfs.RootGFID, "g", 0))
+	e.compareBricks()
+	if _, errno := e.r.GetXattr(e.ctx, g, PendingPrefix+"client-0"); errno != syscall.ENODATA {
+		t.Errorf("changelog visible through replicate: %v", errno)
+	}
+	names, errno := e.r.ListXattr(e.ctx, g)
+	e.must("listxattr", errno)
+	for _, n := range names {
+		if strings.HasPrefix(n, "trusted.cairn.") {
+			t.Errorf("listxattr shows %s", n)
+		}
+	}
+}
+
+func TestWriteWithBrickDownThenHeal(t *testing.T) {
+	cfg := testConfig()
+	cfg.BackgroundSelfHealCount = -1 // heal explicitly below
+	e := newEnv(t, 2, cfg)
+	g := e.writeFile(e.r, vfs.RootGFID, "f", bytes.Repeat([]byte("a"), 300<<10))
+	e.bricks[1].setDown(true)
+	e.must("write with b1 down", e.writeAt(e.r, g, []byte("NEW"), 1000))
+	e.r.FlushTransactions(e.ctx)
+	e.bricks[1].setDown(false)
+	// b1 is blamed: reads must come from b0, whatever the hash says.
+	for range 4 {
+		got, errno := e.readAll(e.r, g)
+		e.must("read", errno)
+		if string(got[1000:1003]) != "NEW" {
+			t.Fatalf("read a stale copy")
+		}
+	}
+	if p := e.pending(0, "f"); p["client-1"][dataKind] == 0 {
+		t.Fatalf("b0 does not blame b1: %v", p)
+	}
+	st, err := e.r.HealIndex(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Healed == 0 || st.Pending != 0 {
+		t.Errorf("heal stats %+v", st)
+	}
+	e.compareBricks()
+}
+
+func TestLookupTriggersBackgroundHeal(t *testing.T) {
+	e := newEnv(t, 2, testConfig())
+	g := e.writeFile(e.r, vfs.RootGFID, "f", []byte("old"))
+	e.bricks[0].setDown(true)
+	e.must("write", e.writeAt(e.r, g, []byte("new data"), 0))
+	e.must("chmod", func() syscall.Errno {
+		_, errno := e.r.SetAttr(e.ctx, g, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o640})
+		return errno
+	}())
+	e.r.FlushTransactions(e.ctx)
+	e.bricks[0].setDown(false)
+	e.r.forgetState(g)
+	_, errno := e.r.Lookup(e.ctx, vfs.RootGFID, "f")
+	e.must("lookup", errno)
+	waitFor(t, func() bool { return !snapshot(t, e.bricks[1].dir)["f"].dirty })
+	e.compareBricks()
+}
+
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	for range 500 {
+		if cond() {
+			return
+		}
+		sleep()
+	}
+	t.Fatal("condition not reached")
+}
