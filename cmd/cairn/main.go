@@ -46,6 +46,7 @@ func commands() []*command {
 		upCommand(),
 		healCommand(),
 		statusCommand(),
+		completionCommand(),
 	}
 	cmds = append(cmds, extraCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

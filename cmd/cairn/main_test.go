@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"flag"
+	"os/exec"
 	"strings"
 	"testing"
 
@@ -89,5 +90,23 @@ func TestBadUsageExitsTwo(t *testing.T) {
 		if code := run(args, &out, &out); code != 2 {
 			t.Errorf("%v: exit %d, want 2\n%s", args, code, out.String())
 		}
+	}
+}
+
+// The completion script is valid bash and knows every command and flag.
+func TestBashCompletion(t *testing.T) {
+	script := bashCompletion()
+	for _, c := range commands() {
+		if !strings.Contains(script, "    "+c.name+") ") {
+			t.Errorf("completion lacks %s", c.name)
+		}
+	}
+	if !strings.Contains(script, "--volfile-server") || !strings.Contains(script, "backupvolfile-server") {
+		t.Error("completion lacks flags or mount options")
+	}
+	cmd := exec.Command("bash", "-n")
+	cmd.Stdin = strings.NewReader(script)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bash -n: %v\n%s", err, out)
 	}
 }

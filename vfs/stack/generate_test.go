@@ -1,6 +1,8 @@
 package stack
 
 import (
+	"os"
+	"path/filepath"
 	"testing"
 
 	"github.com/cairnfs/cairn/vfs/volfile"
@@ -20,6 +22,28 @@ func TestGeneratedVolfilesCheck(t *testing.T) {
 		}
 		if err := volfile.Check(f, reg); err != nil {
 			t.Fatalf("%s: %v\n%s", name, err, text)
+		}
+	}
+}
+
+// The example volfiles shipped in examples/ must stay valid.
+func TestExampleVolfilesCheck(t *testing.T) {
+	paths, err := filepath.Glob("../../examples/*.vol")
+	if err != nil || len(paths) < 2 {
+		t.Fatalf("examples: %v %v", paths, err)
+	}
+	reg := Registry(Env{})
+	for _, p := range paths {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f, err := volfile.Parse(p, data)
+		if err == nil {
+			err = volfile.Check(f, reg)
+		}
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
 		}
 	}
 }
