@@ -146,6 +146,9 @@ func (s *Server) session(c *conn, name string) (*session, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if c.closed {
+		return nil, status.Error(codes.Unavailable, "protocol/server: connection closing")
+	}
 	if old := c.sessions[name]; old != nil {
 		return old, old.refused
 	}
@@ -220,6 +223,10 @@ func (s *Server) closeConn(c *conn) {
 	delete(s.conns, c)
 	s.connMu.Unlock()
 	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return
+	}
 	c.closed = true
 	if c.inflight == 0 {
 		close(c.idle)
@@ -230,27 +237,41 @@ func (s *Server) closeConn(c *conn) {
 		defer s.cleanups.Done()
 		<-c.idle
 		ctx := vfs.WithCaller(context.Background(), &vfs.Caller{Client: c.id})
-		// No lock needed: closed with no calls in flight, nothing else
-		// touches the sessions any more.
-		n := 0
+		// Closed with no calls in flight: nothing adds sessions or
+		// handles any more, but take them under the lock all the same.
+		type open struct {
+			ss *session
+			fh vfs.Handle
+			h  handleInfo
+		}
+		var sessions []*session
+		var opens []open
+		c.mu.Lock()
 		for _, ss := range c.sessions {
 			if ss.refused != nil {
 				continue
 			}
+			sessions = append(sessions, ss)
 			for fh, h := range ss.handles {
-				if h.dir {
-					ss.sv.xl.ReleaseDir(ctx, h.gfid, fh)
-				} else {
-					ss.sv.xl.Release(ctx, h.gfid, fh)
-				}
-				n++
+				opens = append(opens, open{ss, fh, h})
 			}
+			ss.handles = map[vfs.Handle]handleInfo{}
+		}
+		c.mu.Unlock()
+		for _, o := range opens {
+			if o.h.dir {
+				o.ss.sv.xl.ReleaseDir(ctx, o.h.gfid, o.fh)
+			} else {
+				o.ss.sv.xl.Release(ctx, o.h.gfid, o.fh)
+			}
+		}
+		for _, ss := range sessions {
 			if r, ok := ss.sv.xl.(ReleaseClienter); ok {
 				r.ReleaseClient(c.id)
 			}
 		}
-		if len(c.sessions) > 0 {
-			s.log.Info("client disconnected", "client", c.id, "released_handles", n)
+		if len(sessions) > 0 {
+			s.log.Info("client disconnected", "client", c.id, "released_handles", len(opens))
 		} else {
 			s.log.Debug("connection closed", "client", c.id)
 		}
