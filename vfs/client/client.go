@@ -67,7 +67,6 @@ import (
 
 	"github.com/cairnfs/cairn/protocol"
 	"github.com/cairnfs/cairn/protocol/brickpb"
-	"github.com/cairnfs/cairn/protocol/compound"
 	"github.com/cairnfs/cairn/vfs"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/backoff"
@@ -169,12 +168,6 @@ type epoch struct {
 var (
 	errBrickDown = errors.New("brick declared down")
 	errClosed    = errors.New("client closed")
-)
-
-var (
-	_ vfs.Translator      = (*Client)(nil)
-	_ vfs.Closer          = (*Client)(nil)
-	_ compound.Compounder = (*Client)(nil)
 )
 
 // New creates a client and starts connecting and pinging in the background;
