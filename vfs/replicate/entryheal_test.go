@@ -1,0 +1,132 @@
+package replicate
+
+import (
+	"fmt"
+	"sync"
+	"syscall"
+	"testing"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// TestEntryHeal changes the namespace in every way while b1 is down and
+// checks that an index heal brings b1 back, hard links included.
+func TestEntryHeal(t *testing.T) {
+	e := newEnv(t, 2, noBackgroundHeal())
+	r := e.r
+	d1, errno := r.Mkdir(e.ctx, vfs.RootGFID, "d1", &vfs.CreateIn{Mode: 0o755})
+	e.must("mkdir", errno)
+	d2, errno := r.Mkdir(e.ctx, vfs.RootGFID, "d2", &vfs.CreateIn{Mode: 0o750})
+	e.must("mkdir", errno)
+	sub, errno := r.Mkdir(e.ctx, d1.GFID, "sub", &vfs.CreateIn{Mode: 0o755})
+	e.must("mkdir", errno)
+	keep := e.writeFile(r, d1.GFID, "keep", []byte("keep"))
+	e.writeFile(r, d1.GFID, "gone", []byte("gone"))
+	e.writeFile(r, sub.GFID, "deep", []byte("deep"))
+	moved := e.writeFile(r, d1.GFID, "moved", []byte("moved"))
+	e.writeFile(r, vfs.RootGFID, "replaced", []byte("old"))
+	_, errno = r.Mkdir(e.ctx, vfs.RootGFID, "olddir", &vfs.CreateIn{Mode: 0o700})
+	e.must("mkdir", errno)
+	e.r.FlushTransactions(e.ctx)
+
+	e.bricks[1].setDown(true)
+	e.must("unlink", r.Unlink(e.ctx, d1.GFID, "gone"))
+	e.must("rename file across dirs", r.Rename(e.ctx, d1.GFID, "moved", d2.GFID, "moved2", 0))
+	e.must("rename dir within root", r.Rename(e.ctx, vfs.RootGFID, "olddir", vfs.RootGFID, "newdir", 0))
+	_, errno = r.Link(e.ctx, keep, d2.GFID, "keep-link")
+	e.must("link", errno)
+	e.must("unlink replaced", r.Unlink(e.ctx, vfs.RootGFID, "replaced"))
+	e.writeFile(r, vfs.RootGFID, "replaced", []byte("new object, same name"))
+	nd, errno := r.Mkdir(e.ctx, d2.GFID, "newtree", &vfs.CreateIn{Mode: 0o711})
+	e.must("mkdir", errno)
+	n1 := e.writeFile(r, nd.GFID, "n1", []byte("fresh file"))
+	_, errno = r.Link(e.ctx, n1, nd.GFID, "n1-link")
+	e.must("link", errno)
+	_, errno = r.Symlink(e.ctx, nd.GFID, "sl", "n1", &vfs.CreateIn{})
+	e.must("symlink", errno)
+	e.must("rmdir tree", func() syscall.Errno {
+		e.must("unlink deep", r.Unlink(e.ctx, sub.GFID, "deep"))
+		return r.Rmdir(e.ctx, d1.GFID, "sub")
+	}())
+	e.must("setxattr", r.SetXattr(e.ctx, moved, "user.x", []byte("1"), 0))
+	_, errno = r.SetAttr(e.ctx, d2.GFID, 0, &vfs.SetAttrIn{Valid: vfs.SetMode | vfs.SetUID, Mode: 0o700, UID: 1234})
+	e.must("chmod dir", errno)
+	e.r.FlushTransactions(e.ctx)
+	e.bricks[1].setDown(false)
+
+	st, err := r.HealIndex(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("heal: %+v", st)
+	e.compareBricks()
+}
+
+// TestHealFull heals differences no changelog records (files removed
+// behind replicate's back on one brick) by crawling.
+func TestHealFull(t *testing.T) {
+	e := newEnv(t, 2, noBackgroundHeal())
+	d, errno := e.r.Mkdir(e.ctx, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o755})
+	e.must("mkdir", errno)
+	for i := range 5 {
+		e.writeFile(e.r, d.GFID, fmt.Sprintf("f%d", i), []byte(fmt.Sprint(i)))
+	}
+	e.r.FlushTransactions(e.ctx)
+	// Lose two files on b1 without any changelog.
+	e.must("brick unlink", e.bricks[1].Unlink(e.ctx, d.GFID, "f1"))
+	e.must("brick unlink", e.bricks[1].Unlink(e.ctx, d.GFID, "f3"))
+	var last Progress
+	st, err := e.r.HealFull(e.ctx, func(p Progress) { last = p })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !last.Done || st.Created < 2 {
+		t.Errorf("stats %+v, last progress %+v", st, last)
+	}
+	e.compareBricks()
+}
+
+// TestConcurrentClients runs two clients writing different files in the
+// same directory, and the same file, at the same time.
+func TestConcurrentClients(t *testing.T) {
+	e := newEnv(t, 2, testConfig())
+	r2 := e.client(testConfig())
+	ctx2 := vfs.WithCaller(e.ctx, &vfs.Caller{Client: "c2"})
+	d, errno := e.r.Mkdir(e.ctx, vfs.RootGFID, "shared", &vfs.CreateIn{Mode: 0o777})
+	e.must("mkdir", errno)
+	shared := e.writeFile(e.r, vfs.RootGFID, "same", make([]byte, 64<<10))
+	var wg sync.WaitGroup
+	for c, r := range []*Replicate{e.r, r2} {
+		ctx := e.ctx
+		if c == 1 {
+			ctx = ctx2
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 40 {
+				name := fmt.Sprintf("c%d-%d", c, i)
+				a, fh, errno := r.Create(ctx, d.GFID, name, &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+				if errno != 0 {
+					t.Errorf("create %s: %v", name, errno)
+					return
+				}
+				r.Write(ctx, a.GFID, fh, []byte(name), 0)
+				r.Release(ctx, a.GFID, fh)
+				// Both clients also race on one name and on one file.
+				r.Rename(ctx, d.GFID, name, d.GFID, "contended", 0)
+				fh, errno = r.Open(ctx, shared, syscall.O_RDWR)
+				if errno == 0 {
+					r.Write(ctx, shared, fh, []byte(name), int64(i*64+c*32))
+					r.Release(ctx, shared, fh)
+				}
+				if i%10 == 9 {
+					r.Unlink(ctx, d.GFID, "contended")
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	r2.FlushTransactions(ctx2)
+	e.compareBricks()
+}
