@@ -47,6 +47,7 @@ func commands() []*command {
 		healCommand(),
 		statusCommand(),
 		completionCommand(),
+		gatewayCommand(),
 	}
 	cmds = append(cmds, extraCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

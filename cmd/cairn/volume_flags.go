@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -20,6 +21,9 @@ type volumeFlags struct {
 	volfile       string
 	volfileServer string
 	volume        string
+	// fallbacks are further volfile servers tried in order when
+	// volfileServer does not answer (backup-volfile-server).
+	fallbacks []string
 }
 
 func (v *volumeFlags) register(fs *flag.FlagSet) {
@@ -40,13 +44,20 @@ func (v *volumeFlags) load(ctx context.Context) (name string, data []byte, err e
 		if v.volume == "" {
 			return "", nil, usagef("--volfile-server needs --volume NAME")
 		}
-		servers, _, err := fuseclient.ParseSource(v.volfileServer + ":" + v.volume)
-		if err != nil {
-			return "", nil, usagef("--volfile-server %q: %v", v.volfileServer, err)
+		var errs []error
+		for _, hp := range append([]string{v.volfileServer}, v.fallbacks...) {
+			servers, _, err := fuseclient.ParseSource(hp + ":" + v.volume)
+			if err != nil {
+				return "", nil, usagef("volfile server %q: %v", hp, err)
+			}
+			s := servers[0]
+			data, err := brickclient.FetchVolfile(ctx, s.Host, s.Port, v.volume)
+			if err == nil {
+				return fmt.Sprintf("%s:%s", s, v.volume), data, nil
+			}
+			errs = append(errs, err)
 		}
-		s := servers[0]
-		data, err := brickclient.FetchVolfile(ctx, s.Host, s.Port, v.volume)
-		return fmt.Sprintf("%s:%s", s, v.volume), data, err
+		return "", nil, errors.Join(errs...)
 	}
 	return "", nil, usagef("--volfile FILE or --volfile-server HOST --volume NAME is required")
 }
@@ -54,6 +65,10 @@ func (v *volumeFlags) load(ctx context.Context) (name string, data []byte, err e
 // build builds the volume's client stack. The self-heal daemon is not
 // started: the tools do their work in the foreground.
 func (v *volumeFlags) build(ctx context.Context, log *slog.Logger) (*volfile.Graph, error) {
+	return v.buildWith(ctx, stack.Env{Logger: log})
+}
+
+func (v *volumeFlags) buildWith(ctx context.Context, env stack.Env) (*volfile.Graph, error) {
 	name, data, err := v.load(ctx)
 	if err != nil {
 		return nil, err
@@ -62,7 +77,7 @@ func (v *volumeFlags) build(ctx context.Context, log *slog.Logger) (*volfile.Gra
 	if err != nil {
 		return nil, err
 	}
-	g, err := volfile.BuildGraph(ctx, f, stack.Registry(stack.Env{Logger: log}))
+	g, err := volfile.BuildGraph(ctx, f, stack.Registry(env))
 	if err != nil {
 		return nil, err
 	}
