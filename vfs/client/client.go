@@ -29,6 +29,13 @@
 // also logged; an unknown remote-subvolume gives ENOTCONN with an
 // explanation the same way.
 //
+// A lock request that waits (SetLk, InodeLk, EntryLk with wait, or a
+// compound holding one) is not abandoned when its context ends: the client
+// asks the brick to cancel the wait (the CancelWait RPC) and returns the
+// brick's verdict, EINTR, or success if the lock was granted first. So a
+// cancelled wait never leaves a lock on the brick that the caller does not
+// know it holds. Such requests are not bounded by CallTimeout.
+//
 // # Handles
 //
 // Handles returned by Create, Open and OpenDir are the client's own; it maps
