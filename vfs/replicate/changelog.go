@@ -15,9 +15,8 @@ import (
 // GFID with a non-zero counter (storage/posix indices/dirty).
 const PendingPrefix = "trusted.cairn.pending."
 
-// reservedPrefix covers every xattr the bricks and replicate give meaning
-// to; applications may not read or change them through replicate.
-const reservedPrefix = "trusted.cairn."
+// xattrGFID is the bricks' GFID xattr.
+const xattrGFID = "trusted.cairn.gfid"
 
 // Transaction kinds, also the index of their counter in a pending xattr.
 type kind int
@@ -61,8 +60,25 @@ func (c counters) zero() bool { return c == counters{} }
 // down or missing the file).
 type matrix [][]counters
 
-// isReservedXattr reports whether name is one of cairn's internal xattrs.
-func isReservedXattr(name string) bool { return strings.HasPrefix(name, reservedPrefix) }
+// isReservedXattr reports whether name is one of the xattrs this
+// replicate gives meaning to (its children's changelogs, the GFID, the
+// index key): applications may neither see nor change them through it.
+// Other trusted.cairn.pending.* names belong to someone else (a replicate
+// further up, a test) and pass through like any xattr.
+func (r *Replicate) isReservedXattr(name string) bool {
+	if name == xattrGFID || name == XattrIndexDirty {
+		return true
+	}
+	if !strings.HasPrefix(name, PendingPrefix) {
+		return false
+	}
+	for _, c := range r.children {
+		if c.pendingKey == name {
+			return true
+		}
+	}
+	return false
+}
 
 // readRow reads child i's changelog of gfid: one GetXattr per child name,
 // all at once. A missing xattr counts as zeros.

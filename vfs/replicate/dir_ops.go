@@ -230,8 +230,14 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 				r.children[i].t.Release(ctx, cin.GFID, handles[i])
 			}
 		})
-		if e == syscall.EEXIST && in.Flags&syscall.O_EXCL == 0 {
-			return r.openExisting(ctx, parent, name, in.Flags)
+		if (e == syscall.EEXIST || e == syscall.EACCES) && in.Flags&syscall.O_EXCL == 0 {
+			// open(O_CREAT) of an existing file needs no write
+			// permission on the directory: our O_EXCL made it fail.
+			a, fh, e2 := r.openExisting(ctx, parent, name, in.Flags)
+			if e2 == syscall.ENOENT {
+				return vfs.Attr{}, 0, e
+			}
+			return a, fh, e2
 		}
 		return vfs.Attr{}, 0, e
 	}

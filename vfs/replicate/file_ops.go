@@ -92,9 +92,11 @@ func (r *Replicate) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.
 		return 0, combine(errs, up)
 	}
 	fh := r.newFD(gfid, flags, false, handles, opened)
-	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+	if flags&syscall.O_TRUNC != 0 {
+		// By GFID, not through the handle: Linux truncates even for
+		// O_RDONLY|O_TRUNC, permission being judged on the caller.
 		in := vfs.SetAttrIn{Valid: vfs.SetSize}
-		if _, e := r.SetAttr(ctx, gfid, fh, &in); e != 0 {
+		if _, e := r.SetAttr(ctx, gfid, 0, &in); e != 0 {
 			r.Release(ctx, gfid, fh)
 			return 0, e
 		}

@@ -441,7 +441,7 @@ func (r *Replicate) xattrsOf(ctx context.Context, i int, gfid vfs.GFID) (map[str
 	}
 	out := make(map[string][]byte, len(names))
 	for _, n := range names {
-		if isReservedXattr(n) {
+		if r.isReservedXattr(n) {
 			continue
 		}
 		v, e := r.children[i].t.GetXattr(ctx, gfid, n)

@@ -303,7 +303,7 @@ func snapshot(t testing.TB, dir string) map[string]fileInfo {
 				}
 				v := make([]byte, 65536)
 				m, _ := unix.Lgetxattr(p, n, v)
-				if strings.HasPrefix(n, PendingPrefix) {
+				if strings.HasPrefix(n, PendingPrefix+"client-") {
 					if m > 0 && !decodeCounters(v[:m]).zero() {
 						fi.dirty = true
 					}

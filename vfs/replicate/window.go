@@ -366,8 +366,11 @@ func (r *Replicate) settle(ctx context.Context, w *window, tried, ok uint64, err
 		})
 		r.mu.Unlock()
 	}
-	if tried&^good != 0 {
-		r.noteFailed(w.key.gfid, w.key.k, tried&^good)
+	r.mu.Lock()
+	failed := w.failed
+	r.mu.Unlock()
+	if failed&tried != 0 {
+		r.noteFailed(w.key.gfid, w.key.k, failed&tried)
 	}
 	return good
 }

@@ -10,7 +10,7 @@ import (
 // GetXattr reads from a good copy. cairn's own trusted.cairn.* xattrs are
 // invisible through replicate (ENODATA).
 func (r *Replicate) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byte, syscall.Errno) {
-	if isReservedXattr(name) {
+	if r.isReservedXattr(name) {
 		return nil, syscall.ENODATA
 	}
 	var exclude uint64
@@ -45,7 +45,7 @@ func (r *Replicate) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, sys
 		}
 		out := names[:0]
 		for _, n := range names {
-			if !isReservedXattr(n) {
+			if !r.isReservedXattr(n) {
 				out = append(out, n)
 			}
 		}
@@ -55,7 +55,7 @@ func (r *Replicate) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, sys
 
 // SetXattr sets an xattr on every copy in a metadata transaction.
 func (r *Replicate) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value []byte, flags uint32) syscall.Errno {
-	if isReservedXattr(name) {
+	if r.isReservedXattr(name) {
 		return syscall.EPERM
 	}
 	_, e := r.inodeTxn(ctx, gfid, metaKind, wholeFile, func(i int) syscall.Errno {
@@ -66,7 +66,7 @@ func (r *Replicate) SetXattr(ctx context.Context, gfid vfs.GFID, name string, va
 
 // RemoveXattr removes an xattr from every copy in a metadata transaction.
 func (r *Replicate) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) syscall.Errno {
-	if isReservedXattr(name) {
+	if r.isReservedXattr(name) {
 		return syscall.EPERM
 	}
 	_, e := r.inodeTxn(ctx, gfid, metaKind, wholeFile, func(i int) syscall.Errno {
@@ -80,7 +80,7 @@ func (r *Replicate) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string)
 // xattrs are refused.
 func (r *Replicate) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, operands map[string][]byte) (map[string][]byte, syscall.Errno) {
 	for name := range operands {
-		if isReservedXattr(name) {
+		if r.isReservedXattr(name) {
 			return nil, syscall.EPERM
 		}
 	}
