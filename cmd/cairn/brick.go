@@ -25,6 +25,7 @@ func brickCommand() *command {
 			path := fs.String("volfile", "", "brick volfile `FILE` (required)")
 			fs.StringVar(path, "f", "", "shorthand for --volfile")
 			listen := fs.String("listen", "", "override the listen `ADDR` (host:port) of the volfile")
+			metrics := fs.String("metrics", "", "serve Prometheus /metrics (of debug/io-stats volumes) on `ADDR`")
 			e.log.register(fs)
 			return func(ctx context.Context, args []string) error {
 				if *path == "" {
@@ -38,11 +39,19 @@ func brickCommand() *command {
 					return err
 				}
 				defer closeLog()
-				g, err := loadGraph(ctx, *path, stack.Env{Logger: log})
+				reg := newMetricsRegistry()
+				g, err := loadGraph(ctx, *path, stack.Env{Logger: log, Registerer: reg})
 				if err != nil {
 					return err
 				}
 				defer g.Close()
+				if *metrics != "" {
+					stop, err := serveMetricsFrom(*metrics, reg, log)
+					if err != nil {
+						return err
+					}
+					defer stop()
+				}
 				node, ok := g.Top().(*stack.ServerNode)
 				if !ok {
 					return fmt.Errorf("%s: top volume %q is %s, not protocol/server (hint: a brick volfile ends with a protocol/server volume over its storage stack)", *path, g.File().Top().Name, g.File().Top().Type)

@@ -48,6 +48,7 @@ func commands() []*command {
 		statusCommand(),
 		completionCommand(),
 		gatewayCommand(),
+		topCommand(),
 	}
 	cmds = append(cmds, extraCommands()...)
 	sort.Slice(cmds, func(i, j int) bool { return cmds[i].name < cmds[j].name })

@@ -35,7 +35,3 @@ func serveMetricsFrom(addr string, reg *prometheus.Registry, log *slog.Logger) (
 	log.Info("metrics", "addr", lis.Addr().String())
 	return func() { srv.Close() }, nil
 }
-
-func serveMetrics(addr string, log *slog.Logger) (func(), error) {
-	return serveMetricsFrom(addr, newMetricsRegistry(), log)
-}

@@ -93,7 +93,8 @@ func runUp(ctx context.Context, o upOptions, log *slog.Logger, out io.Writer) (e
 	if err != nil {
 		return err
 	}
-	env := stack.Env{Logger: log}
+	reg := newMetricsRegistry()
+	env := stack.Env{Logger: log, Registerer: reg}
 	var cleanups []func()
 	defer func() {
 		for i := len(cleanups) - 1; i >= 0; i-- {
@@ -130,7 +131,7 @@ func runUp(ctx context.Context, o upOptions, log *slog.Logger, out io.Writer) (e
 	cleanups = append(cleanups, func() { g.Close() })
 
 	if o.metrics != "" {
-		stop, err := serveMetrics(o.metrics, log)
+		stop, err := serveMetricsFrom(o.metrics, reg, log)
 		if err != nil {
 			return err
 		}

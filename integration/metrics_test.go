@@ -1,0 +1,106 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/cairnfs/cairn/integration/harness"
+)
+
+// metricValue returns the value of the sample of name whose labels include
+// every label given ("k=\"v\"").
+func metricValue(t *testing.T, text, name string, labels ...string) float64 {
+	t.Helper()
+	re := regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(name) + `\{([^}]*)\} (\S+)$`)
+	for _, m := range re.FindAllStringSubmatch(text, -1) {
+		ok := true
+		for _, l := range labels {
+			ok = ok && strings.Contains(m[1], l)
+		}
+		if ok {
+			v, err := strconv.ParseFloat(m[2], 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return v
+		}
+	}
+	return 0
+}
+
+func scrapeMetrics(t *testing.T, addr string) string {
+	t.Helper()
+	resp, err := http.Get("http://" + addr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return string(body)
+}
+
+// TestMetricsCountKnownOperations scrapes /metrics of `cairn up` after
+// known operations through its FUSE mount and checks debug/io-stats's
+// counters match them; then `cairn top` shows the rates.
+func TestMetricsCountKnownOperations(t *testing.T) {
+	dir := t.TempDir()
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	metrics := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	u := startUp(t, "--dir", dir, "--mount", mnt, "--port", fmt.Sprint(harness.FreePort(t)),
+		"--nfs", "", "--9p", "", "--metrics", metrics)
+	defer u.stop(t)
+
+	before := scrapeMetrics(t, metrics)
+	mkdirs0 := metricValue(t, before, "cairn_fop_calls_total", `fop="mkdir"`, `volume="cairn"`)
+	written0 := metricValue(t, before, "cairn_bytes_written_total", `volume="cairn"`)
+	const dirs, size = 7, 3 << 20
+	for i := range dirs {
+		if err := os.Mkdir(filepath.Join(mnt, fmt.Sprintf("d%d", i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(mnt, "d0", "blob"), make([]byte, size), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	lookupErrs0 := metricValue(t, before, "cairn_fop_errors_total", `fop="lookup"`, `volume="cairn"`)
+	if _, err := os.Stat(filepath.Join(mnt, "no-such-file")); !os.IsNotExist(err) {
+		t.Fatalf("stat of a missing file: %v", err)
+	}
+	after := scrapeMetrics(t, metrics)
+	if got := metricValue(t, after, "cairn_fop_calls_total", `fop="mkdir"`, `volume="cairn"`) - mkdirs0; got != dirs {
+		t.Errorf("mkdir calls counted %v, want %d", got, dirs)
+	}
+	if got := metricValue(t, after, "cairn_fop_errors_total", `fop="lookup"`, `volume="cairn"`) - lookupErrs0; got != dirs+2 {
+		// The kernel looks up every new name before creating it: the 7
+		// directories, the blob and the stat of a missing file all fail
+		// with ENOENT once each.
+		t.Errorf("failed lookups counted %v, want %d", got, dirs+2)
+	}
+	if got := metricValue(t, after, "cairn_bytes_written_total", `volume="cairn"`) - written0; got != size {
+		t.Errorf("bytes written counted %v, want %d", got, size)
+	}
+
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	top := exec.CommandContext(ctx, harness.Binary(t), "top", "--metrics", metrics, "--interval", "1s", "--count", "1")
+	done := make(chan []byte)
+	go func() { out, _ := top.CombinedOutput(); done <- out }()
+	time.Sleep(300 * time.Millisecond)
+	for i := range 20 {
+		os.Mkdir(filepath.Join(mnt, fmt.Sprintf("top%d", i)), 0o755)
+	}
+	out := <-done
+	if !regexp.MustCompile(`cairn\s+mkdir\s+\d`).Match(out) {
+		t.Errorf("cairn top shows no Mkdir rate:\n%s", out)
+	}
+}
