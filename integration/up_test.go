@@ -182,4 +182,3 @@ func TestUpPrintsWorkingMountCommand(t *testing.T) {
 		t.Fatalf("umount: %v %s", err, out)
 	}
 }
-
