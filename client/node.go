@@ -24,8 +24,9 @@ type mountState struct {
 // identity is its GFID; names live in the parent's go-fuse Inode.
 type node struct {
 	fs.Inode
-	m    *mountState
-	gfid vfs.GFID
+	m        *mountState
+	gfid     vfs.GFID
+	noXattrs noXattrs
 }
 
 // stableAttr derives go-fuse's identity of a file from its GFID: Ino from

@@ -3,7 +3,9 @@ package client
 import (
 	"context"
 	"strings"
+	"sync"
 	"syscall"
+	"time"
 )
 
 // internalXattrPrefix names cairn's own bookkeeping (GFID, replicate
@@ -13,12 +15,58 @@ const internalXattrPrefix = "trusted.cairn."
 
 func internalXattr(name string) bool { return strings.HasPrefix(name, internalXattrPrefix) }
 
+// noXattrs remembers, for up to the attribute timeout, which xattrs a
+// file was found not to have. The kernel caches no xattrs, and asks for
+// absent ones constantly: security.capability before every write(2)
+// (file_remove_privs; FUSE inodes never get S_NOSEC), and
+// system.posix_acl_access plus security.selinux for every file `ls -l`
+// shows. Each would otherwise be a round trip to the bricks, as in
+// GlusterFS before md-cache cached xattrs. A set or remove through this
+// mount forgets the name at once; another client's set shows within the
+// attribute timeout, like its other attribute changes.
+type noXattrs struct {
+	mu sync.Mutex
+	m  map[string]time.Time // name → expiry
+}
+
+func (c *noXattrs) has(name string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	exp, ok := c.m[name]
+	if ok && time.Now().After(exp) {
+		delete(c.m, name)
+		ok = false
+	}
+	return ok
+}
+
+func (c *noXattrs) add(name string, ttl time.Duration) {
+	if ttl <= 0 {
+		return
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = make(map[string]time.Time)
+	}
+	c.m[name] = time.Now().Add(ttl)
+	c.mu.Unlock()
+}
+
+func (c *noXattrs) forget(name string) {
+	c.mu.Lock()
+	delete(c.m, name)
+	c.mu.Unlock()
+}
+
 // Getxattr follows getxattr(2): a zero-length dest asks for the size.
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
-	if internalXattr(attr) {
+	if internalXattr(attr) || n.noXattrs.has(attr) {
 		return 0, syscall.ENODATA
 	}
 	v, e := n.m.stack.GetXattr(n.m.opCtx(ctx), n.gfid, attr)
+	if e == syscall.ENODATA {
+		n.noXattrs.add(attr, n.m.opts.AttrTimeout)
+	}
 	if e != 0 {
 		return 0, errno(e)
 	}
@@ -35,6 +83,7 @@ func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 	if internalXattr(attr) {
 		return syscall.EPERM
 	}
+	n.noXattrs.forget(attr)
 	return errno(n.m.stack.SetXattr(n.m.opCtx(ctx), n.gfid, attr, data, flags))
 }
 
@@ -42,6 +91,7 @@ func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
 	if internalXattr(attr) {
 		return syscall.EPERM
 	}
+	n.noXattrs.forget(attr)
 	return errno(n.m.stack.RemoveXattr(n.m.opCtx(ctx), n.gfid, attr))
 }
 

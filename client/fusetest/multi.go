@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Timeouts are a mount's cache timeouts, as given with -o.
@@ -97,6 +99,18 @@ func TwoMounts(t *testing.T, a, b string, to Timeouts) {
 		t.Fatal(err)
 	}
 	within("chmod", to.Attr, func() bool { fi, err := os.Stat(fb); return err == nil && fi.Mode().Perm() == 0o600 })
+	// b has found the xattr absent (and may remember that), then a sets it.
+	buf := make([]byte, 64)
+	if _, err := unix.Getxattr(fb, "user.color", buf); err != unix.ENODATA {
+		t.Fatalf("getxattr of an absent xattr: %v", err)
+	}
+	if err := unix.Setxattr(fa, "user.color", []byte("blue"), 0); err != nil {
+		t.Fatal(err)
+	}
+	within("setxattr", to.Attr, func() bool {
+		n, err := unix.Getxattr(fb, "user.color", buf)
+		return err == nil && string(buf[:n]) == "blue"
+	})
 	mt := time.Date(2001, 2, 3, 4, 5, 6, 0, time.UTC)
 	if err := os.Chtimes(fa, mt, mt); err != nil {
 		t.Fatal(err)
