@@ -291,7 +291,7 @@ func TestOwnChangesInvalidate(t *testing.T) {
 		}, "", true},
 		{"unlink", func(c *IOCache, g vfs.GFID) syscall.Errno {
 			return c.Unlink(bg, vfs.RootGFID, "f")
-		}, "", false}, // read by GFID below fails: nothing reaches the child
+		}, "", true}, // the unlinked GFID turns stale: its pages are dropped
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -303,10 +303,14 @@ func TestOwnChangesInvalidate(t *testing.T) {
 			}
 			reads := e.fake.Count(vfsfake.Read)
 			if tc.name == "unlink" {
-				// The pages of the unlinked GFID are still served:
-				// its data did not change.
-				if got := read(t, e.cache, g, 0, 100); string(got) != "0123456789" {
-					t.Errorf("read after unlink %q", got)
+				// An unlinked GFID is stale for anonymous I/O (NFS
+				// clients must get ESTALE), so the pages must not be
+				// served: the read reaches the child and fails.
+				if _, errno := e.cache.Read(bg, g, 0, make([]byte, 100), 0); errno != syscall.ENOENT && errno != syscall.ESTALE {
+					t.Errorf("read after unlink: errno %v, want ENOENT or ESTALE", errno)
+				}
+				if e.fake.Count(vfsfake.Read) == reads {
+					t.Error("read after unlink was served from the cache")
 				}
 				return
 			}
