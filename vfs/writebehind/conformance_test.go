@@ -9,8 +9,12 @@ import (
 	"github.com/cairnfs/cairn/vfs/vfstest"
 )
 
-func stack(t *testing.T, cfg Config) vfs.Translator {
-	w, err := New(cfg, locks.New(memfs.New(memfs.Config{})))
+// stack returns write-behind over child, or over locks → memfs.
+func stack(t *testing.T, cfg Config, child ...vfs.Translator) vfs.Translator {
+	if len(child) == 0 {
+		child = append(child, locks.New(memfs.New(memfs.Config{})))
+	}
+	w, err := New(cfg, child[0])
 	if err != nil {
 		t.Fatal(err)
 	}

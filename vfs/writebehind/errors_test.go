@@ -322,7 +322,7 @@ func TestOrdering(t *testing.T) {
 	}
 	const size = 256 << 10
 	model := make([]byte, 0, size)
-	for i := 0; i < 2000; i++ {
+	for i := 0; i < 1000; i++ {
 		off := r.IntN(size - 8192)
 		n := 1 + r.IntN(8192)
 		fh := fh1
@@ -338,7 +338,7 @@ func TestOrdering(t *testing.T) {
 			model = append(model, make([]byte, end-len(model))...)
 		}
 		copy(model[off:], data)
-		if i%500 == 499 { // and read back now and then
+		if i%250 == 249 { // and read back now and then
 			got := make([]byte, len(model))
 			k, errno := e.wb.Read(bg, g, fh1, got, 0)
 			if errno != 0 || !bytes.Equal(got[:k], model) {
@@ -352,7 +352,7 @@ func TestOrdering(t *testing.T) {
 		t.Fatal("content differs from the writes applied in order")
 	}
 	s := e.wb.Stats()
-	t.Logf("2000 writes: %d joined, %d child writes", s.Joined, s.Sent)
+	t.Logf("1000 writes: %d joined, %d child writes", s.Joined, s.Sent)
 }
 
 // TestConcurrentFiles: many goroutines writing their own files and

@@ -398,25 +398,11 @@ func (t *WriteBehind) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, o
 	return t.Child.Lseek(ctx, gfid, fh, off, whence)
 }
 
-func (t *WriteBehind) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byte, syscall.Errno) {
-	if errno := t.flushFile(ctx, gfid); errno != 0 {
-		return nil, errno
-	}
-	return t.Child.GetXattr(ctx, gfid, name)
-}
-
 func (t *WriteBehind) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value []byte, flags uint32) syscall.Errno {
 	if errno := t.flushFile(ctx, gfid); errno != 0 {
 		return errno
 	}
 	return t.Child.SetXattr(ctx, gfid, name, value, flags)
-}
-
-func (t *WriteBehind) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, syscall.Errno) {
-	if errno := t.flushFile(ctx, gfid); errno != 0 {
-		return nil, errno
-	}
-	return t.Child.ListXattr(ctx, gfid)
 }
 
 func (t *WriteBehind) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) syscall.Errno {

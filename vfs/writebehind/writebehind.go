@@ -31,11 +31,18 @@
 //   - Read waits for the queued writes of the file that could change what
 //     it returns: any write that ends after the read's offset.
 //   - GetAttr, SetAttr (truncate, utimes, chmod), Fallocate, Lseek, the
-//     xattr operations, the lock operations, Link, and Open or Create
-//     with O_TRUNC wait for all of them; attributes returned by Lookup
-//     and ReadDir with attributes are fetched again after waiting when the
-//     file had writes queued. So size, mtime, blocks and the setuid bits
-//     that a non-root write drops are always those after the writes.
+//     xattr operations that change xattrs, the lock operations, Link, and
+//     Open or Create with O_TRUNC wait for all of them; attributes
+//     returned by Lookup and ReadDir with attributes are fetched again
+//     after waiting when the file had writes queued. So size, mtime,
+//     blocks and the setuid bits that a non-root write drops are always
+//     those after the writes.
+//   - GetXattr and ListXattr do not wait, as in GlusterFS: writes do not
+//     change xattrs, except that a write on the brick drops
+//     security.capability — and the Linux kernel asks for exactly that
+//     xattr before every write(2) through FUSE, so waiting there would
+//     send every write at once. A held write's removal of
+//     security.capability is seen once the write is sent.
 //   - Fsync and Flush (close) wait for all of them; Release waits for
 //     those of its handle.
 //
