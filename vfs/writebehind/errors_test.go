@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"math/rand/v2"
+	"runtime"
 	"sync"
 	"syscall"
 	"testing"
@@ -432,5 +433,85 @@ func TestReleaseReachesLocks(t *testing.T) {
 	x.ReleaseOwner("a", 1)
 	if e := x.SetLk(b, g2, 0, vfs.PosixLock, lk, false); e != 0 {
 		t.Fatalf("lock of the released owner still held: %v", e)
+	}
+}
+
+// TestSharedFile: writers of disjoint regions of one file, through their
+// own handles and anonymously, each read back their own writes at once,
+// while another goroutine stats and syncs the file, over a child with
+// random latency.
+func TestSharedFile(t *testing.T) {
+	e := newEnv(t, DefaultConfig())
+	lat := rand.New(rand.NewPCG(5, 6))
+	var lmu sync.Mutex
+	e.fake.SetHook(vfsfake.Write, func(ctx context.Context, c *vfsfake.Call) syscall.Errno {
+		lmu.Lock()
+		n := lat.IntN(50)
+		lmu.Unlock()
+		for i := 0; i < n; i++ {
+			runtime.Gosched()
+		}
+		return 0
+	})
+	g, fh := e.create(t, "f", syscall.O_RDWR)
+	e.wb.Release(bg, g, fh)
+	const region = 64 << 10
+	stop := make(chan struct{})
+	var side sync.WaitGroup
+	side.Add(1)
+	go func() {
+		defer side.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			e.wb.GetAttr(bg, g, 0)
+			e.wb.Fsync(bg, g, 0, true)
+		}
+	}()
+	var wg sync.WaitGroup
+	for w := 0; w < 4; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			h := vfs.Handle(0)
+			if w%2 == 0 {
+				var errno syscall.Errno
+				if h, errno = e.wb.Open(bg, g, syscall.O_RDWR); errno != 0 {
+					t.Error(errno)
+					return
+				}
+				defer e.wb.Release(bg, g, h)
+			}
+			base := int64(w * region)
+			buf := make([]byte, 2048)
+			for i := 0; i < 64; i++ {
+				data := pattern(1024, byte(w*64+i))
+				off := base + int64(i*1024)
+				if n, errno := e.wb.Write(bg, g, h, data, off); errno != 0 || n != len(data) {
+					t.Errorf("write %d %v", n, errno)
+					return
+				}
+				n, errno := e.wb.Read(bg, g, h, buf[:1024], off)
+				if errno != 0 || !bytes.Equal(buf[:n], data) {
+					t.Errorf("writer %d did not read its write at %d back (%d bytes, %v)", w, off, n, errno)
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	close(stop)
+	side.Wait()
+	got := e.content(t, g)
+	for w := 0; w < 4; w++ {
+		for i := 0; i < 64; i++ {
+			off := w*region + i*1024
+			if !bytes.Equal(got[off:off+1024], pattern(1024, byte(w*64+i))) {
+				t.Fatalf("writer %d block %d lost", w, i)
+			}
+		}
 	}
 }
