@@ -35,16 +35,18 @@
 // operations drop the file's xattrs and attributes (ctime); namespace
 // operations drop the entries they touch, the attributes of the parents
 // (mtime, nlink) and of the files named (nlink, ctime), and cache what the
-// creating ones return. A fetch that was in flight while something was
-// dropped never stores its older result (a generation number).
+// creating ones return; Release drops a file whose cached link count is 0,
+// since its last release makes the GFID vanish. A fetch that was in flight
+// while something was dropped never stores its older result (a generation
+// number).
 //
 // A file unlinked through this translator by a name it never looked up
 // (an NFS handle from elsewhere) may show its old attributes until they
 // expire; so may any file changed by another client.
 //
 // Memory: at most MaxEntries attribute, entry and xattr records together;
-// beyond that, records are dropped (expired ones first is not attempted:
-// Go's map order chooses).
+// beyond that an eighth of them is dropped, in Go's map order (no LRU:
+// records live a second anyway).
 //
 // Locking: one mutex guards all state; child calls are made without it.
 package mdcache
