@@ -7,7 +7,6 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"testing"
 	"time"
 
@@ -145,5 +144,3 @@ func connected(t testing.TB, xl vfs.Translator, mod func(*Config)) (*Client, *te
 	}
 	return c, b
 }
-
-func portString(p int) string { return strconv.Itoa(p) }
