@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"flag"
 	"os/exec"
 	"strings"
@@ -108,5 +109,31 @@ func TestBashCompletion(t *testing.T) {
 	cmd.Stdin = strings.NewReader(script)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("bash -n: %v\n%s", err, out)
+	}
+}
+
+// --log-format json gives one JSON object per line; --log-level filters.
+func TestLogFlags(t *testing.T) {
+	var buf bytes.Buffer
+	l := logFlags{format: "json", level: "warn"}
+	log, closer, err := l.logger(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer closer()
+	log.Info("hidden")
+	log.Warn("brick disconnected", "brick", "127.0.0.1:6996")
+	line := strings.TrimSpace(buf.String())
+	var m map[string]any
+	if err := json.Unmarshal([]byte(line), &m); err != nil {
+		t.Fatalf("not one JSON line: %q: %v", line, err)
+	}
+	if m["msg"] != "brick disconnected" || m["brick"] != "127.0.0.1:6996" || m["level"] != "WARN" {
+		t.Errorf("unexpected record %v", m)
+	}
+	for _, bad := range []logFlags{{level: "loud"}, {format: "xml"}} {
+		if _, _, err := bad.logger(&buf); err == nil {
+			t.Errorf("%+v accepted", bad)
+		}
 	}
 }
