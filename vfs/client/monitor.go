@@ -16,9 +16,8 @@ import (
 )
 
 type pingResult struct {
-	ep   *epoch
-	err  error
-	sent time.Time
+	ep  *epoch
+	err error
 }
 
 // kick asks the monitor to ping now (a call saw the transport fail, or the
@@ -87,13 +86,12 @@ func (c *Client) monitor() {
 // ping sends one Ping on ep and reports the result.
 func (c *Client) ping(ep *epoch, results chan<- pingResult) {
 	defer c.wg.Done()
-	sent := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.PingTimeout)
 	ctx = metadata.AppendToOutgoingContext(ctx, protocol.MDSubvolume, c.cfg.RemoteSubvolume)
 	_, err := ep.rpc.Ping(ctx, &brickpb.PingRequest{})
 	cancel()
 	select {
-	case results <- pingResult{ep: ep, err: err, sent: sent}:
+	case results <- pingResult{ep: ep, err: err}:
 	case <-c.closed:
 	}
 }
