@@ -40,9 +40,9 @@
 // while something was dropped never stores its older result (a generation
 // number).
 //
-// A file unlinked through this translator by a name it never looked up
-// (an NFS handle from elsewhere) may show its old attributes until they
-// expire; so may any file changed by another client.
+// Unlink, Rmdir and Rename look the victim up first when no entry names
+// it, so that its GFID turns stale at once. A file changed by another
+// client may show its old attributes until they expire.
 //
 // Memory: at most MaxEntries attribute, entry and xattr records together;
 // beyond that an eighth of them is dropped, in Go's map order (no LRU:

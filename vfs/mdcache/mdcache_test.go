@@ -301,6 +301,36 @@ func TestOwnChanges(t *testing.T) {
 	}
 }
 
+// TestUnlinkUnseen: a file removed by a name the cache never saw (an NFS
+// client's handle) turns stale at once all the same.
+func TestUnlinkUnseen(t *testing.T) {
+	e := newEnv(t, DefaultConfig())
+	f := e.file(t, vfs.RootGFID, "f", 0o644, nil)
+	g := e.file(t, vfs.RootGFID, "g", 0o644, nil)
+	h := e.file(t, vfs.RootGFID, "h", 0o644, nil)
+	for _, x := range []vfs.GFID{f, g, h} {
+		e.getattr(t, x)
+	}
+	if errno := e.md.Unlink(bg, vfs.RootGFID, "f"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if errno := e.md.Rename(bg, vfs.RootGFID, "g", vfs.RootGFID, "h", 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	for _, x := range []vfs.GFID{f, h} {
+		if _, errno := e.md.GetAttr(bg, x, 0); errno != syscall.ENOENT && errno != syscall.ESTALE {
+			t.Errorf("getattr of a removed file: %v", errno)
+		}
+	}
+	// A name the cache knows costs no lookup.
+	n := e.calls(vfsfake.Lookup)
+	e.md.Create(bg, vfs.RootGFID, "k", &vfs.CreateIn{Mode: 0o644})
+	e.md.Unlink(bg, vfs.RootGFID, "k")
+	if e.calls(vfsfake.Lookup) != n {
+		t.Errorf("unlink of a known name looked it up")
+	}
+}
+
 // TestStaleFetch: a GetAttr that was in flight while the file changed
 // does not store its older answer.
 func TestStaleFetch(t *testing.T) {
@@ -537,8 +567,12 @@ func TestForwards(t *testing.T) {
 	e := newEnv(t, DefaultConfig())
 	vfsfake.Exercise(bg, e.md)
 	for _, op := range vfsfake.AllOps {
-		if n := e.fake.Count(op); n != 1 {
-			t.Errorf("%s reached the child %d times", op, n)
+		want := 1
+		if op == vfsfake.Lookup {
+			want = 4 // and the victims of Unlink, Rmdir, Rename
+		}
+		if n := e.fake.Count(op); n != want {
+			t.Errorf("%s reached the child %d times, want %d", op, n, want)
 		}
 	}
 }

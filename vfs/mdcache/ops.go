@@ -264,33 +264,62 @@ func (t *MDCache) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, n
 }
 
 // removed accounts for the removal of name from parent: the entry, the
-// parent's attributes and those of the file it named, if known.
-func (t *MDCache) removed(parent vfs.GFID, name string, what int) {
+// parent's attributes and those of the file it named, if known. victim is
+// the file looked up before the removal, if it was.
+func (t *MDCache) removed(parent vfs.GFID, name string, what int, victim *vfs.GFID) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if g, ok := t.dropEntry(parent, name); ok {
 		t.dropNode(g, what)
 	}
+	if victim != nil {
+		t.dropNode(*victim, what)
+	}
 	t.dropNode(parent, dropAttr)
 }
 
+// victim returns the GFID that name in parent names, looking it up when
+// no entry (even an expired one) tells: the removed file's cached
+// attributes must go, so that its GFID turns stale at once (an NFS client
+// holding its handle gets ESTALE, not cached attributes). Through FUSE the
+// kernel has looked the name up already, so this costs nothing there.
+func (t *MDCache) victim(ctx context.Context, parent vfs.GFID, name string) *vfs.GFID {
+	if !t.enabled {
+		return nil
+	}
+	t.mu.Lock()
+	e := t.entries[entKey{parent, name}]
+	t.mu.Unlock()
+	if e != nil {
+		return nil // removed() finds it
+	}
+	a, errno := t.Child.Lookup(ctx, parent, name)
+	if errno != 0 {
+		return nil
+	}
+	return &a.GFID
+}
+
 func (t *MDCache) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
+	v := t.victim(ctx, parent, name)
 	errno := t.Child.Unlink(ctx, parent, name)
-	t.removed(parent, name, dropAttr)
+	t.removed(parent, name, dropAttr, v)
 	return errno
 }
 
 func (t *MDCache) Rmdir(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
+	v := t.victim(ctx, parent, name)
 	errno := t.Child.Rmdir(ctx, parent, name)
-	t.removed(parent, name, dropAll)
+	t.removed(parent, name, dropAll, v)
 	return errno
 }
 
 func (t *MDCache) Rename(ctx context.Context, oldParent vfs.GFID, oldName string, newParent vfs.GFID, newName string, flags uint32) syscall.Errno {
+	v := t.victim(ctx, newParent, newName)
 	errno := t.Child.Rename(ctx, oldParent, oldName, newParent, newName, flags)
 	// The moved file's ctime changes, the replaced one's nlink.
-	t.removed(oldParent, oldName, dropAttr)
-	t.removed(newParent, newName, dropAttr)
+	t.removed(oldParent, oldName, dropAttr, nil)
+	t.removed(newParent, newName, dropAttr, v)
 	return errno
 }
 

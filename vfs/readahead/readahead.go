@@ -28,7 +28,10 @@
 // and a page being read when the file changes is thrown away when it
 // arrives (a generation number per stream). Changes made by other clients
 // are seen once the reader has consumed the pages read before them, as in
-// GlusterFS. Handles opened with O_DIRECT bypass read-ahead.
+// GlusterFS. Unlink and Rename drop the anonymous streams of the file they
+// remove, so that its GFID turns stale at once (streams of open handles
+// stay: an unlinked open file is still readable). Handles opened with
+// O_DIRECT bypass read-ahead.
 //
 // Locking: one mutex guards all state; child calls are made without it.
 package readahead

@@ -171,6 +171,30 @@ func TestAnonymousPermission(t *testing.T) {
 	}
 }
 
+// TestUnlinkedAnonymous: once a file is removed, an anonymous write to it
+// fails at once, even from a caller whose writes were being held.
+func TestUnlinkedAnonymous(t *testing.T) {
+	for _, rename := range []bool{false, true} {
+		e := newEnv(t, DefaultConfig())
+		g, fh := e.create(t, "f", syscall.O_WRONLY)
+		e.wb.Release(bg, g, fh)
+		write(t, e.wb, g, 0, []byte("a"), 0)
+		write(t, e.wb, g, 0, []byte("b"), 1) // held
+		if rename {
+			o, ofh := e.create(t, "other", syscall.O_WRONLY)
+			e.wb.Release(bg, o, ofh)
+			if errno := e.wb.Rename(bg, vfs.RootGFID, "other", vfs.RootGFID, "f", 0); errno != 0 {
+				t.Fatal(errno)
+			}
+		} else if errno := e.wb.Unlink(bg, vfs.RootGFID, "f"); errno != 0 {
+			t.Fatal(errno)
+		}
+		if _, errno := e.wb.Write(bg, g, 0, []byte("c"), 2); errno != syscall.ESTALE && errno != syscall.ENOENT {
+			t.Errorf("rename %v: anonymous write to a removed file: %v", rename, errno)
+		}
+	}
+}
+
 // TestSynchronousHandles: O_SYNC handles, and O_DIRECT ones with
 // strict-O_DIRECT, write through; O_DIRECT is otherwise ignored.
 func TestSynchronousHandles(t *testing.T) {

@@ -48,7 +48,10 @@
 //
 // Namespace operations (Unlink, Rename) do not wait: writes through open
 // handles still reach the file, and anonymous writes to a file removed
-// meanwhile are dropped with it.
+// meanwhile are dropped with it. They forget the removed file's anonymous
+// writers (looking its name up first while any is remembered), so that a
+// later anonymous write gets ESTALE from the child rather than an
+// acknowledgement.
 //
 // # Errors
 //
