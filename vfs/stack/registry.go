@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"strconv"
+	"strings"
 
 	"github.com/cairnfs/cairn/brick/locks"
 	"github.com/cairnfs/cairn/brick/posix"
@@ -88,6 +89,7 @@ func Registry(env Env) volfile.Registry {
 		},
 	}
 	addClientTypes(env, reg)
+	addPerfTypes(reg)
 	return reg
 }
 
@@ -148,3 +150,8 @@ func (s *ServerNode) Close() error {
 }
 
 func (s *ServerNode) String() string { return fmt.Sprintf("protocol/server on %s", s.Addr) }
+
+// splitList splits a comma- or space-separated option value.
+func splitList(s string) []string {
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' || r == '\t' })
+}
