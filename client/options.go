@@ -76,7 +76,8 @@ type Options struct {
 	MaxWrite     int
 	MaxReadAhead int
 	// MaxBackground bounds asynchronous requests (readahead, writeback);
-	// 0 lets go-fuse choose.
+	// 0 lets go-fuse choose (12). Over the network more readahead in
+	// flight pays; GlusterFS's bridge allows 64.
 	MaxBackground int
 
 	// GroupsCacheTTL is how long the supplementary groups read from
@@ -101,6 +102,7 @@ func DefaultOptions() Options {
 		Subtype:         "cairn",
 		MaxWrite:        maxKernelWrite,
 		MaxReadAhead:    maxKernelWrite,
+		MaxBackground:   64,
 		GroupsCacheTTL:  time.Second,
 	}
 }
