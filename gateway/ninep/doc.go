@@ -6,7 +6,8 @@
 // Each fid is a file (file.go) that holds a GFID and, once opened, a
 // volume handle; everything is addressed by GFID, so renames need no
 // bookkeeping and QIDs are stable: Path is the GFID's 64-bit inode number
-// (the same on every gateway and after restarts, so ls -i is stable) and
+// minus 2 (v9fs shows path+2 as st_ino, so a file has the same inode
+// number over 9P, NFS and FUSE, on every gateway and after restarts) and
 // Version changes with mtime and size.
 //
 // # Identity

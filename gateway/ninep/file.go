@@ -82,13 +82,18 @@ func errno(e syscall.Errno) error {
 	return linux.Errno(e)
 }
 
-// qidOf derives a QID from attributes: Path is the GFID's 64-bit inode
-// number (stable across restarts and gateways, so ls -i is stable), and
-// Version changes with mtime and size.
+// qidOf derives a QID from attributes: Path comes from the GFID's 64-bit
+// inode number (stable across restarts and gateways, so ls -i is stable),
+// and Version changes with mtime and size.
 func qidOf(a *vfs.Attr) p9.QID {
 	v := uint32(a.Mtime.Sec) ^ uint32(a.Mtime.Nsec) ^ uint32(a.Size) ^ uint32(a.Size>>32)
-	return p9.QID{Type: p9.FileMode(a.Mode).QIDType(), Version: v, Path: a.GFID.Ino()}
+	return p9.QID{Type: p9.FileMode(a.Mode).QIDType(), Version: v, Path: qidPath(a.GFID)}
 }
+
+// qidPath is the GFID's inode number minus 2, because Linux's v9fs
+// reports path+2 as st_ino (v9fs_qid2ino): a file then has the same inode
+// number over 9P as over NFS and FUSE.
+func qidPath(g vfs.GFID) uint64 { return g.Ino() - 2 }
 
 var attrMask = p9.AttrMask{Mode: true, NLink: true, UID: true, GID: true, RDev: true,
 	ATime: true, MTime: true, CTime: true, INo: true, Size: true, Blocks: true}
@@ -550,7 +555,7 @@ func (f *file) Readdir(offset uint64, count uint32) (p9.Dirents, error) {
 		out = append(out, p9.Dirent{QID: qidOf(&a), Offset: 1, Type: dtDir, Name: "."})
 		fallthrough
 	case offset == 1:
-		q := p9.QID{Type: p9.TypeDir, Path: f.gfid.Ino()}
+		q := p9.QID{Type: p9.TypeDir, Path: qidPath(f.gfid)}
 		out = append(out, p9.Dirent{QID: q, Offset: 2, Type: dtDir, Name: ".."})
 	default:
 		vc = offset - offsetBias
@@ -563,7 +568,7 @@ func (f *file) Readdir(offset uint64, count uint32) (p9.Dirents, error) {
 		if d.Cookie > ^uint64(0)-offsetBias {
 			return nil, linux.EOVERFLOW
 		}
-		q := p9.QID{Type: p9.FileMode(d.Type).QIDType(), Path: d.GFID.Ino()}
+		q := p9.QID{Type: p9.FileMode(d.Type).QIDType(), Path: qidPath(d.GFID)}
 		out = append(out, p9.Dirent{QID: q, Offset: d.Cookie + offsetBias, Type: direntType(d.Type), Name: d.Name})
 	}
 	return out, nil

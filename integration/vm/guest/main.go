@@ -14,6 +14,9 @@
 //	gtool ctl HOST:PORT WORDS...   send a line to the test on the host and
 //	                               print its one-line answer (exit 1 unless
 //	                               it starts with "ok")
+//	gtool asuser UID GID CMD ARGS  run CMD with that uid and gid and no
+//	                               supplementary groups (busybox's setpriv
+//	                               cannot change ids)
 //	gtool smallfiles DIR N         create N 4 KiB files (write, close); print files/s
 package main
 
@@ -66,6 +69,8 @@ func main() {
 		doCtl(args)
 	case "smallfiles":
 		doSmall(args)
+	case "asuser":
+		doAsUser(args)
 	default:
 		die("unknown subcommand %q", os.Args[1])
 	}
@@ -228,4 +233,29 @@ func doSmall(args []string) {
 		}
 	}
 	fmt.Printf("smallfiles %d %.1f files/s\n", n, float64(n)/time.Since(t0).Seconds())
+}
+
+func doAsUser(args []string) {
+	if len(args) < 3 {
+		die("usage: gtool asuser UID GID CMD ARGS...")
+	}
+	uid, err1 := strconv.Atoi(args[0])
+	gid, err2 := strconv.Atoi(args[1])
+	if err1 != nil || err2 != nil {
+		die("bad uid or gid")
+	}
+	if err := syscall.Setgroups(nil); err != nil {
+		die("setgroups: %v", err)
+	}
+	if err := syscall.Setgid(gid); err != nil {
+		die("setgid: %v", err)
+	}
+	if err := syscall.Setuid(uid); err != nil {
+		die("setuid: %v", err)
+	}
+	path := args[2]
+	if !strings.Contains(path, "/") {
+		path = "/bin/" + path
+	}
+	die("exec %s: %v", path, syscall.Exec(path, args[2:], os.Environ()))
 }
