@@ -21,14 +21,14 @@ func (p *Posix) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vfs.
 		if err := sys.Fstat(h.fd, &st); err != nil {
 			return vfs.Attr{}, errno(err)
 		}
-		return attrOf(gfid, &st), 0
+		return p.attr(gfid, &st), 0
 	}
 	o, e := p.resolve(gfid)
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
 	defer o.close()
-	return o.attr(), 0
+	return p.attr(o.gfid, &o.st), 0
 }
 
 // SetAttr applies chown, chmod, truncate and utimes, in that order (chown
@@ -168,5 +168,5 @@ func (p *Posix) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *v
 	if err := sys.Fstat(fd, &st); err != nil {
 		return vfs.Attr{}, errno(err)
 	}
-	return attrOf(gfid, &st), 0
+	return p.attr(gfid, &st), 0
 }

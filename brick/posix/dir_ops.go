@@ -140,7 +140,7 @@ func (p *Posix) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, cooki
 			}
 			ent := vfs.DirEntry{Name: d.Name, GFID: g, Type: typ, Cookie: d.Off}
 			if plus && canStat {
-				a := attrOf(g, &st)
+				a := p.attr(g, &st)
 				ent.Attr = &a
 			}
 			out = append(out, ent)

@@ -58,7 +58,7 @@ func (p *Posix) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs.A
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
-	return attrOf(g, &st), 0
+	return p.attr(g, &st), 0
 }
 
 // Readlink reads a symlink (EINVAL for anything else).
@@ -262,7 +262,7 @@ func (p *Posix) makeObject(ctx context.Context, parent vfs.GFID, name string, in
 		sys.Close(fd)
 		return vfs.Attr{}, -1, errno(err)
 	}
-	a := attrOf(g, &st)
+	a := p.attr(g, &st)
 	if kind != kindFile {
 		sys.Close(fd)
 		fd = -1
@@ -312,7 +312,7 @@ func (p *Posix) openExisting(ctx context.Context, po *obj, name string, flags in
 		sys.Close(ofd)
 		return vfs.Attr{}, -1, errno(err)
 	}
-	return attrOf(g, &st), ofd, 0
+	return p.attr(g, &st), ofd, 0
 }
 
 // Create makes and opens a regular file.
@@ -393,7 +393,7 @@ func (p *Posix) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, new
 	if e := o.restat(); e != 0 {
 		return vfs.Attr{}, e
 	}
-	return o.attr(), 0
+	return p.attr(o.gfid, &o.st), 0
 }
 
 // removable checks that the caller may remove name (stat st) from po.

@@ -91,12 +91,17 @@ func (o *obj) close() {
 
 func (o *obj) isDir() bool { return o.st.Mode&syscall.S_IFMT == syscall.S_IFDIR }
 
-// attr converts the stat of o.
-func (o *obj) attr() vfs.Attr { return attrOf(o.gfid, &o.st) }
-
 // restat refreshes o.st.
 func (o *obj) restat() syscall.Errno {
 	return errno(sys.Fstat(o.fd, &o.st))
+}
+
+// attr converts a stat for clients: attrOf, with the ctime of the last
+// client-visible change (see ctimeMask).
+func (p *Posix) attr(g vfs.GFID, st *sys.Stat_t) vfs.Attr {
+	a := attrOf(g, st)
+	p.ctime.apply(&a)
+	return a
 }
 
 // attrOf converts a stat. The index hard link of a non-directory is not a

@@ -45,6 +45,9 @@ type Posix struct {
 	dir string
 	log *slog.Logger
 
+	// ctime hides ctime changes made only by internal xattrs.
+	ctime ctimeMask
+
 	// Descriptors held for the translator's life: the export root and the
 	// private directories (O_PATH, never reopened by path).
 	rootFD, metaFD, gfidFD, tmpFD, unlinkFD, dirtyFD int

@@ -114,6 +114,7 @@ func (p *Posix) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value 
 		return errno(err)
 	}
 	if pending {
+		p.maskInternalCtime(o)
 		p.updateDirty(o.fd, gfid, map[string][]byte{name: value})
 	}
 	return 0
@@ -161,6 +162,7 @@ func (p *Posix) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) sys
 		return errno(err)
 	}
 	if pending {
+		p.maskInternalCtime(o)
 		p.updateDirty(o.fd, gfid, map[string][]byte{name: nil})
 	}
 	return 0
@@ -204,6 +206,7 @@ func (p *Posix) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, 
 	unlock := p.lockG(gfid)
 	defer unlock()
 	out := make(map[string][]byte, len(names))
+	changed := false
 	for _, name := range names {
 		v := operands[name]
 		cur, err := sys.GetxattrFD(o.fd, name)
@@ -215,6 +218,13 @@ func (p *Posix) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, 
 		case len(cur) != len(v):
 			return nil, syscall.EINVAL
 		}
+		if allZero(v) {
+			// Adding zeros is a read (replicate reads its changelog so):
+			// no write, so no ctime change.
+			out[name] = cur
+			continue
+		}
+		changed = true
 		for i := 0; i+width <= len(v); i += width {
 			if width == 4 {
 				s := int32(binary.BigEndian.Uint32(cur[i:])) + int32(binary.BigEndian.Uint32(v[i:]))
@@ -228,6 +238,9 @@ func (p *Posix) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, 
 			return nil, errno(err)
 		}
 		out[name] = cur
+	}
+	if changed {
+		p.maskInternalCtime(o)
 	}
 	if pending {
 		p.updateDirty(o.fd, gfid, out)
@@ -320,4 +333,13 @@ func (p *Posix) dirtyIndexXattr(ctx context.Context) ([]byte, syscall.Errno) {
 		out = append(out, g[:]...)
 	}
 	return out, 0
+}
+
+// maskInternalCtime records that o's ctime moved only because of an
+// internal xattr change since o was resolved (see ctimeMask).
+func (p *Posix) maskInternalCtime(o *obj) {
+	var st sys.Stat_t
+	if err := sys.Fstat(o.fd, &st); err == nil {
+		p.ctime.record(o.gfid, o.st.Ctim, st.Ctim)
+	}
 }
