@@ -42,12 +42,29 @@ func (n *node) Open(ctx context.Context, flags uint32) (fs.FileHandle, uint32, s
 	return &fileHandle{m: n.m, gfid: n.gfid, fh: fh}, n.m.openFlags(flags), 0
 }
 
+// Read fills dest unless the file ends first. The kernel takes a short
+// READ reply (outside direct I/O) to mean end of file: it shrinks its idea
+// of the size and leaves the rest of a readahead window unread, to be
+// fetched later a page at a time. Translators may return less than asked
+// (a cache page or a transport chunk boundary), so Read asks again until
+// dest is full or a read returns nothing.
 func (f *fileHandle) Read(ctx context.Context, dest []byte, off int64) (fuse.ReadResult, syscall.Errno) {
-	n, e := f.m.stack.Read(f.m.opCtx(ctx), f.gfid, f.fh, dest, off)
-	if e != 0 {
-		return nil, errno(e)
+	ctx = f.m.opCtx(ctx)
+	total := 0
+	for total < len(dest) {
+		n, e := f.m.stack.Read(ctx, f.gfid, f.fh, dest[total:], off+int64(total))
+		if e != 0 {
+			if total > 0 {
+				break // report what was read; the error recurs on the next call
+			}
+			return nil, errno(e)
+		}
+		if n <= 0 {
+			break
+		}
+		total += n
 	}
-	return fuse.ReadResultData(dest[:n]), 0
+	return fuse.ReadResultData(dest[:total]), 0
 }
 
 func (f *fileHandle) Write(ctx context.Context, data []byte, off int64) (uint32, syscall.Errno) {
