@@ -44,9 +44,6 @@ integration: build
 
 test: deps fmt-check vet unit integration
 
-bench: build
-	$(GO) test -run '^$$' -bench . -benchtime 3x -count 1 ./vfs/client/ ./vfs/replicate/ 2>&1 | tee bench-go.txt
-
 fuzz:
 	$(GO) test -run '^$$' -fuzz FuzzParse -fuzztime 30s ./vfs/volfile/
 	$(GO) test -run '^$$' -fuzz FuzzNames -fuzztime 30s ./brick/posix/
@@ -56,3 +53,4 @@ clean:
 	rm -rf $(BIN)
 
 -include Makefile.proto
+-include Makefile.bench
