@@ -208,3 +208,12 @@ func TestPosixFullStack(t *testing.T) {
 	s := fusetest.Start(t, "full", "-o direct-io-mode=disable", 1)
 	fusetest.Posix(t, s.Mounts[0], fusetest.Skips)
 }
+
+func TestPermissions(t *testing.T) {
+	for _, args := range []string{"-o allow_other", "-o allow_other,default_permissions"} {
+		t.Run(args, func(t *testing.T) {
+			s := fusetest.Start(t, "replicate", args, 1)
+			fusetest.Permissions(t, s.Mounts[0])
+		})
+	}
+}

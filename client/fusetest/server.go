@@ -139,6 +139,13 @@ func Start(t testing.TB, stack, args string, nMounts int) *Server {
 		skipOrFail(t, "no /dev/fuse: "+err.Error())
 	}
 	base := t.TempDir()
+	// Let other users reach the mount points (Permissions runs commands as
+	// nobody); t.TempDir makes its directories 0700.
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	s := &Server{Dir: filepath.Join(base, "data"), stderr: &lockedBuffer{}, done: make(chan error, 1)}
 	if err := os.Mkdir(s.Dir, 0o755); err != nil {
 		t.Fatal(err)

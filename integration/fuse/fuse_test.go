@@ -85,6 +85,12 @@ type mountpoint struct {
 func mountHelper(t *testing.T, spec, opts string) *mountpoint {
 	t.Helper()
 	base := t.TempDir()
+	// Let other users reach the mount (Permissions runs commands as nobody).
+	for _, d := range []string{filepath.Dir(base), base} {
+		if err := os.Chmod(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
 	m := &mountpoint{dir: filepath.Join(base, "mnt"), log: filepath.Join(base, "mount.log")}
 	if err := os.Mkdir(m.dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -354,4 +360,12 @@ func TestTwoClients(t *testing.T) {
 	a := mountHelper(t, v.spec(), v.fstabOptions())
 	b := mountHelper(t, v.spec(), v.fstabOptions())
 	fusetest.TwoMounts(t, a.dir, b.dir, fusetest.Timeouts{Entry: time.Second, Attr: time.Second})
+}
+
+// TestPermissions: requests carry the caller's identity to the bricks.
+func TestPermissions(t *testing.T) {
+	needFUSE(t)
+	v := startVolume(t)
+	m := mountHelper(t, v.spec(), v.fstabOptions()+",allow_other")
+	fusetest.Permissions(t, m.dir)
 }
