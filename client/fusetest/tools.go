@@ -416,6 +416,37 @@ func testLocks(t *testing.T, dir string, cfg ToolsConfig) {
 		release2()
 	})
 
+	t.Run("KilledWaiterLeavesNoLock", func(t *testing.T) {
+		_, release := LockHolder(t, p)
+		// A second process blocks in F_SETLKW and is killed while waiting:
+		// the FUSE interrupt cancels its wait, which must not turn into a
+		// lock nobody holds once the first holder lets go.
+		exe, err := os.Executable()
+		if err != nil {
+			t.Fatal(err)
+		}
+		waiter := exec.Command(exe, "-test.run=^$")
+		waiter.Env = append(os.Environ(), envLock+"="+p)
+		if err := waiter.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		_ = waiter.Process.Kill()
+		_ = waiter.Wait()
+		release()
+		got := make(chan struct{})
+		go func() {
+			_, release3 := LockHolder(t, p)
+			release3()
+			close(got)
+		}()
+		select {
+		case <-got:
+		case <-time.After(20 * time.Second):
+			t.Fatal("the lock stayed taken after its holder exited and the only waiter was killed")
+		}
+	})
+
 	t.Run("OFD", func(t *testing.T) {
 		a, err := os.OpenFile(p, os.O_RDWR, 0)
 		if err != nil {
