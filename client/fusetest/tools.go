@@ -463,9 +463,19 @@ func testLocks(t *testing.T, dir string, cfg ToolsConfig) {
 		if _, err := fcntl(b.Fd(), unix.F_OFD_SETLK, syscall.F_RDLCK); err != syscall.EAGAIN {
 			t.Errorf("conflicting OFD lock: %v, want EAGAIN", err)
 		}
-		a.Close() // last close of the description releases its OFD locks
-		if _, err := fcntl(b.Fd(), unix.F_OFD_SETLK, syscall.F_WRLCK); err != nil {
-			t.Errorf("OFD lock after the holder closed: %v", err)
+		// The last close of the description releases its OFD locks, in
+		// the kernel's asynchronous RELEASE (as for flock below).
+		a.Close()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			_, err := fcntl(b.Fd(), unix.F_OFD_SETLK, syscall.F_WRLCK)
+			if err == nil {
+				break
+			}
+			if err != syscall.EAGAIN || time.Now().After(deadline) {
+				t.Fatalf("OFD lock after the holder closed: %v", err)
+			}
+			time.Sleep(10 * time.Millisecond)
 		}
 	})
 
