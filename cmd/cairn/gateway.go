@@ -107,7 +107,10 @@ func startGateway(ctx context.Context, root vfs.Translator, volume, nfsAddr, nin
 	if nfsAddr == "" && ninepAddr == "" {
 		return rg, nil
 	}
-	gw, err := gateway.New(gateway.Config{Volume: volume, FS: root, NFSAddr: nfsAddr, NinePAddr: ninepAddr, Logger: log})
+	// cairn up serves loopback only, for the local user: root on the
+	// client is root on the volume (no root squash), or nothing could be
+	// written to the root-owned top directory over NFS.
+	gw, err := gateway.New(gateway.Config{Volume: volume, FS: root, NFSAddr: nfsAddr, NinePAddr: ninepAddr, NoRootSquash: true, Logger: log})
 	if err != nil {
 		return nil, fmt.Errorf("%w (hint: pass --nfs/--9p other addresses, or empty to disable)", err)
 	}
