@@ -60,7 +60,7 @@ func differential(t *testing.T, seed uint64, n int, faults bool) {
 				down = -1
 			} else {
 				down = (i / 800) % 2
-				e.bricks[down].setDown(true)
+				e.down(down)
 			}
 		}
 		d.step(i)

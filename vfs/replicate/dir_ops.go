@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"sort"
+	"sync"
 	"syscall"
 	"time"
 
@@ -219,14 +220,58 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 	cin.Flags &^= syscall.O_TRUNC
 	attrs := make([]vfs.Attr, len(r.children))
 	handles := make([]vfs.Handle, len(r.children))
-	good, errs, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
-		var e syscall.Errno
-		attrs[i], handles[i], e = r.children[i].t.Create(ctx, parent, name, &cin)
-		return e
+	// The data transaction of the new file starts in the same request as
+	// the create (eager locking): lock and pre-op of a GFID nobody else
+	// knows yet cannot conflict, and the first write then costs one round
+	// trip like the others.
+	eager := r.cfg.PostOpDelay > 0
+	owner := r.newOwner()
+	dataLock := lockReq{domain: dataDomain, gfid: cin.GFID, typ: vfs.WriteLock}
+	up := r.upMask()
+	delta := make([]int32, len(r.children))
+	for j := range delta {
+		delta[j] = 1
+		if up&(1<<j) == 0 {
+			delta[j] = 2
+		}
+	}
+	preop := r.pendingOps(cin.GFID, dataKind, delta)
+	var preMu sync.Mutex
+	var pre uint64 // children where lock and pre-op succeeded
+	good, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
+		if !eager {
+			var e syscall.Errno
+			attrs[i], handles[i], e = r.children[i].t.Create(ctx, parent, name, &cin)
+			return e
+		}
+		ops := append([]compound.Op{compound.Create(parent, name, cin), dataLock.op(owner, false)}, preop...)
+		res, e := compound.Run(ctx, r.children[i].t, ops)
+		if len(res) == 0 {
+			return e
+		}
+		attrs[i], handles[i] = res[0].Attr, res[0].Fh
+		switch {
+		case res[0].Errno != 0:
+			return res[0].Errno
+		case e == 0:
+			preMu.Lock()
+			pre |= 1 << i
+			preMu.Unlock()
+		case len(res) > 2 && !isDown(e):
+			// Locked but the pre-op failed: let go of the lock.
+			r.unlockGot(internalCtx(ctx), i, owner, []lockReq{dataLock})
+		}
+		return 0
 	})
+	if eager && pre != 0 && (e != 0 || pre != good) {
+		// Not every copy could start the transaction: undo it and let
+		// the first write open one the ordinary way.
+		r.unlockAndPostOp(ctx, pre, owner, []lockReq{dataLock}, func(int) []compound.Op { return negate(preop) })
+		pre = 0
+	}
 	if e != 0 {
 		each(r.all, func(i int) {
-			if errs != nil && handles[i] != 0 {
+			if handles[i] != 0 {
 				r.children[i].t.Release(ctx, cin.GFID, handles[i])
 			}
 		})
@@ -243,6 +288,9 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 	}
 	r.newState(cin.GFID, good)
 	r.noteName(cin.GFID, parent, name)
+	if pre != 0 {
+		r.adoptWindow(ctx, cin.GFID, owner, dataLock, pre)
+	}
 	fh := r.newFD(cin.GFID, in.Flags&^(syscall.O_CREAT|syscall.O_EXCL|syscall.O_TRUNC), false, handles, good)
 	return attrs[r.pick(cin.GFID, good)], fh, 0
 }

@@ -29,7 +29,7 @@ func TestEntryHeal(t *testing.T) {
 	e.must("mkdir", errno)
 	e.r.FlushTransactions(e.ctx)
 
-	e.bricks[1].setDown(true)
+	e.down(1)
 	e.must("unlink", r.Unlink(e.ctx, d1.GFID, "gone"))
 	e.must("rename file across dirs", r.Rename(e.ctx, d1.GFID, "moved", d2.GFID, "moved2", 0))
 	e.must("rename dir within root", r.Rename(e.ctx, vfs.RootGFID, "olddir", vfs.RootGFID, "newdir", 0))

@@ -172,19 +172,14 @@ func (r *Replicate) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, off
 	return r.children[c].t.Lseek(ctx, gfid, fc.child(c), off, whence)
 }
 
-// Flush forwards close(2) to the children. The last close of a file also
-// ends this client's eager transaction on it, so another client's writes
-// (or a heal) need not wait for the eager lock to expire.
+// Flush forwards close(2) to the children. The eager transaction stays
+// open until the last Release (or PostOpDelay): closing it here would put
+// a post-op round trip in every close(2), and an acknowledged write needs
+// no post-op to be safe (failures are blamed at once).
 func (r *Replicate) Flush(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
 	fc, e := r.checkFD(fh)
 	if e != 0 {
 		return e
-	}
-	r.mu.Lock()
-	last := r.opens[gfid] <= 1
-	r.mu.Unlock()
-	if last {
-		r.flushWindow(ctx, gfid, dataKind)
 	}
 	if fc == nil {
 		return 0
@@ -212,7 +207,8 @@ func (r *Replicate) Fsync(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dat
 }
 
 // Release closes the children's handles; the last release of a file ends
-// this client's eager transaction on it.
+// this client's eager transaction on it (in the background), so another
+// client's writes, or a heal, need not wait for the eager lock to expire.
 func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
 	r.mu.Lock()
 	fc := r.fds[fh]
@@ -229,7 +225,7 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 		return syscall.EBADF
 	}
 	if last {
-		r.flushWindow(ctx, gfid, dataKind)
+		r.endWindow(gfid, dataKind)
 	}
 	r.parallel(fc.opened, func(i int) { r.children[i].t.Release(ctx, gfid, fc.handles[i]) })
 	return 0

@@ -184,6 +184,13 @@ func (w testWriter) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
+// down takes brick i away once this client's background post-ops are
+// done (so the test controls exactly what the brick misses).
+func (e *env) down(i int) {
+	e.r.FlushTransactions(e.ctx)
+	e.bricks[i].setDown(true)
+}
+
 func (e *env) must(what string, errno syscall.Errno) {
 	e.t.Helper()
 	if errno != 0 {

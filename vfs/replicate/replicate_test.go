@@ -45,7 +45,7 @@ func TestWriteWithBrickDownThenHeal(t *testing.T) {
 	cfg.BackgroundSelfHealCount = -1 // heal explicitly below
 	e := newEnv(t, 2, cfg)
 	g := e.writeFile(e.r, vfs.RootGFID, "f", bytes.Repeat([]byte("a"), 300<<10))
-	e.bricks[1].setDown(true)
+	e.down(1)
 	e.must("write with b1 down", e.writeAt(e.r, g, []byte("NEW"), 1000))
 	e.r.FlushTransactions(e.ctx)
 	e.bricks[1].setDown(false)
@@ -73,7 +73,7 @@ func TestWriteWithBrickDownThenHeal(t *testing.T) {
 func TestLookupTriggersBackgroundHeal(t *testing.T) {
 	e := newEnv(t, 2, testConfig())
 	g := e.writeFile(e.r, vfs.RootGFID, "f", []byte("old"))
-	e.bricks[0].setDown(true)
+	e.down(0)
 	e.must("write", e.writeAt(e.r, g, []byte("new data"), 0))
 	e.must("chmod", func() syscall.Errno {
 		_, errno := e.r.SetAttr(e.ctx, g, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o640})

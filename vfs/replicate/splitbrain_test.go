@@ -15,12 +15,12 @@ import (
 func makeSplitBrain(t *testing.T, e *env, name string, a0, a1 []byte) vfs.GFID {
 	t.Helper()
 	g := e.writeFile(e.r, vfs.RootGFID, name, []byte("base"))
-	e.bricks[1].setDown(true)
+	e.down(1)
 	e.must("write while b1 down", e.writeAt(e.r, g, a0, 0))
 	e.r.FlushTransactions(e.ctx)
 	e.bricks[1].setDown(false)
 	time.Sleep(5 * time.Millisecond) // distinct mtimes
-	e.bricks[0].setDown(true)
+	e.down(0)
 	e.r.forgetState(g)
 	e.must("write while b0 down", e.writeAt(e.r, g, a1, 0))
 	e.r.FlushTransactions(e.ctx)
@@ -128,12 +128,12 @@ func TestFavoriteChildPolicy(t *testing.T) {
 		e := newEnv(t, 3, cfg)
 		g := e.writeFile(e.r, vfs.RootGFID, "f", []byte("base"))
 		// b0 and b1 take "AB"; b2 takes "C"; each blames the other.
-		e.bricks[2].setDown(true)
+		e.down(2)
 		e.must("write", e.writeAt(e.r, g, []byte("AB"), 0))
 		e.r.FlushTransactions(e.ctx)
 		e.bricks[2].setDown(false)
-		e.bricks[0].setDown(true)
-		e.bricks[1].setDown(true)
+		e.down(0)
+		e.down(1)
 		e.r.forgetState(g)
 		e.must("write", e.writeAt(e.r, g, []byte("CC"), 0))
 		e.r.FlushTransactions(e.ctx)
@@ -161,7 +161,7 @@ func TestQuorumFixed(t *testing.T) {
 	cfg.QuorumType, cfg.QuorumCount = QuorumFixed, 2
 	e := newEnv(t, 2, cfg)
 	g := e.writeFile(e.r, vfs.RootGFID, "f", []byte("data"))
-	e.bricks[1].setDown(true)
+	e.down(1)
 	if errno := e.writeAt(e.r, g, []byte("x"), 0); errno != syscall.ENOTCONN {
 		t.Errorf("write without quorum: %v, want ENOTCONN", errno)
 	}
@@ -190,11 +190,11 @@ func TestQuorumAuto(t *testing.T) {
 	e := newEnv(t, 2, cfg)
 	g := e.writeFile(e.r, vfs.RootGFID, "f", []byte("data"))
 	// Half the children including the first: allowed.
-	e.bricks[1].setDown(true)
+	e.down(1)
 	e.must("write with first child", e.writeAt(e.r, g, []byte("x"), 0))
 	e.bricks[1].setDown(false)
 	e.r.FlushTransactions(e.ctx)
-	e.bricks[0].setDown(true)
+	e.down(0)
 	if errno := e.writeAt(e.r, g, []byte("y"), 0); errno != syscall.ENOTCONN {
 		t.Errorf("write without first child: %v, want ENOTCONN", errno)
 	}

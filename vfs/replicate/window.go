@@ -143,6 +143,35 @@ func (r *Replicate) acquire(ctx context.Context, gfid vfs.GFID, k kind) (*window
 	}
 }
 
+// adoptWindow registers, as an idle eager data window, a transaction
+// whose lock and pre-op were done by Create on the children in
+// participants.
+func (r *Replicate) adoptWindow(ctx context.Context, gfid vfs.GFID, owner uint64, l lockReq, participants uint64) {
+	w := &window{
+		key:          winKey{gfid, dataKind},
+		owner:        owner,
+		client:       vfs.CallerFrom(ctx).Client,
+		eager:        true,
+		locks:        []lockReq{l},
+		opened:       time.Now(),
+		participants: participants,
+		ready:        make(chan struct{}),
+		done:         make(chan struct{}),
+	}
+	w.scond = sync.NewCond(&w.smu)
+	close(w.ready)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.windows[w.key] != nil || r.closed {
+		// Cannot happen for a new GFID; be safe anyway.
+		w.closing = true
+		r.startClose(w)
+		return
+	}
+	r.windows[w.key] = w
+	w.timer = time.AfterFunc(r.cfg.PostOpDelay, func() { r.expire(w) })
+}
+
 // openWindow locks and pre-ops w on the reachable children.
 func (r *Replicate) openWindow(ctx context.Context, w *window) syscall.Errno {
 	up := r.upMask()
@@ -251,25 +280,33 @@ func (r *Replicate) closeWindow(w *window) {
 }
 
 // flushWindow closes the window of (gfid, k), if any, and waits until its
-// post-op is done: used by fsync, flush, release, and by heals of this
-// client, which would otherwise wait for this client's own eager lock.
+// post-op is done: used by fsync, and by heals of this client, which
+// would otherwise wait for this client's own eager lock.
 func (r *Replicate) flushWindow(ctx context.Context, gfid vfs.GFID, k kind) {
+	if done := r.endWindow(gfid, k); done != nil {
+		select {
+		case <-done:
+		case <-ctx.Done():
+		}
+	}
+}
+
+// endWindow makes the window of (gfid, k), if any, admit nothing more and
+// close as soon as nobody uses it, without waiting; it returns the channel
+// closed when that is done (nil without a window). The last release of a
+// file uses it: the post-op need not delay the close(2).
+func (r *Replicate) endWindow(gfid vfs.GFID, k kind) chan struct{} {
 	r.mu.Lock()
+	defer r.mu.Unlock()
 	w := r.windows[winKey{gfid, k}]
 	if w == nil {
-		r.mu.Unlock()
-		return
+		return nil
 	}
-	done := w.done
 	w.closing = true
 	if w.refs == 0 && w.openErr == 0 {
 		r.startClose(w)
 	}
-	r.mu.Unlock()
-	select {
-	case <-done:
-	case <-ctx.Done():
-	}
+	return w.done
 }
 
 // FlushTransactions ends every eager transaction of this client (post-op
