@@ -233,6 +233,14 @@ func TestRPCErrors(t *testing.T) {
 	}
 	// with a single export, "/" is the export
 	rc.mount("/")
+	// EXPORT lists the volume (libnfs and showmount ask for it)
+	rep = rc.callRaw(progMount, 3, 5, nil)
+	if rep.stat != 0 || !rep.body.bool() || rep.body.string(100) != "/vol" || rep.body.bool() || rep.body.bool() {
+		t.Fatalf("EXPORT: %+v", rep)
+	}
+	if rep := rc.callRaw(progMount, 3, 2, nil); rep.stat != 0 || rep.body.bool() {
+		t.Fatalf("DUMP: %+v", rep)
+	}
 	// the connection still works after all that
 	if rep := rc.callRaw(progNFS, 3, procNull, nil); rep.stat != acceptSuccess {
 		t.Fatalf("NULL: %+v", rep)

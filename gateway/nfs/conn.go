@@ -84,6 +84,9 @@ func (c *conn) dispatch(call *rpcCall, rec []byte) bool {
 		if call.vers != 3 {
 			return c.send(acceptedReply(call.xid, acceptProgMismatch, 3, 3))
 		}
+		if r := c.srv.mountProc(call); r != nil {
+			return c.send(r)
+		}
 		return c.forward(rec)
 	case progNFS:
 		if call.vers != 3 {
@@ -280,3 +283,35 @@ type addrConn struct {
 
 func (a *addrConn) LocalAddr() net.Addr  { return a.local }
 func (a *addrConn) RemoteAddr() net.Addr { return a.remote }
+
+// MOUNT procedures go-nfs lacks (it serves NULL, MNT and UMNT).
+const (
+	mountProcDump    = 2
+	mountProcUmntAll = 4
+	mountProcExport  = 5
+)
+
+// mountProc answers DUMP (an empty list: no mount state is kept), UMNTALL
+// and EXPORT (the volumes, open to every host the --allow list admits),
+// which libnfs and showmount call; nil means go-nfs serves the call.
+func (s *Server) mountProc(call *rpcCall) []byte {
+	w := &xdrWriter{}
+	switch call.proc {
+	case mountProcDump:
+		replyHeader(w, call.xid, acceptSuccess)
+		w.bool(false)
+	case mountProcUmntAll:
+		replyHeader(w, call.xid, acceptSuccess)
+	case mountProcExport:
+		replyHeader(w, call.xid, acceptSuccess)
+		for _, ex := range s.exports {
+			w.bool(true)
+			w.string("/" + ex.name)
+			w.bool(false) // no group list: every admitted host
+		}
+		w.bool(false)
+	default:
+		return nil
+	}
+	return w.b
+}
