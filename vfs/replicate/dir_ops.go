@@ -3,6 +3,7 @@ package replicate
 import (
 	"bytes"
 	"context"
+	"slices"
 	"sort"
 	"sync"
 	"syscall"
@@ -18,12 +19,14 @@ type entryKey struct {
 	name   string
 }
 
-// entryTxn runs a namespace operation as one transaction: entry locks on
-// every (parent, name) involved, with the parents' entry pre-op in the
-// same request; the operation on every locked child in parallel; durable
-// blame for children where it failed; then post-op and unlock, which are
-// sent in the background once the result is known (they change nothing
-// the caller could observe, and any failure is already blamed).
+// entryTxn runs a namespace operation: in an entry window on every
+// parent involved (an eager transaction on the directory: a lock of its
+// own plus the entry pre-op, kept while the directory keeps changing, so
+// a burst of creates costs one changelog update, not two per create),
+// under entry locks on every (parent, name) so that clients racing on a
+// name end alike everywhere; the operation on every active child in
+// parallel; durable blame for children where it failed; then the name
+// locks are released in the background.
 func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op func(i int) syscall.Errno) (uint64, []syscall.Errno, syscall.Errno) {
 	parents := make([]vfs.GFID, 0, 2)
 	for _, n := range names {
@@ -31,14 +34,11 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op func(i in
 			r.reportSplitBrain(n.parent, entryKind, st)
 			return 0, nil, syscall.EIO
 		}
-		dup := false
-		for _, p := range parents {
-			dup = dup || p == n.parent
-		}
-		if !dup {
+		if !slices.Contains(parents, n.parent) {
 			parents = append(parents, n.parent)
 		}
 	}
+	sort.Slice(parents, func(a, b int) bool { return bytes.Compare(parents[a][:], parents[b][:]) < 0 })
 	sort.Slice(names, func(a, b int) bool {
 		if c := bytes.Compare(names[a].parent[:], names[b].parent[:]); c != 0 {
 			return c < 0
@@ -54,99 +54,81 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op func(i in
 	// than collide with it at the bricks.
 	r.waitEntryUnlocks(ctx, names)
 
-	up := r.upMask()
-	if !r.quorumMet(up) {
+	wins := make([]*window, 0, len(parents))
+	defer func() {
+		for _, w := range wins {
+			r.release(w)
+		}
+	}()
+	active := r.all
+	for _, p := range parents {
+		w, e := r.acquire(ctx, p, entryKind)
+		if e != 0 {
+			return 0, nil, e
+		}
+		wins = append(wins, w)
+		m, e := r.active(w)
+		if e != 0 {
+			return 0, nil, e
+		}
+		active &= m
+	}
+	if !r.quorumMet(active) {
 		return 0, nil, syscall.ENOTCONN
 	}
-	delta := make([]int32, len(r.children))
-	for j := range delta {
-		delta[j] = 1
-		if up&(1<<j) == 0 {
-			delta[j] = 2
-		}
-	}
-	var pre []compound.Op
-	for _, p := range parents {
-		pre = append(pre, r.pendingOps(p, entryKind, delta)...)
-	}
 	owner := r.newOwner()
-	ok, errs := r.lockAndPreOp(ctx, up, owner, locks, func(int) []compound.Op { return pre })
-	if ok == 0 {
-		return 0, errs, combine(errs, up)
-	}
-	if !r.quorumMet(ok) {
-		r.unlockAndPostOp(ctx, ok, owner, locks, func(int) []compound.Op { return negate(pre) })
+	locked, lerrs := r.lockAndPreOp(ctx, active, owner, locks, nil)
+	errs := make([]syscall.Errno, len(r.children))
+	each(active&^locked, func(i int) { errs[i] = lerrs[i] })
+	if locked == 0 || !r.quorumMet(locked) {
+		r.entryUnlockLater(ctx, names, locked, owner, locks)
+		for _, w := range wins {
+			r.settle(ctx, w, active, 0, errs)
+		}
+		if locked == 0 {
+			return 0, errs, combine(lerrs, active)
+		}
 		return 0, errs, syscall.ENOTCONN
 	}
-	blame := func(mask, on uint64) uint64 {
-		d := make([]int32, len(r.children))
-		each(mask, func(j int) { d[j] = 1 })
-		var ops []compound.Op
-		for _, p := range parents {
-			ops = append(ops, r.pendingOps(p, entryKind, d)...)
-		}
-		berrs := make([]syscall.Errno, len(r.children))
-		r.parallel(on, func(i int) { _, berrs[i] = compound.Run(internalCtx(ctx), r.children[i].t, ops) })
-		var bad uint64
-		each(on, func(i int) {
-			if berrs[i] != 0 {
-				bad |= 1 << i
-			}
-		})
-		return bad
-	}
-	if missed := up &^ ok; missed != 0 {
-		blame(missed, ok)
-	}
-
-	opErrs := make([]syscall.Errno, len(r.children))
-	r.parallel(ok, func(i int) { opErrs[i] = op(i) })
-	var succ, failed, down uint64
-	each(ok, func(i int) {
-		if opErrs[i] == 0 {
+	r.parallel(locked, func(i int) { errs[i] = op(i) })
+	r.entryUnlockLater(ctx, names, locked&^downMask(errs, locked), owner, locks)
+	var succ uint64
+	each(locked, func(i int) {
+		if errs[i] == 0 {
 			succ |= 1 << i
-		} else if isDown(opErrs[i]) {
-			down |= 1 << i
 		}
 	})
-	if succ != 0 {
-		failed = ok &^ succ
-	} else {
-		failed = down
-	}
+	// A child that could not be locked missed the operation too.
 	good := succ
-	for f := failed; f != 0 && good != 0; {
-		bad := blame(f, good)
-		failed |= bad
-		good &^= bad
-		f = bad
+	for _, w := range wins {
+		good &= r.settle(ctx, w, active, succ, errs)
 	}
-	if failed != 0 {
-		for _, p := range parents {
-			r.noteFailed(p, entryKind, failed)
-		}
-	}
-	// Post-op: take back the pre-op for every child that did not fail.
-	post := make([]int32, len(r.children))
-	each(ok&^failed, func(j int) { post[j] = -1 })
-	var postOps []compound.Op
-	for _, p := range parents {
-		postOps = append(postOps, r.pendingOps(p, entryKind, post)...)
-	}
-	r.entryUnlockLater(ctx, names, ok&^down, owner, locks, postOps)
-
 	if succ == 0 {
-		return 0, opErrs, combine(opErrs, ok)
+		return 0, errs, combine(errs, active)
 	}
 	if !r.quorumMet(good) {
-		return good, opErrs, syscall.ENOTCONN
+		return good, errs, syscall.ENOTCONN
 	}
-	return good, opErrs, 0
+	return good, errs, 0
 }
 
-// entryUnlockLater sends post-op and unlock in the background, recording
-// the names as being released until it is done.
-func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask, owner uint64, locks []lockReq, postOps []compound.Op) {
+// downMask returns the children in mask whose errno is a transport error.
+func downMask(errs []syscall.Errno, mask uint64) uint64 {
+	var m uint64
+	each(mask, func(i int) {
+		if isDown(errs[i]) {
+			m |= 1 << i
+		}
+	})
+	return m
+}
+
+// entryUnlockLater releases name locks in the background, recording the
+// names as being released until it is done.
+func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask, owner uint64, locks []lockReq) {
+	if mask == 0 {
+		return
+	}
 	done := make(chan struct{})
 	r.mu.Lock()
 	if r.unlocking == nil {
@@ -161,7 +143,7 @@ func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask
 	go func() {
 		defer r.wg.Done()
 		defer cancel()
-		r.unlockAndPostOp(bctx, mask, owner, locks, func(int) []compound.Op { return postOps })
+		r.unlockAndPostOp(bctx, mask, owner, locks, nil)
 		r.mu.Lock()
 		for _, n := range names {
 			if r.unlocking[n] == done {

@@ -19,7 +19,11 @@ import (
 // entries for directories) so their content heals next.
 func (r *Replicate) healEntry(ctx context.Context, dir vfs.GFID, o *healOpts) healOutcome {
 	ictx := internalCtx(ctx)
-	locks := []lockReq{{entry: true, domain: entryDomain, gfid: dir, name: "", typ: vfs.WriteLock}}
+	r.flushWindow(ctx, dir, entryKind)
+	locks := []lockReq{
+		{entry: true, domain: windowDomain, gfid: dir, name: "", typ: vfs.WriteLock},
+		{entry: true, domain: entryDomain, gfid: dir, name: "", typ: vfs.WriteLock},
+	}
 	locked, owner := r.healLock(ctx, r.upMask(), locks, o)
 	if locked == 0 {
 		return healBusy

@@ -11,11 +11,15 @@ import (
 // Lock domains. Data and metadata transactions take inode locks in
 // separate domains (as AFR does), so a chmod does not wait for a writer's
 // eager lock; namespace operations take entry locks on (parent, name), and
-// entry self-heal takes the whole directory (name "").
+// entry self-heal takes the whole directory (name "") in both the name and
+// the window domains.
 const (
 	dataDomain  = "replicate"
 	metaDomain  = "replicate.metadata"
 	entryDomain = "replicate"
+	// windowDomain holds the entry locks of entry windows (eager entry
+	// transactions); entry heal locks the whole directory there too.
+	windowDomain = "replicate.window"
 )
 
 // lockReq is one lock a transaction needs on every child.

@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"sync"
 	"syscall"
@@ -61,6 +62,10 @@ type winKey struct {
 
 type span struct{ off, end int64 }
 
+// windowName is the entry-lock name an entry window holds (in
+// windowDomain, where no real name is ever locked).
+func windowName(owner uint64) string { return fmt.Sprintf("w%016x", owner) }
+
 var wholeFile = span{0, math.MaxInt64}
 
 func (a span) overlaps(b span) bool { return a.off < b.end && b.off < a.end }
@@ -113,17 +118,25 @@ func (r *Replicate) acquire(ctx context.Context, gfid vfs.GFID, k kind) (*window
 			key:    key,
 			owner:  r.newOwner(),
 			client: vfs.CallerFrom(ctx).Client,
-			eager:  k == dataKind && r.cfg.PostOpDelay > 0,
+			eager:  k != metaKind && r.cfg.PostOpDelay > 0,
 			refs:   1,
 			ready:  make(chan struct{}),
 			done:   make(chan struct{}),
 		}
 		w.scond = sync.NewCond(&w.smu)
-		domain := dataDomain
-		if k == metaKind {
-			domain = metaDomain
+		switch k {
+		case dataKind:
+			w.locks = []lockReq{{domain: dataDomain, gfid: gfid, typ: vfs.WriteLock}}
+		case metaKind:
+			w.locks = []lockReq{{domain: metaDomain, gfid: gfid, typ: vfs.WriteLock}}
+		case entryKind:
+			// An entry window holds an entry lock of its own name in a
+			// domain of its own: it conflicts with nobody's namespace
+			// operations, only with entry self-heal's whole-directory
+			// lock there, as heal must not run (and clear counters)
+			// while a pre-op is held.
+			w.locks = []lockReq{{entry: true, domain: windowDomain, gfid: gfid, name: windowName(w.owner), typ: vfs.WriteLock}}
 		}
-		w.locks = []lockReq{{domain: domain, gfid: gfid, typ: vfs.WriteLock}}
 		r.windows[key] = w
 		r.mu.Unlock()
 		w.openErr = r.openWindow(ctx, w)
