@@ -40,6 +40,31 @@ func ReadReplyHeader(errno uint32, n int) []byte {
 	return b
 }
 
+// WriteRequestHeader returns the encoding of a WriteRequest up to its data
+// bytes: appending n bytes of data to it gives the whole message, so the
+// client can hand the caller's buffer to gRPC without copying it into a
+// marshalled message first.
+func WriteRequestHeader(gfid []byte, fh uint64, off int64, n int) []byte {
+	b := make([]byte, 0, 48)
+	if len(gfid) > 0 {
+		b = protowire.AppendTag(b, 1, protowire.BytesType)
+		b = protowire.AppendBytes(b, gfid)
+	}
+	if fh != 0 {
+		b = protowire.AppendTag(b, 2, protowire.VarintType)
+		b = protowire.AppendVarint(b, fh)
+	}
+	if off != 0 {
+		b = protowire.AppendTag(b, 3, protowire.VarintType)
+		b = protowire.AppendVarint(b, uint64(off))
+	}
+	if n > 0 {
+		b = protowire.AppendTag(b, 4, protowire.BytesType)
+		b = protowire.AppendVarint(b, uint64(n))
+	}
+	return b
+}
+
 // DecodeReadReplyInto decodes a ReadReply, copying its data straight into
 // dest. It fails if the data does not fit.
 func DecodeReadReplyInto(r ByteReader, dest []byte) (n int, errno uint32, err error) {

@@ -67,6 +67,22 @@ func TestWriteRequestWire(t *testing.T) {
 	}
 }
 
+func TestWriteRequestHeader(t *testing.T) {
+	for _, m := range []*brickpb.WriteRequest{
+		{},
+		{Gfid: bytes.Repeat([]byte{1}, 16)},
+		{Gfid: bytes.Repeat([]byte{2}, 16), Fh: 7, Offset: 1 << 33, Data: []byte("x")},
+		{Gfid: bytes.Repeat([]byte{3}, 16), Fh: 1 << 40, Offset: -5, Data: bytes.Repeat([]byte("ab"), 3000)},
+		{Offset: 9, Data: make([]byte, 1<<20)},
+	} {
+		want, _ := proto.Marshal(m)
+		got := append(WriteRequestHeader(m.Gfid, m.Fh, m.Offset, len(m.Data)), m.Data...)
+		if !bytes.Equal(got, want) {
+			t.Errorf("encoding of %d bytes at %d differs from proto", len(m.Data), m.Offset)
+		}
+	}
+}
+
 // FuzzWriteRequestWire checks the hand decoder against proto.Unmarshal.
 func FuzzWriteRequestWire(f *testing.F) {
 	b, _ := proto.Marshal(&brickpb.WriteRequest{Gfid: make([]byte, 16), Fh: 3, Offset: 9, Data: []byte("xyz")})

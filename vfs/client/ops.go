@@ -198,7 +198,13 @@ func (c *Client) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data [
 		chunk := data[total:min(len(data), total+protocol.MaxIOSize)]
 		at := off + int64(total)
 		rep, e := call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.WriteReply, error) {
-			return ep.rpc.Write(ctx, &brickpb.WriteRequest{Gfid: g, Fh: fh, Offset: at, Data: chunk})
+			w := &writeFrom{gfid: g, fh: fh, off: at, data: chunk}
+			rep := new(brickpb.WriteReply)
+			err := ep.conn.Invoke(ctx, brickpb.Brick_Write_FullMethodName, w, rep)
+			if err != nil {
+				w.waitReleased()
+			}
+			return rep, err
 		})
 		if e = errnoOf(rep, e); e != 0 {
 			if total > 0 {
