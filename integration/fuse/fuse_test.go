@@ -21,8 +21,9 @@ import (
 )
 
 func TestMain(m *testing.M) {
-	// fusetest's helper processes (lock holders) are this binary again.
-	fusetest.Serve(nil)
+	// fusetest's helper processes (lock holders, in-process mount servers)
+	// are this binary again.
+	fusetest.Serve(stacks)
 	os.Exit(m.Run())
 }
 

@@ -1,4 +1,4 @@
-package client_test
+package fuse
 
 import (
 	"fmt"
@@ -15,7 +15,7 @@ import (
 // TestMetadataRates times small-file operations through the mount for each
 // in-process stack, to see what the FUSE binding itself costs against what
 // the stack below it costs. CAIRN_BENCH=1 runs it.
-func TestMetadataRates(t *testing.T) {
+func TestInProcessMetadataRates(t *testing.T) {
 	if os.Getenv("CAIRN_BENCH") == "" {
 		t.Skip("set CAIRN_BENCH=1")
 	}
