@@ -27,7 +27,7 @@ type entryKey struct {
 // name end alike everywhere; the operation on every active child in
 // parallel; durable blame for children where it failed; then the name
 // locks are released in the background.
-func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op func(i int) syscall.Errno) (uint64, []syscall.Errno, syscall.Errno) {
+func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op entryOp) (uint64, []syscall.Errno, syscall.Errno) {
 	parents := make([]vfs.GFID, 0, 2)
 	for _, n := range names {
 		if st := r.cachedState(n.parent); st != nil && st.splitBrain[entryKind] {
@@ -77,8 +77,16 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op func(i in
 		return 0, nil, syscall.ENOTCONN
 	}
 	owner := r.newOwner()
-	locked, lerrs := r.lockAndPreOp(ctx, active, owner, locks, nil)
 	errs := make([]syscall.Errno, len(r.children))
+	var locked uint64
+	var lerrs []syscall.Errno
+	done := false
+	if op.batch != nil {
+		locked, lerrs, done = r.entryBatch(ctx, active, owner, locks, op, errs)
+	}
+	if !done {
+		locked, lerrs = r.lockAndPreOp(ctx, active, owner, locks, nil)
+	}
 	each(active&^locked, func(i int) { errs[i] = lerrs[i] })
 	if locked == 0 || !r.quorumMet(locked) {
 		r.entryUnlockLater(ctx, names, locked, owner, locks)
@@ -90,7 +98,9 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op func(i in
 		}
 		return 0, errs, syscall.ENOTCONN
 	}
-	r.parallel(locked, func(i int) { errs[i] = op(i) })
+	if !done {
+		r.parallel(locked, func(i int) { errs[i] = op.run(i) })
+	}
 	r.entryUnlockLater(ctx, names, locked&^downMask(errs, locked), owner, locks)
 	var succ uint64
 	each(locked, func(i int) {
@@ -110,6 +120,72 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op func(i in
 		return good, errs, syscall.ENOTCONN
 	}
 	return good, errs, 0
+}
+
+// entryOp is a namespace operation on one child.
+type entryOp struct {
+	// run does it on child i, once the name locks are held there.
+	run func(i int) syscall.Errno
+	// batch, when set, gives the operation as compound ops that may
+	// travel in the same request as the name locks (tried without
+	// waiting), saving a round trip. Only creations do this: if another
+	// client holds a lock on some child, undo removes what was made on
+	// the others (safe, as nobody else could use that name there
+	// meanwhile) and the ordinary path follows. parse reads the results.
+	batch func(i int) []compound.Op
+	parse func(i int, res []compound.Result, e syscall.Errno) syscall.Errno
+	undo  func(i int)
+}
+
+// plainOp wraps a function as an entryOp without a batch form.
+func plainOp(run func(i int) syscall.Errno) entryOp { return entryOp{run: run} }
+
+// entryBatch sends name locks and the operation in one request per child.
+// It reports done=false (everything undone) when some child refused a
+// lock because another client holds it; otherwise errs holds the
+// operation's result on the children in locked.
+func (r *Replicate) entryBatch(ctx context.Context, active, owner uint64, locks []lockReq, op entryOp, errs []syscall.Errno) (uint64, []syscall.Errno, bool) {
+	lerrs := make([]syscall.Errno, len(r.children))
+	var mu sync.Mutex
+	var locked uint64
+	r.parallel(active, func(i int) {
+		ops := make([]compound.Op, 0, len(locks)+4)
+		for _, l := range locks {
+			ops = append(ops, l.op(owner, false))
+		}
+		ops = append(ops, op.batch(i)...)
+		res, e := compound.Run(ctx, r.children[i].t, ops)
+		granted := 0
+		for k := 0; k < len(locks) && k < len(res); k++ {
+			if res[k].Errno == 0 {
+				granted++
+			}
+		}
+		if granted < len(locks) {
+			lerrs[i] = e
+			if granted > 0 && !isDown(e) {
+				r.unlockGot(internalCtx(ctx), i, owner, locks[:granted])
+			}
+			return
+		}
+		errs[i] = op.parse(i, res[len(locks):], e)
+		mu.Lock()
+		locked |= 1 << i
+		mu.Unlock()
+	})
+	contended := false
+	each(active, func(i int) { contended = contended || lerrs[i] == syscall.EAGAIN })
+	if !contended {
+		return locked, lerrs, true
+	}
+	r.parallel(locked, func(i int) {
+		if errs[i] == 0 {
+			op.undo(i)
+		}
+		errs[i] = 0
+		r.unlockGot(internalCtx(ctx), i, owner, locks)
+	})
+	return 0, nil, false
 }
 
 // downMask returns the children in mask whose errno is a transport error.
@@ -220,14 +296,13 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 	preop := r.pendingOps(cin.GFID, dataKind, delta)
 	var preMu sync.Mutex
 	var pre uint64 // children where lock and pre-op succeeded
-	good, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
+	createOps := func() []compound.Op {
 		if !eager {
-			var e syscall.Errno
-			attrs[i], handles[i], e = r.children[i].t.Create(ctx, parent, name, &cin)
-			return e
+			return []compound.Op{compound.Create(parent, name, cin)}
 		}
-		ops := append([]compound.Op{compound.Create(parent, name, cin), dataLock.op(owner, false)}, preop...)
-		res, e := compound.Run(ctx, r.children[i].t, ops)
+		return append([]compound.Op{compound.Create(parent, name, cin), dataLock.op(owner, false)}, preop...)
+	}
+	parse := func(i int, res []compound.Result, e syscall.Errno) syscall.Errno {
 		if len(res) == 0 {
 			return e
 		}
@@ -235,6 +310,7 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 		switch {
 		case res[0].Errno != 0:
 			return res[0].Errno
+		case !eager:
 		case e == 0:
 			preMu.Lock()
 			pre |= 1 << i
@@ -244,7 +320,29 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 			r.unlockGot(internalCtx(ctx), i, owner, []lockReq{dataLock})
 		}
 		return 0
-	})
+	}
+	op := entryOp{
+		run: func(i int) syscall.Errno {
+			res, e := compound.Run(ctx, r.children[i].t, createOps())
+			return parse(i, res, e)
+		},
+		batch: func(int) []compound.Op { return createOps() },
+		parse: parse,
+		undo: func(i int) {
+			ictx := internalCtx(ctx)
+			r.children[i].t.Release(ictx, cin.GFID, handles[i])
+			handles[i] = 0
+			r.children[i].t.Unlink(ictx, parent, name)
+			preMu.Lock()
+			had := pre&(1<<i) != 0
+			pre &^= 1 << i
+			preMu.Unlock()
+			if had {
+				r.unlockGot(ictx, i, owner, []lockReq{dataLock})
+			}
+		},
+	}
+	good, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, op)
 	if eager && pre != 0 && (e != 0 || pre != good) {
 		// Not every copy could start the transaction: undo it and let
 		// the first write open one the ordinary way.
@@ -306,18 +404,37 @@ func checkEntryName(parent vfs.GFID, name string) syscall.Errno {
 	return 0
 }
 
-// mkobj is the shared body of Mknod, Mkdir and Symlink.
-func (r *Replicate) mkobj(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn, mk func(i int, in *vfs.CreateIn) (vfs.Attr, syscall.Errno)) (vfs.Attr, syscall.Errno) {
+// mkobj is the shared body of Mknod, Mkdir and Symlink: the creation
+// travels with its name lock (entryOp.batch), undone by removing the new
+// object if another client holds the lock somewhere.
+func (r *Replicate) mkobj(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn, dir bool, mk func(in vfs.CreateIn) compound.Op) (vfs.Attr, syscall.Errno) {
 	if e := checkEntryName(parent, name); e != 0 {
 		return vfs.Attr{}, e
 	}
 	cin := newGFID(in)
 	attrs := make([]vfs.Attr, len(r.children))
-	good, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
-		var e syscall.Errno
-		attrs[i], e = mk(i, &cin)
-		return e
-	})
+	parse := func(i int, res []compound.Result, e syscall.Errno) syscall.Errno {
+		if len(res) == 0 {
+			return e
+		}
+		attrs[i] = res[0].Attr
+		return res[0].Errno
+	}
+	op := entryOp{
+		run: func(i int) syscall.Errno {
+			return parse(i, []compound.Result{compound.Do(ctx, r.children[i].t, ptr(mk(cin)))}, 0)
+		},
+		batch: func(int) []compound.Op { return []compound.Op{mk(cin)} },
+		parse: parse,
+		undo: func(i int) {
+			if dir {
+				r.children[i].t.Rmdir(internalCtx(ctx), parent, name)
+			} else {
+				r.children[i].t.Unlink(internalCtx(ctx), parent, name)
+			}
+		},
+	}
+	good, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, op)
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
@@ -326,22 +443,18 @@ func (r *Replicate) mkobj(ctx context.Context, parent vfs.GFID, name string, in 
 	return attrs[r.pick(cin.GFID, good)], 0
 }
 
+func ptr[T any](v T) *T { return &v }
+
 func (r *Replicate) Mknod(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-	return r.mkobj(ctx, parent, name, in, func(i int, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-		return r.children[i].t.Mknod(ctx, parent, name, in)
-	})
+	return r.mkobj(ctx, parent, name, in, false, func(in vfs.CreateIn) compound.Op { return compound.Mknod(parent, name, in) })
 }
 
 func (r *Replicate) Mkdir(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-	return r.mkobj(ctx, parent, name, in, func(i int, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-		return r.children[i].t.Mkdir(ctx, parent, name, in)
-	})
+	return r.mkobj(ctx, parent, name, in, true, func(in vfs.CreateIn) compound.Op { return compound.Mkdir(parent, name, in) })
 }
 
 func (r *Replicate) Symlink(ctx context.Context, parent vfs.GFID, name, target string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-	return r.mkobj(ctx, parent, name, in, func(i int, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-		return r.children[i].t.Symlink(ctx, parent, name, target, in)
-	})
+	return r.mkobj(ctx, parent, name, in, false, func(in vfs.CreateIn) compound.Op { return compound.Symlink(parent, name, target, in) })
 }
 
 // Link adds a name for gfid on every child (a hard link keeps one GFID).
@@ -350,11 +463,11 @@ func (r *Replicate) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID,
 		return vfs.Attr{}, e
 	}
 	attrs := make([]vfs.Attr, len(r.children))
-	good, _, e := r.entryTxn(ctx, []entryKey{{newParent, newName}}, func(i int) syscall.Errno {
+	good, _, e := r.entryTxn(ctx, []entryKey{{newParent, newName}}, plainOp(func(i int) syscall.Errno {
 		var e syscall.Errno
 		attrs[i], e = r.children[i].t.Link(ctx, gfid, newParent, newName)
 		return e
-	})
+	}))
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
@@ -366,9 +479,9 @@ func (r *Replicate) Unlink(ctx context.Context, parent vfs.GFID, name string) sy
 	if e := checkEntryName(parent, name); e != 0 {
 		return e
 	}
-	_, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
+	_, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, plainOp(func(i int) syscall.Errno {
 		return r.children[i].t.Unlink(ctx, parent, name)
-	})
+	}))
 	return e
 }
 
@@ -376,9 +489,9 @@ func (r *Replicate) Rmdir(ctx context.Context, parent vfs.GFID, name string) sys
 	if e := checkEntryName(parent, name); e != 0 {
 		return e
 	}
-	_, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, func(i int) syscall.Errno {
+	_, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, plainOp(func(i int) syscall.Errno {
 		return r.children[i].t.Rmdir(ctx, parent, name)
-	})
+	}))
 	return e
 }
 
@@ -394,8 +507,8 @@ func (r *Replicate) Rename(ctx context.Context, oldParent vfs.GFID, oldName stri
 	if oldParent != newParent || oldName != newName {
 		names = append(names, entryKey{newParent, newName})
 	}
-	_, _, e := r.entryTxn(ctx, names, func(i int) syscall.Errno {
+	_, _, e := r.entryTxn(ctx, names, plainOp(func(i int) syscall.Errno {
 		return r.children[i].t.Rename(ctx, oldParent, oldName, newParent, newName, flags)
-	})
+	}))
 	return e
 }

@@ -5,6 +5,7 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cairnfs/cairn/vfs"
 )
@@ -128,5 +129,44 @@ func TestConcurrentClients(t *testing.T) {
 	}
 	wg.Wait()
 	r2.FlushTransactions(ctx2)
+	e.compareBricks()
+}
+
+// TestCreateLockContention forces the fallback of a create that travels
+// with its name lock: another owner holds the name's lock on one brick
+// only, so the create made on the other must be undone and redone once
+// the lock is free.
+func TestCreateLockContention(t *testing.T) {
+	e := newEnv(t, 2, testConfig())
+	other := vfs.WithCaller(e.ctx, &vfs.Caller{Client: "intruder"})
+	for _, mk := range []string{"create", "mkdir"} {
+		e.must("intruder lock", e.bricks[1].EntryLk(other, entryDomain, vfs.RootGFID, mk, vfs.WriteLock, 99, false))
+		go func() {
+			time.Sleep(100 * time.Millisecond)
+			e.bricks[1].EntryLk(other, entryDomain, vfs.RootGFID, mk, vfs.Unlock, 99, false)
+		}()
+		start := time.Now()
+		var g vfs.GFID
+		if mk == "create" {
+			a, fh, errno := e.r.Create(e.ctx, vfs.RootGFID, mk, &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR | syscall.O_EXCL})
+			e.must(mk, errno)
+			e.r.Write(e.ctx, a.GFID, fh, []byte("after the wait"), 0)
+			e.r.Release(e.ctx, a.GFID, fh)
+			g = a.GFID
+		} else {
+			a, errno := e.r.Mkdir(e.ctx, vfs.RootGFID, mk, &vfs.CreateIn{Mode: 0o755})
+			e.must(mk, errno)
+			g = a.GFID
+		}
+		if time.Since(start) < 90*time.Millisecond {
+			t.Errorf("%s did not wait for the other owner's lock", mk)
+		}
+		for i, b := range e.bricks {
+			a, errno := b.Lookup(e.ctx, vfs.RootGFID, mk)
+			if errno != 0 || a.GFID != g {
+				t.Errorf("brick %d: %s %v gfid %v, want %v", i, mk, errno, a.GFID, g)
+			}
+		}
+	}
 	e.compareBricks()
 }
