@@ -50,7 +50,8 @@ func addClientTypes(env Env, reg volfile.Registry) {
 		Help:        "mirrors its subvolumes (GlusterFS AFR): changelogs, self-heal, split-brain detection",
 		MinChildren: 2, MaxChildren: volfile.Unlimited,
 		Options: []volfile.OptionSpec{
-			{Key: "read-subvolume", Kind: volfile.String, Help: "name of the subvolume preferred for reads (default: spread by file)"},
+			{Key: "read-subvolume", Kind: volfile.String, Help: "name of the subvolume preferred for reads (default: see read-hash-mode)"},
+			{Key: "read-hash-mode", Kind: volfile.Int, Default: "0", Min: "0", Max: "1", Help: "0: read from the first good subvolume; 1: spread files over the good subvolumes by GFID"},
 			{Key: "favorite-child-policy", Kind: volfile.Enum, Enum: []string{"none", "mtime", "size", "ctime", "majority"}, Default: "none", Help: "automatic split-brain resolution"},
 			{Key: "quorum-type", Kind: volfile.Enum, Enum: []string{"none", "auto", "fixed"}, Default: "none", Help: "when writes are allowed with bricks down"},
 			{Key: "quorum-count", Kind: volfile.Int, Default: "0", Min: "0", Help: "bricks that must be up for writes with quorum-type fixed"},
@@ -66,7 +67,17 @@ func addClientTypes(env Env, reg volfile.Registry) {
 		},
 		Build: func(ctx context.Context, v *volfile.Volume, o volfile.Options, children []vfs.Translator) (vfs.Translator, error) {
 			cfg := replicate.DefaultConfig()
-			cfg.ReadSubvolume = -1
+			// read-hash-mode 0 (the default, as GlusterFS 3.x): every
+			// file is read, and its attributes reported, from the first
+			// good brick. Spreading by GFID (mode 1) makes a directory
+			// listing's attributes (from the directory's brick) and a
+			// file's own getattr (from the file's brick) disagree on
+			// ctime, which the bricks cannot set: tar then reports
+			// "file changed as we read it".
+			cfg.ReadSubvolume = 0
+			if o.Int("read-hash-mode") == 1 {
+				cfg.ReadSubvolume = -1
+			}
 			names := make([]string, len(v.Subvolumes))
 			for i, ref := range v.Subvolumes {
 				names[i] = ref.Name
