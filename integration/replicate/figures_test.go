@@ -1,0 +1,161 @@
+package replicate
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairnfs/cairn/integration/harness"
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// TestFigures measures replicate over two loopback bricks against one
+// brick, interleaved so both see the same machine load, and reports wall
+// time and CPU time (this process plus the brick processes) per
+// operation. CPU per operation does not depend on what else the machine
+// runs; wall time does. Run with CAIRN_FIGURES=1.
+func TestFigures(t *testing.T) {
+	if os.Getenv("CAIRN_FIGURES") == "" {
+		t.Skip("set CAIRN_FIGURES=1 to measure")
+	}
+	needBinary(t)
+	b1 := harness.StartBrick(t, harness.BrickOptions{})
+	b2 := harness.StartBrick(t, harness.BrickOptions{})
+	b3 := harness.StartBrick(t, harness.BrickOptions{})
+	type stack struct {
+		name   string
+		top    vfs.Translator
+		bricks []*harness.Brick
+	}
+	stacks := []stack{
+		{"single", mountText(t, benchVolfile([]*harness.Brick{b1})).top, []*harness.Brick{b1}},
+		{"replicate", mountText(t, benchVolfile([]*harness.Brick{b2, b3})).top, []*harness.Brick{b2, b3}},
+	}
+	ctx := context.Background()
+	const bs = 1 << 20
+	data := block(1, bs)
+	small := block(2, 4096)
+	type result struct{ wall, cpu time.Duration }
+	workloads := []struct {
+		name string
+		unit string
+		n    int
+		run  func(t vfs.Translator, dir vfs.GFID, n int)
+	}{
+		{"seq write 1 MiB", "MiB", 64, func(tr vfs.Translator, dir vfs.GFID, n int) {
+			a, fh, errno := tr.Create(ctx, dir, "w", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY})
+			must(t, "create", errno)
+			for k := range n {
+				if _, errno := tr.Write(ctx, a.GFID, fh, data, int64(k)*bs); errno != 0 {
+					t.Fatal(errno)
+				}
+			}
+			tr.Flush(ctx, a.GFID, fh)
+			tr.Release(ctx, a.GFID, fh)
+		}},
+		{"seq read 1 MiB", "MiB", 64, func(tr vfs.Translator, dir vfs.GFID, n int) {
+			a, errno := tr.Lookup(ctx, dir, "w")
+			must(t, "lookup", errno)
+			fh, errno := tr.Open(ctx, a.GFID, syscall.O_RDONLY)
+			must(t, "open", errno)
+			buf := make([]byte, bs)
+			for k := range n {
+				if _, errno := tr.Read(ctx, a.GFID, fh, buf, int64(k)*bs); errno != 0 {
+					t.Fatal(errno)
+				}
+			}
+			tr.Release(ctx, a.GFID, fh)
+		}},
+		{"create+write 4K+close", "file", 300, func(tr vfs.Translator, dir vfs.GFID, n int) {
+			for i := range n {
+				a, fh, errno := tr.Create(ctx, dir, fmt.Sprint("f", i), &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY})
+				must(t, "create", errno)
+				tr.Write(ctx, a.GFID, fh, small, 0)
+				tr.Flush(ctx, a.GFID, fh)
+				tr.Release(ctx, a.GFID, fh)
+			}
+		}},
+	}
+	rounds := 3
+	res := map[string]map[string]result{}
+	for round := range rounds {
+		dirs := map[string]vfs.GFID{}
+		for _, s := range stacks {
+			d, errno := s.top.Mkdir(ctx, vfs.RootGFID, fmt.Sprint("round", round), &vfs.CreateIn{Mode: 0o755})
+			must(t, "mkdir", errno)
+			dirs[s.name] = d.GFID
+		}
+		for _, w := range workloads {
+			if res[w.name] == nil {
+				res[w.name] = map[string]result{}
+			}
+			for _, s := range stacks {
+				cpu0 := processCPU() + bricksCPU(s.bricks)
+				start := time.Now()
+				w.run(s.top, dirs[s.name], w.n)
+				wall := time.Since(start)
+				cpu := processCPU() + bricksCPU(s.bricks) - cpu0
+				r := res[w.name][s.name]
+				r.wall += wall
+				r.cpu += cpu
+				res[w.name][s.name] = r
+			}
+		}
+	}
+	var out strings.Builder
+	fmt.Fprintf(&out, "\n%-24s %-10s %14s %14s %12s\n", "workload", "stack", "wall/unit", "cpu/unit", "rate")
+	for _, w := range workloads {
+		var rates [2]float64
+		for k, s := range stacks {
+			r := res[w.name][s.name]
+			n := float64(w.n * rounds)
+			rate := n / r.wall.Seconds()
+			rates[k] = rate
+			fmt.Fprintf(&out, "%-24s %-10s %14v %14v %9.1f %s/s\n", w.name, s.name,
+				(r.wall / time.Duration(n)).Round(time.Microsecond), (r.cpu / time.Duration(n)).Round(time.Microsecond), rate, w.unit)
+		}
+		fmt.Fprintf(&out, "%-24s replicate/single = %.0f%%\n", "", 100*rates[1]/rates[0])
+	}
+	t.Log(out.String())
+}
+
+// processCPU is this process's user+system CPU time.
+func processCPU() time.Duration {
+	var ru syscall.Rusage
+	syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}
+
+// bricksCPU sums the CPU time of the brick processes (found by their
+// volfile on the command line).
+func bricksCPU(bricks []*harness.Brick) time.Duration {
+	var total time.Duration
+	procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
+	for _, p := range procs {
+		cmd, err := os.ReadFile(p)
+		if err != nil {
+			continue
+		}
+		for _, b := range bricks {
+			if !strings.Contains(string(cmd), b.Volfile) {
+				continue
+			}
+			stat, err := os.ReadFile(filepath.Join(filepath.Dir(p), "stat"))
+			if err != nil {
+				continue
+			}
+			// Fields after the command name in parentheses.
+			f := strings.Fields(string(stat[strings.LastIndexByte(string(stat), ')')+2:]))
+			ut, _ := strconv.ParseInt(f[11], 10, 64)
+			st, _ := strconv.ParseInt(f[12], 10, 64)
+			total += time.Duration(ut+st) * 10 * time.Millisecond // USER_HZ 100
+		}
+	}
+	return total
+}
