@@ -1,7 +1,8 @@
 # GlusterFS replica-2 volume on this host for `make bench`, sourced by
 # bench/run.sh. gluster_up starts glusterd (in the foreground, as our
 # child), creates and starts a replica-2 volume with two bricks on
-# 127.0.0.1 (force: same host, root filesystem) and FUSE-mounts it;
+# 127.0.0.2 (loopback; the gluster CLI refuses "127.0.0.1" and "localhost"
+# as brick hosts) with force (same host, root filesystem) and FUSE-mounts it;
 # gluster_down unmounts, stops and deletes the volume, stops glusterd and
 # every gluster process of this volume, and removes the bricks. run.sh
 # calls gluster_down from an EXIT trap, so it also runs on failure and on
@@ -9,6 +10,7 @@
 
 GL_VOL=${GL_VOL:-cairnbench}
 GL_ROOT=${GL_ROOT:-/var/tmp/cairn-bench/gluster}
+GL_HOST=${GL_HOST:-127.0.0.2}
 GL_MNT=$GL_ROOT/mnt
 GL_GLUSTERD_PID=
 GL_REASON=
@@ -76,7 +78,7 @@ gluster_up() {
 		gl volume delete "$GL_VOL" >/dev/null 2>&1 || true
 	fi
 	local out
-	if ! out=$(gl volume create "$GL_VOL" replica 2 "127.0.0.1:$GL_ROOT/b1" "127.0.0.1:$GL_ROOT/b2" force 2>&1); then
+	if ! out=$(gl volume create "$GL_VOL" replica 2 "$GL_HOST:$GL_ROOT/b1" "$GL_HOST:$GL_ROOT/b2" force 2>&1); then
 		GL_REASON="volume create: $out"
 		return 1
 	fi
@@ -84,7 +86,7 @@ gluster_up() {
 		GL_REASON="volume start: $out"
 		return 1
 	fi
-	if ! out=$(mount -t glusterfs -o noatime "127.0.0.1:/$GL_VOL" "$GL_MNT" 2>&1); then
+	if ! out=$(mount -t glusterfs -o noatime "$GL_HOST:/$GL_VOL" "$GL_MNT" 2>&1); then
 		GL_REASON="mount -t glusterfs: $out"
 		return 1
 	fi

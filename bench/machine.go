@@ -101,7 +101,7 @@ func (b *bench) headerLines() []string {
 		"Software: " + strings.Join(b.versions, "; "),
 		"cairn volume: replica 2, two `cairn brick` processes on 127.0.0.1 with the volfiles `cairn up` generates (vfs/stack), " +
 			"FUSE-mounted with `cairn mount 127.0.0.1:PORT:bench DIR -o backupvolfile-server=…,direct-io-mode=disable,noatime`",
-		"GlusterFS volume: replica 2, two bricks on 127.0.0.1 (created with force), `mount -t glusterfs -o noatime`, default volume options",
+		"GlusterFS volume: replica 2, two bricks on 127.0.0.2 (loopback; gluster refuses 127.0.0.1 as a brick host; created with force), `mount -t glusterfs -o noatime`, default volume options",
 		fmt.Sprintf("Cold cache = `sync; echo 3 > /proc/sys/vm/drop_caches`, and for FUSE mounts an unmount and remount; small-file phases "+
 			"are %v apart (past the 1 s FUSE entry/attribute timeouts); `ls -l` runs with LC_ALL=C, output to /dev/null", c.settle),
 		"fio: ioengine=psync, fallocate=none; random I/O with direct=1 where the filesystem takes O_DIRECT, 4 jobs share one file",

@@ -110,7 +110,7 @@ func parseFlags(args []string) (*config, error) {
 	c.settle = 1100 * time.Millisecond
 	if c.quick {
 		c.seqMiB, c.randMiB, c.randRuntime, c.nFiles = 128, 64, 3*time.Second, 1000
-		c.healMiB, c.nfsMiB, c.vmMiB, c.vmFiles = 128, 128, 32, 200
+		c.healMiB, c.nfsMiB, c.vmMiB, c.vmFiles = 128, 128, 16, 100
 		c.goBenchTime = "1x"
 	} else {
 		c.seqMiB, c.randMiB, c.randRuntime, c.nFiles = 1024, 256, 12*time.Second, 10000

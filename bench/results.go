@@ -138,7 +138,7 @@ func (r *results) skip(wl, sys, reason string) {
 	defer r.mu.Unlock()
 	c := r.cell(wl, sys)
 	if c.notRun == "" && len(c.samples) == 0 {
-		c.notRun = reason
+		c.notRun = oneLine(reason)
 	}
 }
 

@@ -173,7 +173,7 @@ func (v *cairnVolume) startGateway(ctx context.Context) error {
 		}
 	}
 	p, err := startProc("cairn gateway", filepath.Join(v.root, "gateway.log"), v.bin, "gateway",
-		"--volfile", v.clientVol,
+		"--volfile", v.clientVol, "--volume", v.name,
 		"--nfs", fmt.Sprintf("127.0.0.1:%d", v.nfsPort),
 		"--9p", fmt.Sprintf("127.0.0.1:%d", v.p9Port),
 		"--root-squash=false")
@@ -221,7 +221,8 @@ func (g *glusterFS) ID() string  { return sysGluster }
 func (g *glusterFS) Dir() string { return g.mnt }
 
 func (g *glusterFS) mount(ctx context.Context) error {
-	_, err := runCmd(ctx, "mount", "-t", "glusterfs", "-o", "noatime", "127.0.0.1:/"+g.vol, g.mnt)
+	host, _, _ := strings.Cut(g.bricks[0], ":")
+	_, err := runCmd(ctx, "mount", "-t", "glusterfs", "-o", "noatime", host+":/"+g.vol, g.mnt)
 	return err
 }
 

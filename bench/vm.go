@@ -126,7 +126,9 @@ func (b *bench) runVM(ctx context.Context, groups [][]vmMount) {
 			lines = append(lines, strings.Join([]string{m.sys, m.fs, m.src, m.opts}, " "))
 			fwd = append(fwd, m.ports...)
 		}
-		timeout := 15*time.Minute + time.Duration(b.cfg.runs*len(g))*(time.Duration(b.cfg.vmMiB)*300*time.Millisecond+time.Duration(b.cfg.vmFiles)*40*time.Millisecond)
+		// A guard against a hung guest, generous for TCG on a loaded
+		// machine (seen: 2–6 MiB/s, 10–30 small files/s).
+		timeout := 15*time.Minute + time.Duration(b.cfg.runs*len(g))*(time.Duration(b.cfg.vmMiB)*time.Second+time.Duration(b.cfg.vmFiles)*400*time.Millisecond)
 		b.logf("VM: booting for %s (timeout %v)", strings.Join(sysIDs(g), ", "), timeout.Round(time.Minute))
 		pr, pw := io.Pipe()
 		done := make(chan struct{})

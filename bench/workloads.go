@@ -406,8 +406,20 @@ func (b *bench) healGluster(ctx context.Context, g *glusterFS, run int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	start := time.Now()
-	if _, err := runCmd(ctx, "gluster", "--mode=script", "volume", "heal", g.vol, "full"); err != nil {
-		return err
+	// The self-heal daemon starts an index heal by itself when the brick
+	// returns; glusterd then refuses "heal full" while it runs. Retry a few
+	// times, then let the daemon finish and time that.
+	for try := 1; ; try++ {
+		_, err := runCmd(ctx, "gluster", "--mode=script", "volume", "heal", g.vol, "full")
+		if err == nil {
+			break
+		}
+		if try == 5 {
+			b.logf("gluster heal full refused (%v); timing the self-heal daemon's own heal", oneLine(err.Error()))
+			b.res.annotate(wHeal, sysGluster, "`heal full` refused while glustershd was already healing; timed until `heal info` showed 0 entries")
+			break
+		}
+		time.Sleep(time.Second)
 	}
 	for {
 		out, err := runCmd(ctx, "gluster", "--mode=script", "volume", "heal", g.vol, "info")
