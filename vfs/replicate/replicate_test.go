@@ -98,3 +98,27 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 	t.Fatal("condition not reached")
 }
+
+// TestHealIndexLocalLister heals through the DirtyLister interface
+// (storage/posix in the same process) instead of the virtual xattr.
+func TestHealIndexLocalLister(t *testing.T) {
+	e := newEnv(t, 2, noBackgroundHeal())
+	for i, b := range e.bricks {
+		e.kids[i] = lister{b}
+	}
+	r := e.client(noBackgroundHeal())
+	e.r = r
+	g := e.writeFile(r, vfs.RootGFID, "f", []byte("one"))
+	e.down(1)
+	e.must("write", e.writeAt(r, g, []byte("two"), 0))
+	e.bricks[1].setDown(false)
+	r.FlushTransactions(e.ctx)
+	if _, ok := r.children[0].t.(DirtyLister); !ok {
+		t.Fatal("children do not list their index locally")
+	}
+	st, err := r.HealIndex(e.ctx)
+	if err != nil || st.Healed == 0 {
+		t.Fatalf("heal %+v %v", st, err)
+	}
+	e.compareBricks()
+}
