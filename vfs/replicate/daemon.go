@@ -253,7 +253,6 @@ func (r *Replicate) HealFull(ctx context.Context, progress func(Progress)) (Heal
 			}
 		})
 		for _, n := range sortedNames(names) {
-			d := names[n]
 			a, e := r.Lookup(ctx, cur.g, n)
 			if e != 0 {
 				if e != syscall.ENOENT {
@@ -269,7 +268,6 @@ func (r *Replicate) HealFull(ctx context.Context, progress func(Progress)) (Heal
 				}{a.GFID, child})
 				continue
 			}
-			_ = d
 			if visited[a.GFID] {
 				continue // another hard link of a file already healed
 			}

@@ -159,6 +159,7 @@ type Replicate struct {
 	// background.
 	names     map[vfs.GFID]dentry
 	unlocking map[entryKey]chan struct{}
+	reported  map[winKey]time.Time // split-brain log lines, rate limited
 	closed    bool
 
 	// bg bounds background heals; nil when they are disabled.
@@ -382,15 +383,6 @@ func first(mask uint64) int {
 		return -1
 	}
 	return bits.TrailingZeros64(mask)
-}
-
-// go runs fn in a goroutine tracked by Close.
-func (r *Replicate) spawn(fn func()) {
-	r.wg.Add(1)
-	go func() {
-		defer r.wg.Done()
-		fn()
-	}()
 }
 
 // backgroundCtx is the context of work that outlives the operation that

@@ -146,18 +146,29 @@ func (r *Replicate) readChild(ctx context.Context, gfid vfs.GFID, k kind, exclud
 	}
 	cand := st.readable[k] & st.exists & r.upMask() &^ exclude
 	if cand == 0 {
-		if st.exists&r.upMask()&^exclude == 0 {
-			return -1, st, syscall.ENOTCONN
-		}
+		// The good copies are all unreachable: never fall back to a
+		// blamed one.
 		return -1, st, syscall.ENOTCONN
 	}
 	return r.pick(gfid, cand), st, 0
 }
 
-// reportSplitBrain logs a split-brain, naming the file and the bricks.
+// reportSplitBrain logs a split-brain, naming the file and the bricks,
+// at most once a minute per file and kind (reads retry a lot).
 func (r *Replicate) reportSplitBrain(gfid vfs.GFID, k kind, st *inodeState) {
+	r.mu.Lock()
+	if r.reported == nil || len(r.reported) >= maxStates {
+		r.reported = make(map[winKey]time.Time)
+	}
+	key := winKey{gfid, k}
+	if t, ok := r.reported[key]; ok && time.Since(t) < time.Minute {
+		r.mu.Unlock()
+		return
+	}
+	r.reported[key] = time.Now()
+	r.mu.Unlock()
 	var names []string
 	each(st.exists, func(i int) { names = append(names, r.children[i].name) })
 	r.log.Error("split-brain: copies blame each other; reads and writes fail with EIO until favorite-child-policy or `cairn heal split-brain` picks a source",
-		"gfid", gfid.String(), "kind", k.String(), "bricks", names)
+		"path", r.pathOf(gfid), "gfid", gfid.String(), "kind", k.String(), "bricks", names)
 }
