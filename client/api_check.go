@@ -8,6 +8,7 @@ var (
 	_ fs.NodeLookuper       = (*node)(nil)
 	_ fs.NodeGetattrer      = (*node)(nil)
 	_ fs.NodeSetattrer      = (*node)(nil)
+	_ fs.NodeAccesser       = (*node)(nil)
 	_ fs.NodeStatfser       = (*node)(nil)
 	_ fs.NodeReadlinker     = (*node)(nil)
 	_ fs.NodeMkdirer        = (*node)(nil)

@@ -102,10 +102,44 @@ func (n *node) Getattr(ctx context.Context, f fs.FileHandle, out *fuse.AttrOut) 
 	return 0
 }
 
-// Access is answered by the stack's idea of the attributes, through the
-// bridge's default (mode bits against the caller). Implementing it
-// explicitly as ENOSYS would make the kernel skip ACCESS, but then
-// access(2) would always succeed.
+// Access answers access(2) (and chdir, exec probes) from the volume's
+// attributes, because the translator interface has no access call: the
+// bricks check permissions when an operation is done, not when asked
+// about one. Unlike go-fuse's default it counts the caller's
+// supplementary groups, as the bricks do. With default_permissions the
+// kernel answers access(2) itself and this is not called.
+func (n *node) Access(ctx context.Context, mask uint32) syscall.Errno {
+	a, e := n.m.stack.GetAttr(n.m.opCtx(ctx), n.gfid, 0)
+	if e != 0 {
+		return errno(e)
+	}
+	return accessAllowed(n.m.caller(ctx), &a, mask)
+}
+
+// accessAllowed applies the POSIX permission rule (without ACLs) for
+// R_OK/W_OK/X_OK in mask: owner, then group (primary or supplementary),
+// then other bits; root may do anything except execute a file with no
+// execute bit at all.
+func accessAllowed(c *vfs.Caller, a *vfs.Attr, mask uint32) syscall.Errno {
+	mask &= 7
+	if c.UID == 0 {
+		if mask&1 != 0 && !a.IsDir() && a.Mode&0o111 == 0 {
+			return syscall.EACCES
+		}
+		return 0
+	}
+	perm := a.Mode & 7
+	switch {
+	case c.UID == a.UID:
+		perm = a.Mode >> 6 & 7
+	case c.InGroup(a.GID):
+		perm = a.Mode >> 3 & 7
+	}
+	if perm&mask != mask {
+		return syscall.EACCES
+	}
+	return 0
+}
 
 func (n *node) Setattr(ctx context.Context, f fs.FileHandle, in *fuse.SetAttrIn, out *fuse.AttrOut) syscall.Errno {
 	var sa vfs.SetAttrIn

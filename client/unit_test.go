@@ -270,3 +270,34 @@ func TestXattrNegativeCache(t *testing.T) {
 		t.Errorf("zero timeout: %v remembered=%v", e, n.noXattrs.has("user.b"))
 	}
 }
+
+func TestAccessAllowed(t *testing.T) {
+	const r, w, x = 4, 2, 1
+	file := &vfs.Attr{Mode: syscall.S_IFREG | 0o640, UID: 10, GID: 20}
+	dir := &vfs.Attr{Mode: syscall.S_IFDIR | 0o700, UID: 10, GID: 20}
+	noexec := &vfs.Attr{Mode: syscall.S_IFREG | 0o644, UID: 10, GID: 20}
+	for _, tc := range []struct {
+		name   string
+		caller vfs.Caller
+		a      *vfs.Attr
+		mask   uint32
+		want   syscall.Errno
+	}{
+		{"owner rw", vfs.Caller{UID: 10, GID: 99}, file, r | w, 0},
+		{"owner x", vfs.Caller{UID: 10, GID: 99}, file, x, syscall.EACCES},
+		{"primary group r", vfs.Caller{UID: 11, GID: 20}, file, r, 0},
+		{"primary group w", vfs.Caller{UID: 11, GID: 20}, file, w, syscall.EACCES},
+		{"supplementary group r", vfs.Caller{UID: 11, GID: 99, Groups: []uint32{5, 20}}, file, r, 0},
+		{"other r", vfs.Caller{UID: 11, GID: 99, Groups: []uint32{5}}, file, r, syscall.EACCES},
+		{"owner bits win over group", vfs.Caller{UID: 10, GID: 20}, &vfs.Attr{Mode: 0o070, UID: 10, GID: 20}, r, syscall.EACCES},
+		{"existence only", vfs.Caller{UID: 11}, file, 0, 0},
+		{"root rw anything", vfs.Caller{}, &vfs.Attr{Mode: syscall.S_IFREG}, r | w, 0},
+		{"root x needs some x bit", vfs.Caller{}, noexec, x, syscall.EACCES},
+		{"root x on a directory", vfs.Caller{}, dir, x, 0},
+		{"other x on a 0700 directory", vfs.Caller{UID: 11, GID: 20}, dir, x, syscall.EACCES},
+	} {
+		if got := accessAllowed(&tc.caller, tc.a, tc.mask); got != tc.want {
+			t.Errorf("%s: %v, want %v", tc.name, got, tc.want)
+		}
+	}
+}

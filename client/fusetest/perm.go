@@ -50,6 +50,13 @@ func Permissions(t *testing.T, mnt string) {
 	if out, err := asUser(dir, nobody, nobody, []uint32{group}, "cat group"); err != nil || out != "group readable" {
 		t.Errorf("reading through a supplementary group: %v %q", err, out)
 	}
+	// access(2), as test(1) uses it, agrees with what open does.
+	if out, err := asUser(dir, nobody, nobody, []uint32{group}, "test -r group && ! test -w group && ! test -r secret && test -x open"); err != nil {
+		t.Errorf("access(2) with a supplementary group: %v %q", err, out)
+	}
+	if out, err := asUser(dir, nobody, nobody, nil, "test -r group"); err == nil {
+		t.Errorf("access(2) without the group allowed reading: %q", out)
+	}
 	if out, err := asUser(dir, nobody, nobody, nil, "touch closed/x"); err == nil {
 		t.Errorf("nobody created a file in a 0755 root directory: %q", out)
 	}
