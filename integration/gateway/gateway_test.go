@@ -121,9 +121,11 @@ func (r *restartable) start() error {
 	return nil
 }
 
+// stop stops the running instance, if any (it may be called twice).
 func (r *restartable) stop() {
 	r.mu.Lock()
 	cancel, done := r.cancel, r.done
+	r.cancel, r.done = nil, nil
 	r.mu.Unlock()
 	if cancel != nil {
 		cancel()
