@@ -18,14 +18,27 @@
 //  5. unlock.
 //
 // Lock and pre-op travel in one compound request per child
-// (protocol/compound), and so do post-op and unlock. Data transactions
-// are eager: the lock is kept and the post-op delayed while the file keeps
-// being written (PostOpDelay, EagerLockMaxHold), so a write stream costs
-// one round trip per write. Namespace and metadata transactions send their
-// post-op and unlock in the background. None of this delays blame: an
-// operation that succeeds on some children and fails on others adds +1
-// for the failed ones on the successful ones before it returns, so an
-// acknowledged change is never mistaken for missing.
+// (protocol/compound), and so do post-op and unlock. Transactions are
+// eager where it pays:
+//
+//   - data: the inode lock is kept and the post-op delayed while the file
+//     keeps being written (PostOpDelay, EagerLockMaxHold, GlusterFS's
+//     eager-lock and post-op-delay-secs), so a write stream costs one
+//     round trip per write; Create starts the new file's data transaction
+//     in its own request, so the first write costs one round trip too;
+//   - entry: a directory that keeps changing keeps one entry pre-op (an
+//     "entry window", held by an entry lock in a domain of its own that
+//     only entry self-heal's whole-directory lock conflicts with); each
+//     namespace operation then only takes its name locks, and creations
+//     send the name lock and the creation in one request (undone and
+//     redone the slow way if another client holds the lock somewhere);
+//   - metadata transactions close at once, with post-op and unlock sent in
+//     the background.
+//
+// None of this delays blame: an operation that succeeds on some children
+// and fails on others adds +1 for the failed ones on the successful ones
+// before it returns, so an acknowledged change is never mistaken for
+// missing, even if this client dies before its post-op.
 //
 // Reading a changelog (judge): on child i, M[i][j] > M[i][i] means i saw
 // a transaction complete that j missed, so i blames j. Children nobody
