@@ -122,3 +122,31 @@ func TestHealIndexLocalLister(t *testing.T) {
 	}
 	e.compareBricks()
 }
+
+// TestDataHealAlgorithms: diff rewrites only the block that changed while
+// the sink was away; full rewrites the file (zero blocks stay holes).
+func TestDataHealAlgorithms(t *testing.T) {
+	for _, c := range []struct {
+		algo string
+		want int64
+	}{{HealDiffAlgorithm, 128 << 10}, {HealFullAlgorithm, 1 << 20}} {
+		t.Run(c.algo, func(t *testing.T) {
+			cfg := noBackgroundHeal()
+			cfg.DataSelfHealAlgorithm = c.algo
+			e := newEnv(t, 2, cfg)
+			g := e.writeFile(e.r, vfs.RootGFID, "f", bytes.Repeat([]byte("x"), 1<<20))
+			e.down(1)
+			e.must("write", e.writeAt(e.r, g, []byte("changed"), 300<<10))
+			e.bricks[1].setDown(false)
+			e.r.FlushTransactions(e.ctx)
+			st, err := e.r.HealIndex(e.ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if st.Bytes != c.want {
+				t.Errorf("%s heal wrote %d bytes, want %d", c.algo, st.Bytes, c.want)
+			}
+			e.compareBricks()
+		})
+	}
+}
