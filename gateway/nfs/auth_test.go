@@ -2,6 +2,8 @@ package nfs
 
 import (
 	"bytes"
+	"fmt"
+	"syscall"
 	"testing"
 
 	"github.com/cairnfs/cairn/vfs"
@@ -300,4 +302,41 @@ func TestGoNFSAdapter(t *testing.T) {
 		st, _ = rc.getattr(gh)
 		wantStatus(t, "getattr of removed file through go-nfs", st, nfsErrStale)
 	})
+}
+
+// TestGoNFSReaddirSnapshot: with go-nfs serving READDIRPLUS, the listing
+// is served from the VerifierFor/DataForVerifier snapshot, so removing
+// names between pages gives neither BAD_COOKIE nor duplicates.
+func TestGoNFSReaddirSnapshot(t *testing.T) {
+	mem := newMem()
+	ctx := t.Context()
+	d, _ := mem.Mkdir(ctx, vfs.RootGFID, "big", &vfs.CreateIn{Mode: 0o777})
+	const n = 3000
+	for i := 0; i < n; i++ {
+		mem.Mknod(ctx, d.GFID, fmt.Sprintf("f%05d", i), &vfs.CreateIn{Mode: syscall.S_IFREG | 0o644})
+	}
+	ts := startServer(t, mem, func(c *Config) {
+		c.NoRootSquash = true
+		c.GoNFSProcs = []uint32{procReaddirplus}
+	})
+	rc := dialRaw(t, ts.addr)
+	root := rc.mount("/vol")
+	_, dir := rc.lookup(root, "big")
+	removed := 0
+	got := readdirAll(t, rc, dir, true, 8192, func(int) {
+		for i := 0; i < 10 && removed < n; i++ {
+			mustOK(t, "remove", rc.remove(dir, fmt.Sprintf("f%05d", n-1-removed)))
+			removed++
+		}
+	})
+	seen := map[string]bool{}
+	for _, s := range got {
+		if seen[s] {
+			t.Fatalf("%s listed twice", s)
+		}
+		seen[s] = true
+	}
+	if len(got) != n {
+		t.Fatalf("snapshot listing gave %d names, want the %d of the snapshot", len(got), n)
+	}
 }

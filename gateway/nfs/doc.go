@@ -61,8 +61,8 @@
 //
 // # Limits
 //
-// No NLM (mount with nolock), no NFSACL, no portmapper, no MOUNT EXPORT or
-// DUMP (go-nfs has none). LOOKUP of ".." answers from the volume's root
+// No NLM (mount with nolock), no NFSACL, no portmapper. MOUNT EXPORT lists
+// the volumes and DUMP is empty (answered here; go-nfs has neither). LOOKUP of ".." answers from the volume's root
 // when asked at the root; elsewhere it needs a translator implementing
 // ParentLookuper or accepting Lookup(dir, ".."), otherwise it is NOENT
 // (the Linux client resolves ".." in its own dentry cache and rarely
