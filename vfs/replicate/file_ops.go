@@ -4,6 +4,7 @@ import (
 	"context"
 	"syscall"
 
+	"github.com/cairnfs/cairn/protocol/compound"
 	"github.com/cairnfs/cairn/vfs"
 )
 
@@ -224,10 +225,36 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 	if fc == nil {
 		return syscall.EBADF
 	}
+	var w *window
 	if last {
-		r.endWindow(gfid, dataKind)
+		w = r.takeIdle(gfid, dataKind, vfs.CallerFrom(ctx).Client)
+		if w == nil {
+			r.endWindow(gfid, dataKind)
+		}
 	}
-	r.parallel(fc.opened, func(i int) { r.children[i].t.Release(ctx, gfid, fc.handles[i]) })
+	if w == nil {
+		r.parallel(fc.opened, func(i int) { r.children[i].t.Release(ctx, gfid, fc.handles[i]) })
+		return 0
+	}
+	// The last release ends the eager transaction in the same request:
+	// release, post-op, unlock.
+	post := r.postOps(w)
+	closing := r.closeMask(w)
+	ictx := internalCtx(ctx)
+	r.parallel(fc.opened|closing, func(i int) {
+		var ops []compound.Op
+		if fc.opened&(1<<i) != 0 {
+			ops = append(ops, compound.Release(gfid, fc.handles[i]))
+		}
+		if closing&(1<<i) != 0 {
+			ops = append(ops, post...)
+			for k := len(w.locks) - 1; k >= 0; k-- {
+				ops = append(ops, w.locks[k].unlockOp(w.owner))
+			}
+		}
+		runAll(ictx, r.children[i].t, ops)
+	})
+	r.finishClose(w)
 	return 0
 }
 

@@ -277,13 +277,49 @@ func (r *Replicate) expire(w *window) {
 func (r *Replicate) closeWindow(w *window) {
 	ctx, cancel := backgroundCtx(vfs.WithCaller(context.Background(), &vfs.Caller{Client: w.client}))
 	defer cancel()
+	r.unlockAndPostOp(ctx, r.closeMask(w), w.owner, w.locks, func(int) []compound.Op { return r.postOps(w) })
+	r.finishClose(w)
+}
+
+// closeMask is the children a window's post-op and unlock go to.
+func (r *Replicate) closeMask(w *window) uint64 {
 	r.mu.Lock()
-	failed, down := w.failed, w.down
+	defer r.mu.Unlock()
+	return w.participants &^ w.down
+}
+
+// postOps is a window's post-op: -1 for every participant that never
+// failed in it.
+func (r *Replicate) postOps(w *window) []compound.Op {
+	r.mu.Lock()
+	failed := w.failed
 	r.mu.Unlock()
 	delta := make([]int32, len(r.children))
 	each(w.participants&^failed, func(j int) { delta[j] = -1 })
-	post := r.pendingOps(w.key.gfid, w.key.k, delta)
-	r.unlockAndPostOp(ctx, w.participants&^down, w.owner, w.locks, func(int) []compound.Op { return post })
+	return r.pendingOps(w.key.gfid, w.key.k, delta)
+}
+
+// takeIdle claims the idle window of (gfid, k) for a caller that closes
+// it itself (the last Release, which sends the post-op and unlock in the
+// same request as the release). It returns nil when there is none or it
+// is in use.
+func (r *Replicate) takeIdle(gfid vfs.GFID, k kind, client string) *window {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	w := r.windows[winKey{gfid, k}]
+	if w == nil || w.refs > 0 || w.openErr != 0 || w.closeStarted || w.client != client {
+		return nil
+	}
+	w.closing, w.closeStarted = true, true
+	if w.timer != nil {
+		w.timer.Stop()
+		w.timer = nil
+	}
+	return w
+}
+
+// finishClose forgets a closed window and wakes its waiters.
+func (r *Replicate) finishClose(w *window) {
 	r.mu.Lock()
 	if r.windows[w.key] == w {
 		delete(r.windows, w.key)
