@@ -253,13 +253,10 @@ func (b *bench) runAll(ctx context.Context) error {
 		b.versions = append(b.versions, v)
 	}
 
+	b.res.parts = c.parts
 	b.defineHost()
-	if c.parts["nfscp"] {
-		b.defineNFS()
-	}
-	if c.parts["vm"] {
-		b.defineVM()
-	}
+	b.defineNFS()
+	b.defineVM()
 	hostParts := c.parts["seq"] || c.parts["rand"] || c.parts["small"] || c.parts["untar"] || c.parts["heal"]
 	hostWorkloads := b.hostWorkloadIDs()
 
@@ -320,14 +317,17 @@ func (b *bench) runAll(ctx context.Context) error {
 	if c.parts["seq"] {
 		b.logf("== sequential 1M write and cold read")
 		b.runSeq(ctx, hostFS)
+		b.progressReport()
 	}
 	if c.parts["rand"] {
 		b.logf("== 4 KiB random I/O")
 		b.runRand(ctx, hostFS)
+		b.progressReport()
 	}
 	if c.parts["small"] {
 		b.logf("== small files and ls -l")
 		b.runSmall(ctx, hostFS)
+		b.progressReport()
 	}
 	if c.parts["untar"] {
 		b.logf("== untar of /usr/include")
@@ -338,27 +338,35 @@ func (b *bench) runAll(ctx context.Context) error {
 		} else {
 			b.runUntar(ctx, hostFS)
 		}
+		b.progressReport()
 	}
 	if c.parts["heal"] {
 		b.logf("== heal after a brick was killed")
 		b.runHeal(ctx, hostFS)
+		b.progressReport()
 	}
 	if c.parts["nfscp"] && (c.systems[sysCairnNFS] || c.systems[sysGanesha]) {
 		b.logf("== NFSv3 through libnfs nfs-cp")
 		b.runNFSPart(ctx, cv)
+		b.progressReport()
 	}
 	if c.parts["vm"] && c.systems["vm"] {
 		b.logf("== NFSv3 and 9P through the kernel clients in the VM")
 		b.runVMPart(ctx, cv)
+		b.progressReport()
 	}
 	if c.parts["gobench"] {
 		b.logf("== go test -bench ./vfs/client ./vfs/replicate")
 		b.runGoBench(ctx)
 	}
 	if ctx.Err() != nil {
+		b.note("Interrupted (%v): partial results.", context.Cause(ctx))
+		if err := b.writeReport(false); err != nil {
+			b.logf("report: %v", err)
+		}
 		return ctx.Err()
 	}
-	return b.writeReport()
+	return b.writeReport(true)
 }
 
 func (b *bench) hostWorkloadIDs() []string {
@@ -384,9 +392,6 @@ func (b *bench) runHeal(ctx context.Context, fss []fsUnderTest) {
 					continue
 				}
 				err = b.healCairn(ctx, v, run)
-				if err != nil && v.mountProc == nil {
-					_ = v.mount(ctx) // leave the volume usable for the next parts
-				}
 			case *glusterFS:
 				if c := b.res.get(wHeal, sysGluster); c != nil && c.failed != "" {
 					continue
@@ -575,13 +580,27 @@ func (b *bench) exitCode() int {
 	return code
 }
 
-// writeReport writes the Markdown, CSV and PNG files and prints the table.
-func (b *bench) writeReport() error {
+// progressReport rewrites the report after each part, so that a run cut
+// short (time limit, machine trouble) still leaves what it measured.
+func (b *bench) progressReport() {
+	if err := b.writeReport(false); err != nil {
+		b.logf("report: %v", err)
+	}
+}
+
+// writeReport writes the Markdown, CSV and PNG files; the final one also
+// prints the table.
+func (b *bench) writeReport(final bool) error {
 	if err := os.MkdirAll(b.cfg.out, 0o755); err != nil {
 		return err
 	}
 	base := filepath.Join(b.cfg.out, b.fileStem())
-	b.note("Noise: this machine is shared with other contributors' builds and tests; figures can move by tens of percent between runs. Load average at start %s, at end %s.", b.loadStart, loadavg())
+	notes := b.notes
+	defer func() { b.notes = notes }()
+	b.note("Noise: this machine is shared with other contributors' builds and tests; figures can move by tens of percent between runs. Load average (1, 5, 15 min) at start %s, at end %s.", b.loadStart, loadavg())
+	if !final {
+		b.note("Partial report, written %s: the run had not finished.", time.Now().UTC().Format("15:04 UTC"))
+	}
 	md := b.markdown()
 	if err := os.WriteFile(base+".md", []byte(md), 0o644); err != nil {
 		return err
@@ -592,8 +611,10 @@ func (b *bench) writeReport() error {
 	if err := b.writeChart(base + ".png"); err != nil {
 		b.logf("chart: %v", err)
 	}
-	fmt.Println(md)
-	b.logf("wrote %s.{md,csv,png}", base)
+	if final {
+		fmt.Println(md)
+		b.logf("wrote %s.{md,csv,png}", base)
+	}
 	return nil
 }
 

@@ -102,7 +102,7 @@ func (b *bench) markdown() string {
 	for _, t := range targets {
 		for _, id := range t.workloads {
 			w := r.workload(id)
-			if w == nil {
+			if w == nil || (r.get(id, t.sys) == nil && r.get(id, t.ref) == nil) {
 				continue
 			}
 			f := r.speedup(*w, t.sys, t.ref)

@@ -85,6 +85,7 @@ func (c *cell) ok() bool     { return len(c.samples) > 0 && c.failed == "" }
 
 // results is every figure of one bench run.
 type results struct {
+	parts     map[string]bool // parts selected; nil: all
 	mu        sync.Mutex
 	workloads []workload
 	cells     map[string]map[string]*cell // workload id → system id
@@ -93,6 +94,9 @@ type results struct {
 func newResults() *results { return &results{cells: map[string]map[string]*cell{}} }
 
 func (r *results) define(w workload) {
+	if r.parts != nil && !r.parts[w.part] {
+		return
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	for _, x := range r.workloads {

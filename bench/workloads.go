@@ -312,12 +312,24 @@ func (b *bench) healFiles(ctx context.Context, dir string, run int) ([]string, e
 // client's self-heal joins in), restart brick 2, and time from the moment it
 // listens again until `cairn heal full` has finished and `heal info`
 // shows no entry left.
-func (b *bench) healCairn(ctx context.Context, v *cairnVolume, run int) error {
+func (b *bench) healCairn(ctx context.Context, v *cairnVolume, run int) (err error) {
 	v.stopGateway()
+	// Whatever happens, leave the volume whole and mounted for what follows.
+	defer func() {
+		if v.bricks[1].exited() {
+			if e := v.startBrick(ctx, 1); e != nil && err == nil {
+				err = e
+			}
+		}
+		if v.mountProc == nil {
+			if e := v.mount(ctx); e != nil && err == nil {
+				err = e
+			}
+		}
+	}()
 	v.bricks[1].kill()
 	names, err := b.healFiles(ctx, v.mnt, run)
 	if err != nil {
-		_ = v.startBrick(ctx, 1)
 		return err
 	}
 	if err := v.unmount(); err != nil {
