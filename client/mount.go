@@ -16,6 +16,7 @@ import (
 
 	"github.com/hanwen/go-fuse/v2/fs"
 	"github.com/hanwen/go-fuse/v2/fuse"
+	"golang.org/x/sys/unix"
 
 	"github.com/cairnfs/cairn/vfs"
 )
@@ -176,9 +177,7 @@ func raiseReadAhead(mountpoint string, bytes int) error {
 	if err := syscall.Stat(mountpoint, &st); err != nil {
 		return err
 	}
-	major := (st.Dev >> 8) & 0xfff
-	minor := (st.Dev & 0xff) | ((st.Dev >> 12) & 0xfff00)
-	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", major, minor)
+	p := fmt.Sprintf("/sys/class/bdi/%d:%d/read_ahead_kb", unix.Major(st.Dev), unix.Minor(st.Dev))
 	return os.WriteFile(p, []byte(strconv.Itoa(bytes/1024)), 0)
 }
 
