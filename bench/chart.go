@@ -155,13 +155,16 @@ func (b *bench) plotPanel(p panel) (*plot.Plot, error) {
 		bars.LineStyle.Width = 0
 		bars.Offset = vg.Length(float64(si)-float64(len(p.series)-1)/2) * barW
 		pl.Add(bars)
-		if len(p.series) > 1 || p.series[0].name != "" {
+		if len(p.series) > 1 {
 			pl.Legend.Add(s.name, bars)
 		}
 	}
 	pl.Add(plotter.NewGrid())
 	pl.NominalY(names...)
 	pl.X.Min, pl.X.Max = math.Floor(lo*2)/2-0.1, math.Ceil(hi*2)/2+0.1
+	if len(p.series) > 1 {
+		pl.X.Max += 0.6 // room for the legend, right of the bars
+	}
 	var ticks []plot.Tick
 	for e := math.Floor(pl.X.Min); e <= pl.X.Max; e++ {
 		if e >= pl.X.Min {
@@ -169,7 +172,7 @@ func (b *bench) plotPanel(p panel) (*plot.Plot, error) {
 		}
 		for _, m := range []float64{2, 5} {
 			if v := e + math.Log10(m); v >= pl.X.Min && v <= pl.X.Max {
-				ticks = append(ticks, plot.Tick{Value: v})
+				ticks = append(ticks, plot.Tick{Value: v, Label: ratioLabel(math.Pow(10, v))})
 			}
 		}
 	}

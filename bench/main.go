@@ -172,6 +172,7 @@ type bench struct {
 	vmInfo     string
 	versions   []string
 	loadStart  string
+	quiet      bool // no table on stdout (tests)
 }
 
 func (b *bench) logf(format string, a ...any) {
@@ -616,7 +617,7 @@ func (b *bench) writeReport(final bool) error {
 	if err := b.writeChart(base + ".png"); err != nil {
 		b.logf("chart: %v", err)
 	}
-	if final {
+	if final && !b.quiet {
 		fmt.Println(md)
 		b.logf("wrote %s.{md,csv,png}", base)
 	}
