@@ -315,6 +315,24 @@ func (b *bench) runAll(ctx context.Context) error {
 		}
 	}
 
+	if _, err := exec.LookPath("fio"); err != nil {
+		// seq, rand and heal write with fio: without it they are not run.
+		for _, part := range []string{"seq", "rand", "heal"} {
+			if !c.parts[part] {
+				continue
+			}
+			c.parts[part] = false
+			for _, w := range b.res.workloads {
+				if w.part == part {
+					for _, fs := range hostFS {
+						if w.id != wHeal || fs.ID() != sysLocal {
+							b.res.skip(w.id, fs.ID(), "not run: fio not installed (apt-get install fio)")
+						}
+					}
+				}
+			}
+		}
+	}
 	if c.parts["seq"] {
 		b.logf("== sequential 1M write and cold read")
 		b.runSeq(ctx, hostFS)
