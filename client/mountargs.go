@@ -128,6 +128,7 @@ func ParseMountArgs(args []string) (MountSpec, error) {
 				if spec.LogLevel, err = parseLogLevel(val); err != nil {
 					return spec, err
 				}
+				spec.Options.Debug = spec.LogLevel == "TRACE"
 			case "options":
 				optStrings = append(optStrings, val)
 			}
@@ -452,6 +453,8 @@ var mountOptions = map[string]mountOption{
 	"log-level": {arg: "LEVEL", apply: func(s *MountSpec, _, v string) error {
 		l, err := parseLogLevel(v)
 		s.LogLevel = l
+		// TRACE adds go-fuse's log of every FUSE request and reply.
+		s.Options.Debug = l == "TRACE"
 		return err
 	}},
 	"ro":                  flagOpt(func(s *MountSpec) { s.Options.ReadOnly = true }),
@@ -464,6 +467,8 @@ var mountOptions = map[string]mountOption{
 	"norelatime":          flagOpt(func(s *MountSpec) { s.Options.RelAtime = false }),
 	"strictatime":         flagOpt(func(s *MountSpec) { s.Options.StrictAtime = true }),
 	"default_permissions": flagOpt(func(s *MountSpec) { s.Options.DefaultPermissions = true }),
+	"acl":                 flagOpt(func(s *MountSpec) { s.Options.ACL = true }),
+	"selinux":             flagOpt(func(s *MountSpec) { s.Options.SELinux = true }),
 	"allow_other":         flagOpt(func(s *MountSpec) { s.Options.AllowOther = true }),
 	"exec":                flagOpt(func(s *MountSpec) { s.Options.NoExec = false }),
 	"noexec":              flagOpt(func(s *MountSpec) { s.Options.NoExec = true }),

@@ -147,7 +147,7 @@ func TestParseMountArgs(t *testing.T) {
 				}
 			},
 		},
-		{name: "unknown option", args: "h:v /m -o noatime,frobnicate=1", wantErr: `unknown mount option "frobnicate=1"; valid options: allow_other, atime, attribute-timeout=SECONDS, backup-volfile-servers=`},
+		{name: "unknown option", args: "h:v /m -o noatime,frobnicate=1", wantErr: `unknown mount option "frobnicate=1"; valid options: acl, allow_other, atime, attribute-timeout=SECONDS, backup-volfile-servers=`},
 		{name: "unknown option lists generics", args: "h:v /m -o bogus", wantErr: "_netdev"},
 		{name: "bad direct-io", args: "h:v /m -o direct-io-mode=sometimes", wantErr: "direct-io-mode=sometimes: want enable or disable"},
 		{name: "empty direct-io", args: "h:v /m -o direct-io-mode=", wantErr: "want enable or disable"},
@@ -155,6 +155,15 @@ func TestParseMountArgs(t *testing.T) {
 		{name: "unexpected value", args: "h:v /m -o noatime=1", wantErr: `"noatime" takes no value`},
 		{name: "negative timeout", args: "h:v /m -o attribute-timeout=-1", wantErr: "attribute-timeout=-1"},
 		{name: "nan timeout", args: "h:v /m -o attribute-timeout=NaN", wantErr: "attribute-timeout=NaN"},
+		{
+			name: "TRACE logs FUSE requests",
+			args: "h:v /m -o log-level=trace",
+			check: func(t *testing.T, s MountSpec) {
+				if s.LogLevel != "TRACE" || !s.Options.Debug {
+					t.Errorf("spec %+v", s)
+				}
+			},
+		},
 		{name: "bad log level", args: "h:v /m -o log-level=loud", wantErr: "log-level \"loud\""},
 		{name: "no volume", args: "brick1 /m", wantErr: "want HOST[:PORT]:VOLUME"},
 		{name: "empty volume", args: "brick1: /m", wantErr: "empty volume name"},

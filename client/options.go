@@ -58,6 +58,12 @@ type Options struct {
 	// and MS_NODEV (fusermount's defaults).
 	NoExec, Suid, Dev bool
 
+	// ACL passes the POSIX ACL xattrs (system.posix_acl_access and
+	// _default) to the volume; SELinux passes security.selinux. Without
+	// them those names are not supported (EOPNOTSUPP), as on a GlusterFS
+	// mount without -o acl / -o selinux.
+	ACL, SELinux bool
+
 	// DefaultPermissions makes the kernel check mode bits before calling
 	// the file system (the default_permissions FUSE option).
 	DefaultPermissions bool

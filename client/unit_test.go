@@ -301,3 +301,38 @@ func TestAccessAllowed(t *testing.T) {
 		}
 	}
 }
+
+func TestUnsupportedXattrs(t *testing.T) {
+	stack, _, n := newTestFile(t, nil)
+	ctx := context.Background()
+	// Put some on the volume behind the mount's back.
+	for _, name := range []string{"security.selinux", "user.x"} {
+		if e := stack.SetXattr(ctx, n.gfid, name, []byte("v"), 0); e != 0 {
+			t.Fatal(name, e)
+		}
+	}
+	for _, name := range []string{"system.posix_acl_access", "system.posix_acl_default", "security.selinux"} {
+		if _, e := n.Getxattr(ctx, name, nil); e != syscall.EOPNOTSUPP {
+			t.Errorf("get %s without acl/selinux: %v", name, e)
+		}
+		if e := n.Setxattr(ctx, name, []byte("v"), 0); e != syscall.EOPNOTSUPP {
+			t.Errorf("set %s without acl/selinux: %v", name, e)
+		}
+		if e := n.Removexattr(ctx, name); e != syscall.EOPNOTSUPP {
+			t.Errorf("remove %s without acl/selinux: %v", name, e)
+		}
+	}
+	list := make([]byte, 100)
+	if sz, e := n.Listxattr(ctx, list); e != 0 || string(list[:sz]) != "user.x\x00" {
+		t.Errorf("list hides unsupported names: %q %v", list[:sz], e)
+	}
+	// With the options the names reach the volume, which answers for them.
+	n.m.opts.ACL, n.m.opts.SELinux = true, true
+	if sz, e := n.Getxattr(ctx, "security.selinux", nil); e != 0 || sz != 1 {
+		t.Errorf("get security.selinux with selinux: %d %v", sz, e)
+	}
+	want := stack.SetXattr(ctx, n.gfid, "system.posix_acl_access", []byte("v"), 0)
+	if e := n.Setxattr(ctx, "system.posix_acl_access", []byte("v"), 0); e != errno(want) {
+		t.Errorf("set system.posix_acl_access with acl: %v, the volume says %v", e, want)
+	}
+}

@@ -15,6 +15,20 @@ const internalXattrPrefix = "trusted.cairn."
 
 func internalXattr(name string) bool { return strings.HasPrefix(name, internalXattrPrefix) }
 
+// unsupportedXattr reports the xattrs a mount without the acl or selinux
+// option does not support, answering EOPNOTSUPP without asking the bricks,
+// as GlusterFS's FUSE bridge does. ls -l asks for all three of every file
+// it lists; passed through, they would cost two brick round trips per file.
+func (m *mountState) unsupportedXattr(name string) bool {
+	switch name {
+	case "system.posix_acl_access", "system.posix_acl_default":
+		return !m.opts.ACL
+	case "security.selinux":
+		return !m.opts.SELinux
+	}
+	return false
+}
+
 // noXattrs remembers, for up to the attribute timeout, which xattrs a
 // file was found not to have. The kernel caches no xattrs, and asks for
 // absent ones constantly: security.capability before every write(2)
@@ -60,6 +74,9 @@ func (c *noXattrs) forget(name string) {
 
 // Getxattr follows getxattr(2): a zero-length dest asks for the size.
 func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, syscall.Errno) {
+	if n.m.unsupportedXattr(attr) {
+		return 0, syscall.EOPNOTSUPP
+	}
 	if internalXattr(attr) || n.noXattrs.has(attr) {
 		return 0, syscall.ENODATA
 	}
@@ -80,6 +97,9 @@ func (n *node) Getxattr(ctx context.Context, attr string, dest []byte) (uint32, 
 }
 
 func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uint32) syscall.Errno {
+	if n.m.unsupportedXattr(attr) {
+		return syscall.EOPNOTSUPP
+	}
 	if internalXattr(attr) {
 		return syscall.EPERM
 	}
@@ -88,6 +108,9 @@ func (n *node) Setxattr(ctx context.Context, attr string, data []byte, flags uin
 }
 
 func (n *node) Removexattr(ctx context.Context, attr string) syscall.Errno {
+	if n.m.unsupportedXattr(attr) {
+		return syscall.EOPNOTSUPP
+	}
 	if internalXattr(attr) {
 		return syscall.EPERM
 	}
@@ -101,9 +124,10 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 	if e != 0 {
 		return 0, errno(e)
 	}
+	hidden := func(name string) bool { return internalXattr(name) || n.m.unsupportedXattr(name) }
 	size := 0
 	for _, name := range names {
-		if !internalXattr(name) {
+		if !hidden(name) {
 			size += len(name) + 1
 		}
 	}
@@ -115,7 +139,7 @@ func (n *node) Listxattr(ctx context.Context, dest []byte) (uint32, syscall.Errn
 	}
 	off := 0
 	for _, name := range names {
-		if !internalXattr(name) {
+		if !hidden(name) {
 			off += copy(dest[off:], name)
 			dest[off] = 0
 			off++

@@ -61,6 +61,13 @@ func serve(build Builder, name string) int {
 		log.Error("mount args", "err", err)
 		return 2
 	}
+	if spec.LogLevel != "INFO" {
+		// -o log-level=… given: log as a real mount would, to stderr.
+		l, _, err := client.OpenLog(spec, os.Stderr)
+		if err == nil {
+			log = l
+		}
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 	stack, err := build(ctx, os.Getenv(envDir))
