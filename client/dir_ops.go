@@ -84,7 +84,18 @@ func (n *node) Create(ctx context.Context, name string, flags uint32, mode uint3
 		return nil, nil, 0, errno(e)
 	}
 	child := n.newChild(ctx, &a, out)
+	n.m.freshFile(child)
 	return child, &fileHandle{gfid: a.GFID, m: n.m, fh: fh}, n.m.openFlags(flags), 0
+}
+
+// freshFile notes that a file this mount just created has no file
+// capabilities, so the kernel's security.capability probe before each of
+// the writes that usually follow a create is answered here, within the
+// attribute timeout like any cached attribute.
+func (m *mountState) freshFile(child *fs.Inode) {
+	if c, ok := child.Operations().(*node); ok {
+		c.noXattrs.add("security.capability", m.opts.AttrTimeout)
+	}
 }
 
 // Tmpfile emulates O_TMPFILE, which the translator interface has no call
@@ -107,5 +118,6 @@ func (n *node) Tmpfile(ctx context.Context, flags uint32, mode uint32, out *fuse
 	}
 	a.Nlink = 0
 	child := n.newChild(ctx, &a, out)
+	n.m.freshFile(child)
 	return child, &fileHandle{gfid: a.GFID, m: n.m, fh: fh}, n.m.openFlags(flags), 0
 }
