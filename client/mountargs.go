@@ -49,6 +49,10 @@ type MountSpec struct {
 	LogFile  string
 	LogLevel string
 
+	// MetricsAddr (metrics=ADDR) is where the mount serves Prometheus
+	// /metrics of its stack's debug/io-stats volumes; empty: nowhere.
+	MetricsAddr string
+
 	// Foreground (--foreground, --no-daemon): do not daemonize.
 	Foreground bool
 	// Flags mount(8) passes to helpers: -f (fake: do everything but the
@@ -448,6 +452,13 @@ var mountOptions = map[string]mountOption{
 			return fmt.Errorf("%s: empty file name", name)
 		}
 		s.LogFile = v
+		return nil
+	}},
+	"metrics": {arg: "ADDR", apply: func(s *MountSpec, name, v string) error {
+		if _, _, err := net.SplitHostPort(v); err != nil {
+			return fmt.Errorf("%s=%s: want HOST:PORT (%v)", name, v, err)
+		}
+		s.MetricsAddr = v
 		return nil
 	}},
 	"log-level": {arg: "LEVEL", apply: func(s *MountSpec, _, v string) error {

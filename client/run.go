@@ -60,7 +60,7 @@ func Run(ctx context.Context, spec MountSpec, deps Deps) (err error) {
 	if deps.Build == nil {
 		return errors.New("no volfile builder")
 	}
-	stack, err := deps.Build(withLogger(ctx, log), vol, server)
+	stack, err := deps.Build(withSpec(withLogger(ctx, log), &spec), vol, server)
 	if err != nil {
 		return fmt.Errorf("volfile: %w", err)
 	}
@@ -237,4 +237,17 @@ func LoggerFrom(ctx context.Context) *slog.Logger {
 		return l
 	}
 	return slog.New(slog.DiscardHandler)
+}
+
+type specKey struct{}
+
+func withSpec(ctx context.Context, spec *MountSpec) context.Context {
+	return context.WithValue(ctx, specKey{}, spec)
+}
+
+// SpecFrom returns the mount's parsed command line inside Deps.Build
+// (for options the stack builder acts on, such as metrics=ADDR), or nil.
+func SpecFrom(ctx context.Context) *MountSpec {
+	s, _ := ctx.Value(specKey{}).(*MountSpec)
+	return s
 }

@@ -104,3 +104,36 @@ func TestMetricsCountKnownOperations(t *testing.T) {
 		t.Errorf("cairn top shows no Mkdir rate:\n%s", out)
 	}
 }
+
+// TestMountMetrics checks -o metrics=ADDR on a FUSE mount (cairn mount
+// --volfile with the default client volfile, io-stats on top): the mount
+// process serves /metrics, and its counters follow what is done on it.
+func TestMountMetrics(t *testing.T) {
+	requireFUSE(t)
+	b1 := harness.StartBrick(t, harness.BrickOptions{})
+	b2 := harness.StartBrick(t, harness.BrickOptions{})
+	vol := filepath.Join(t.TempDir(), "client.vol")
+	if err := os.WriteFile(vol, []byte(defaultClientVolfile(b1, b2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	mnt := filepath.Join(t.TempDir(), "mnt")
+	os.MkdirAll(mnt, 0o755)
+	metrics := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	out, err := exec.Command(harness.Binary(t), "mount", "--volfile", vol, mnt, "-o", "metrics="+metrics).CombinedOutput()
+	if err != nil {
+		t.Fatalf("cairn mount: %v\n%s", err, out)
+	}
+	defer exec.Command("umount", mnt).Run()
+	before := metricValue(t, scrapeMetrics(t, metrics), "cairn_fop_calls_total", `fop="mkdir"`, `volume="vol"`)
+	for i := range 4 {
+		if err := os.Mkdir(filepath.Join(mnt, fmt.Sprintf("m%d", i)), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got := metricValue(t, scrapeMetrics(t, metrics), "cairn_fop_calls_total", `fop="mkdir"`, `volume="vol"`) - before; got != 4 {
+		t.Errorf("mkdir calls counted %v, want 4", got)
+	}
+	if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+		t.Fatalf("umount: %v %s", err, out)
+	}
+}

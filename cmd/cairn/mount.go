@@ -47,7 +47,16 @@ func mountDeps() fuseclient.Deps {
 			if server.Host != "" {
 				name = server.String()
 			}
-			return buildClientGraph(ctx, name, data, stack.Env{Logger: fuseclient.LoggerFrom(ctx)})
+			env := stack.Env{Logger: fuseclient.LoggerFrom(ctx)}
+			if spec := fuseclient.SpecFrom(ctx); spec != nil && spec.MetricsAddr != "" {
+				// Served for the life of the mount process.
+				reg := newMetricsRegistry()
+				if _, err := serveMetricsFrom(spec.MetricsAddr, reg, env.Logger); err != nil {
+					return nil, fmt.Errorf("metrics=%s: %w", spec.MetricsAddr, err)
+				}
+				env.Registerer = reg
+			}
+			return buildClientGraph(ctx, name, data, env)
 		},
 	}
 }
