@@ -30,6 +30,14 @@
 //   - Errors from the stack are syscall.Errno; kernelErrno is the one place
 //     where they are adjusted for the kernel (ENOSYS, out-of-range values).
 //
+//   - Extended attributes: cairn's own (trusted.cairn.*) are hidden and
+//     read-only; POSIX ACL and SELinux xattrs are unsupported (EOPNOTSUPP)
+//     unless the mount has -o acl / -o selinux, as on GlusterFS; absent
+//     xattrs are remembered for the attribute timeout, because the kernel
+//     asks for security.capability before every write(2).
+//   - READ replies are filled to the requested size unless the file ends:
+//     the kernel takes a short read for end of file.
+//
 // Cache behaviour (Options): entry and attribute timeouts default to 1s and
 // the negative-entry timeout to 0, as GlusterFS's FUSE bridge; with
 // direct-io-mode=disable (the default) file data goes through the page cache
