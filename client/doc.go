@@ -14,19 +14,23 @@
 //     rename rules and unlinked-but-open files belong to the stack (bricks).
 //     With the default_permissions option the kernel additionally checks mode
 //     bits.
+//
 //   - Inode numbers are derived from GFIDs (vfs.GFID.Ino, GlusterFS's low 8
 //     bytes), and the FUSE generation from the other 8 bytes, so (ino, gen)
 //     names a file exactly and is stable across remounts and across clients.
+//
 //   - Every request carries the caller (uid, gid, supplementary groups, pid)
 //     into the stack through vfs.WithCaller. Requests are not cancelled by
 //     FUSE interrupts (Go's own SIGURG preemption signal produces them, and a
 //     half-done replicated write is worse than a late one), except blocking
 //     lock waits (F_SETLKW, flock without LOCK_NB), which end with EINTR.
+//
 //   - POSIX (fcntl) and flock(2) locks are forwarded to the stack's
 //     GetLk/SetLk with the kernel's lock owner, so locks are cluster-wide.
 //     The kernel leaves "release this owner's POSIX locks on close" and
 //     "release flock locks on last close" to the file system; lockReleaser
 //     does both.
+//
 //   - Errors from the stack are syscall.Errno; kernelErrno is the one place
 //     where they are adjusted for the kernel (ENOSYS, out-of-range values).
 //
@@ -35,6 +39,7 @@
 //     unless the mount has -o acl / -o selinux, as on GlusterFS; absent
 //     xattrs are remembered for the attribute timeout, because the kernel
 //     asks for security.capability before every write(2).
+//
 //   - READ replies are filled to the requested size unless the file ends:
 //     the kernel takes a short read for end of file.
 //
