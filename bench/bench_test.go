@@ -41,8 +41,12 @@ func TestSpeedupDirection(t *testing.T) {
 		t.Errorf("speedup against a missing system %v, want NaN", f)
 	}
 	r.fail("rate", sysGluster, os.ErrNotExist)
-	if f := r.speedup(*r.workload("rate"), sysCairnFUSE, sysGluster); !math.IsNaN(f) {
-		t.Errorf("speedup against a failed cell %v, want NaN", f)
+	if f := r.speedup(*r.workload("rate"), sysCairnFUSE, sysGluster); f != 3 {
+		t.Errorf("speedup against a cell with a failed run %v, want 3 from the runs that worked", f)
+	}
+	r.fail("time", sysLocal, os.ErrNotExist)
+	if f := r.speedup(*r.workload("time"), sysCairnFUSE, sysLocal); !math.IsNaN(f) {
+		t.Errorf("speedup against a cell with no sample %v, want NaN", f)
 	}
 }
 

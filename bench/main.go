@@ -209,6 +209,13 @@ func realMain() int {
 	defer stop()
 	b := &bench{cfg: cfg, res: newResults(), cl: &cleanup{}, start: time.Now(), logw: os.Stderr, loadStart: loadavg()}
 	defer b.cl.run()
+	// The progress log (every sample, every error) is kept beside the report.
+	if err := os.MkdirAll(cfg.out, 0o755); err == nil {
+		if f, err := os.Create(filepath.Join(cfg.out, b.fileStem()+".log")); err == nil {
+			defer f.Close()
+			b.logw = io.MultiWriter(os.Stderr, f)
+		}
+	}
 	if err := b.runAll(ctx); err != nil {
 		b.logf("error: %v", err)
 		return 1

@@ -89,7 +89,7 @@ func (b *bench) markdown() string {
 		for _, sys := range r.rowSystems(w.id) {
 			c := r.get(w.id, sys)
 			med, lo, hi := "—", "—", "—"
-			if c.ok() {
+			if len(c.samples) > 0 {
 				med, lo, hi = formatValue(c.median()), formatValue(c.min()), formatValue(c.max())
 			}
 			l, g, bs := r.ratios(w, sys)
@@ -107,8 +107,11 @@ func (b *bench) markdown() string {
 			}
 			f := r.speedup(*w, t.sys, t.ref)
 			met := "not measured"
+			a, b := r.get(id, t.sys), r.get(id, t.ref)
 			switch {
 			case math.IsNaN(f):
+			case (a != nil && a.failed != "") || (b != nil && b.failed != ""):
+				met = "**no**: a run failed (factor of the runs that worked)"
 			case t.min == 0:
 				met = "—"
 			case f >= t.min:
@@ -164,7 +167,7 @@ func (b *bench) writeCSV(path string) error {
 			c := b.res.get(wl.id, sys)
 			med, lo, hi := math.NaN(), math.NaN(), math.NaN()
 			var samples []string
-			if c.ok() {
+			if len(c.samples) > 0 {
 				med, lo, hi = c.median(), c.min(), c.max()
 			}
 			for _, v := range c.samples {

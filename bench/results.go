@@ -165,7 +165,9 @@ func (r *results) get(wl, sys string) *cell {
 // faster), or NaN when either has no figure.
 func (r *results) speedup(w workload, sys, ref string) float64 {
 	a, b := r.get(w.id, sys), r.get(w.id, ref)
-	if a == nil || b == nil || !a.ok() || !b.ok() {
+	// The successful runs count even when another run failed: the report
+	// shows the failure next to the figure, and a target is not met.
+	if a == nil || b == nil || len(a.samples) == 0 || len(b.samples) == 0 {
 		return math.NaN()
 	}
 	x, y := a.median(), b.median()

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -104,27 +105,44 @@ func (b *bench) fio(ctx context.Context, dir string, args ...string) (fioDir, fi
 
 // forEach runs unit for every run and, inside each run, for every system,
 // so that a burst of load from the machine's other users spreads over all
-// systems instead of hitting one.
-func (b *bench) forEach(ctx context.Context, fss []fsUnderTest, unit func(ctx context.Context, fs fsUnderTest, run int) error, onErr func(fs fsUnderTest, err error)) {
-	dead := map[string]bool{}
+// systems instead of hitting one. A failure costs the workloads it names
+// (see lost) for that run only: later runs still go ahead.
+func (b *bench) forEach(ctx context.Context, fss []fsUnderTest, unit func(ctx context.Context, fs fsUnderTest, run int) error, all []string) {
 	for run := 1; run <= b.cfg.runs; run++ {
 		for _, fs := range fss {
-			if ctx.Err() != nil || dead[fs.ID()] {
-				continue
+			if ctx.Err() != nil {
+				return
 			}
 			if err := unit(ctx, fs, run); err != nil {
 				b.logf("%s run %d: %v", fs.ID(), run, err)
-				onErr(fs, err)
-				dead[fs.ID()] = true
+				ids := all
+				var we *wlError
+				if errors.As(err, &we) {
+					ids = we.ids
+				}
+				for _, id := range ids {
+					b.res.fail(id, fs.ID(), fmt.Errorf("run %d: %w", run, err))
+				}
 			}
 		}
 	}
 }
 
-func (b *bench) failAll(fs fsUnderTest, err error, ids ...string) {
-	for _, id := range ids {
-		b.res.fail(id, fs.ID(), err)
+// wlError names the workloads a failure cost.
+type wlError struct {
+	ids []string
+	err error
+}
+
+func (e *wlError) Error() string { return e.err.Error() }
+func (e *wlError) Unwrap() error { return e.err }
+
+// lost marks err as costing the workloads ids (nil stays nil).
+func lost(err error, ids ...string) error {
+	if err == nil {
+		return nil
 	}
+	return &wlError{ids: ids, err: err}
 }
 
 // seq: 1 GiB sequential write with fsync at the end, then a cold read.
@@ -132,21 +150,22 @@ func (b *bench) runSeq(ctx context.Context, fss []fsUnderTest) {
 	size := fmt.Sprintf("--size=%dM", b.cfg.seqMiB)
 	b.forEach(ctx, fss, func(ctx context.Context, fs fsUnderTest, run int) error {
 		name := fmt.Sprintf("seq.%d", run)
+		defer os.Remove(filepath.Join(fs.Dir(), name))
 		_, w, err := b.fio(ctx, fs.Dir(), "--rw=write", "--bs=1M", size, "--end_fsync=1", "--filename="+name)
 		if err != nil {
 			return err
 		}
 		b.record(wSeqWrite, fs.ID(), run, w.BwBytes/(1<<20))
 		if err := fs.Cold(ctx); err != nil {
-			return err
+			return lost(err, wSeqRead)
 		}
 		r, _, err := b.fio(ctx, fs.Dir(), "--rw=read", "--bs=1M", size, "--filename="+name)
 		if err != nil {
-			return err
+			return lost(err, wSeqRead)
 		}
 		b.record(wSeqRead, fs.ID(), run, r.BwBytes/(1<<20))
-		return os.Remove(filepath.Join(fs.Dir(), name))
-	}, func(fs fsUnderTest, err error) { b.failAll(fs, err, wSeqWrite, wSeqRead) })
+		return nil
+	}, []string{wSeqWrite, wSeqRead})
 }
 
 // rand: 4 KiB random reads and writes with psync over one laid-out file,
@@ -183,7 +202,10 @@ func (b *bench) runRand(ctx context.Context, fss []fsUnderTest) {
 			r, w, err := b.fio(ctx, fs.Dir(), "--rw="+j.rw, "--bs=4k", size, "--filename=rand", direct[fs.ID()],
 				"--numjobs="+strconv.Itoa(j.jobs), "--time_based", rt)
 			if err != nil {
-				return err
+				// This job's figure is lost for this run; the others go on.
+				b.logf("%s run %d: %v", fs.ID(), run, err)
+				b.res.fail(j.id, fs.ID(), fmt.Errorf("run %d: %w", run, err))
+				continue
 			}
 			v := r.IOPS
 			if j.rw == "randwrite" {
@@ -192,10 +214,10 @@ func (b *bench) runRand(ctx context.Context, fss []fsUnderTest) {
 			b.record(j.id, fs.ID(), run, v)
 		}
 		if run == b.cfg.runs {
-			return os.Remove(filepath.Join(fs.Dir(), "rand"))
+			return lost(os.Remove(filepath.Join(fs.Dir(), "rand")))
 		}
 		return nil
-	}, func(fs fsUnderTest, err error) { b.failAll(fs, err, ids...) })
+	}, ids)
 }
 
 // small: N × 4 KiB files in one directory: create, stat, read, then
@@ -210,6 +232,13 @@ func (b *bench) runSmall(ctx context.Context, fss []fsUnderTest) {
 		if err := os.Mkdir(dir, 0o755); err != nil {
 			return err
 		}
+		// A failed phase costs it and the phases after it in this run; the
+		// directory is removed (untimed) so the next run starts clean.
+		defer func() {
+			if _, err := os.Stat(dir); err == nil {
+				_, _ = runCmd(ctx, "rm", "-rf", dir)
+			}
+		}()
 		p, err := fsops.Create(dir, n, size)
 		if err != nil {
 			return err
@@ -217,31 +246,30 @@ func (b *bench) runSmall(ctx context.Context, fss []fsUnderTest) {
 		b.record(wCreate, fs.ID(), run, p.Rate())
 		time.Sleep(b.cfg.settle)
 		if p, err = fsops.Stat(dir, n); err != nil {
-			return err
+			return lost(err, ids[1:]...)
 		}
 		b.record(wStat, fs.ID(), run, p.Rate())
 		time.Sleep(b.cfg.settle)
 		if p, err = fsops.Read(dir, n, size); err != nil {
-			return err
+			return lost(err, ids[2:]...)
 		}
 		b.record(wRead, fs.ID(), run, p.Rate())
 		if err := fs.Cold(ctx); err != nil {
-			return err
+			return lost(err, ids[3:]...)
 		}
-		dir = filepath.Join(fs.Dir(), fmt.Sprintf("small.%d", run)) // after a remount
-		for _, id := range []string{wLsCold, wLsWarm} {
+		for i, id := range []string{wLsCold, wLsWarm} {
 			d, err := timeLs(ctx, dir, n)
 			if err != nil {
-				return err
+				return lost(err, ids[3+i:]...)
 			}
 			b.record(id, fs.ID(), run, d.Seconds())
 		}
 		if p, err = fsops.Delete(dir, n); err != nil {
-			return err
+			return lost(err, wDelete)
 		}
 		b.record(wDelete, fs.ID(), run, p.Rate())
-		return os.Remove(dir)
-	}, func(fs fsUnderTest, err error) { b.failAll(fs, err, ids...) })
+		return lost(os.Remove(dir))
+	}, ids)
 }
 
 // timeLs times `ls -l DIR` with output to /dev/null (GNU ls still stats
@@ -286,8 +314,8 @@ func (b *bench) runUntar(ctx context.Context, fss []fsUnderTest) {
 		}
 		b.record(wUntar, fs.ID(), run, time.Since(start).Seconds())
 		_, err := runCmd(ctx, "rm", "-rf", dir)
-		return err
-	}, func(fs fsUnderTest, err error) { b.failAll(fs, err, wUntar) })
+		return lost(err)
+	}, []string{wUntar})
 }
 
 // healFiles writes healMiB MiB through fs as 1 GiB files (one smaller file
