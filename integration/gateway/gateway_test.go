@@ -283,11 +283,19 @@ func TestKernelClients(t *testing.T) {
 	if s := os.Getenv("CAIRN_VM_SIZE_MIB"); s != "" {
 		size = s
 	}
+	// The guest mounts with exactly the options the gateway prints for
+	// users (`cairn up`, `cairn gateway`), plus the addr= and mountaddr=
+	// that mount.nfs adds by itself (the guest calls mount(2) directly).
+	gw.mu.Lock()
+	printed := gw.g.MountCommands("127.0.0.1")
+	gw.mu.Unlock()
+	nfsOpts, p9Opts := printedOptions(t, printed)
 	res, err := img.Run(context.Background(), vm.Options{
 		Script:  string(script),
 		Forward: []int{nfsPort, p9Port, ctl},
 		Env: map[string]string{"VOL": "vol", "NFS_PORT": strconv.Itoa(nfsPort), "P9_PORT": strconv.Itoa(p9Port),
-			"CTL_PORT": strconv.Itoa(ctl), "SIZE_MIB": size, "SMALL_FILES": "1000"},
+			"CTL_PORT": strconv.Itoa(ctl), "SIZE_MIB": size, "SMALL_FILES": "1000",
+			"PRINTED_NFS_OPTS": nfsOpts, "PRINTED_9P_OPTS": p9Opts},
 		Mem:     1024,
 		Timeout: 30 * time.Minute,
 		Output:  logWriter{t},
@@ -323,4 +331,28 @@ func tailLines(s string, n int) string {
 		l = l[len(l)-n:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// printedOptions returns the -o option strings of the NFS and 9P mount
+// commands the gateway prints.
+func printedOptions(t *testing.T, lines []string) (nfs, ninep string) {
+	t.Helper()
+	for _, l := range lines {
+		f := strings.Fields(l)
+		for i := 0; i+1 < len(f); i++ {
+			if f[i] != "-o" {
+				continue
+			}
+			switch {
+			case strings.HasPrefix(l, "mount -t nfs "):
+				nfs = f[i+1]
+			case strings.HasPrefix(l, "mount -t 9p "):
+				ninep = f[i+1]
+			}
+		}
+	}
+	if nfs == "" || ninep == "" {
+		t.Fatalf("gateway printed no NFS or 9P mount command: %q", lines)
+	}
+	return nfs, ninep
 }

@@ -1,7 +1,7 @@
 # Guest script of TestKernelClients (integration/gateway): the Linux NFSv3
 # and v9fs clients against cairn's gateway. Prints PASS/FAIL lines, BENCH
 # lines with figures, and exits with the number of failures.
-# Env: VOL NFS_PORT P9_PORT CTL_PORT SIZE_MIB SMALL_FILES
+# Env: VOL NFS_PORT P9_PORT CTL_PORT SIZE_MIB SMALL_FILES PRINTED_NFS_OPTS PRINTED_9P_OPTS
 set -u
 S=$VMTEST_SERVER
 fails=0
@@ -17,8 +17,11 @@ ctl() { gtool ctl "$S:$CTL_PORT" "$@"; }
 now() { gtool now; }
 rate() { awk -v a="$1" -v b="$2" -v n="$3" 'BEGIN { printf "%.1f", n / (b - a) }'; }
 
-NFSOPTS="vers=3,proto=tcp,port=$NFS_PORT,mountport=$NFS_PORT,mountproto=tcp,mountvers=3,nolock,addr=$S,mountaddr=$S"
-P9OPTS="trans=tcp,port=$P9_PORT,version=9p2000.L,aname=$VOL,uname=root,access=user,msize=1048576,cache=none"
+# The options users are told to use (printed by cairn up / cairn gateway),
+# plus what mount.nfs and mount(8) add themselves: the server address for
+# NFS, the user name and cache mode for 9P.
+NFSOPTS="$PRINTED_NFS_OPTS,addr=$S,mountaddr=$S"
+P9OPTS="$PRINTED_9P_OPTS,uname=root,cache=none"
 mount9p() { gtool mount -t 9p -o "$P9OPTS" "$S" /mnt/9p; }
 mkdir -p /mnt/nfs /mnt/9p
 gtool mount -t nfs -o "$NFSOPTS" "$S:/$VOL" /mnt/nfs || { echo "FAIL nfs mount"; dmesg | tail -20; exit 1; }
