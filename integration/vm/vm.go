@@ -635,6 +635,8 @@ func (img *Image) Run(ctx context.Context, opt Options) (*Result, error) {
 	cmd := exec.CommandContext(qctx, "qemu-system-x86_64", args...)
 	cmd.Stdout, cmd.Stderr = &qlog, &qlog
 	cmd.WaitDelay = 5 * time.Second
+	// A test binary killed by its -timeout must not leave the VM running.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	t0 := time.Now()
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("vm: qemu: %v", err)
