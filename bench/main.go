@@ -173,6 +173,10 @@ type bench struct {
 	versions   []string
 	loadStart  string
 	quiet      bool // no table on stdout (tests)
+
+	ganeshaOnce sync.Once
+	ganeshaSrv  *ganesha
+	ganeshaErr  error
 }
 
 func (b *bench) logf(format string, a ...any) {
@@ -485,23 +489,17 @@ func (b *bench) runNFSPart(ctx context.Context, cv *cairnVolume) {
 	}
 }
 
-var ganeshaOnce struct {
-	sync.Once
-	g   *ganesha
-	err error
-}
-
 // ganesha starts nfs-ganesha once per run (the nfs-cp and VM parts share it).
 func (b *bench) ganesha(ctx context.Context) (*ganesha, error) {
-	ganeshaOnce.Do(func() {
-		ganeshaOnce.g, ganeshaOnce.err = startGanesha(ctx, b.root, b.cl)
-		if ganeshaOnce.err == nil {
+	b.ganeshaOnce.Do(func() {
+		b.ganeshaSrv, b.ganeshaErr = startGanesha(ctx, b.root, b.cl)
+		if b.ganeshaErr == nil {
 			if v := dpkgVersion("nfs-ganesha"); v != "" {
 				b.versions = append(b.versions, "nfs-ganesha "+v)
 			}
 		}
 	})
-	return ganeshaOnce.g, ganeshaOnce.err
+	return b.ganeshaSrv, b.ganeshaErr
 }
 
 func (b *bench) runVMPart(ctx context.Context, cv *cairnVolume) {
