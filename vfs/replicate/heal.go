@@ -4,6 +4,7 @@ import (
 	"context"
 	"sort"
 	"syscall"
+	"time"
 
 	"github.com/cairnfs/cairn/protocol/compound"
 	"github.com/cairnfs/cairn/vfs"
@@ -110,6 +111,8 @@ func (r *Replicate) scheduleHeal(gfid vfs.GFID, merge bool) {
 // (so its children exist), then data, then metadata (last, because
 // writing data changes the times that metadata heal restores).
 func (r *Replicate) heal(ctx context.Context, gfid vfs.GFID, o *healOpts) healOutcome {
+	started := time.Now()
+	r.log.Debug("self-heal started", "gfid", gfid.String(), "path", r.pathOf(gfid))
 	ictx := internalCtx(ctx)
 	up := r.upMask()
 	attrs := make([]vfs.Attr, len(r.children))
@@ -141,6 +144,14 @@ func (r *Replicate) heal(ctx context.Context, gfid vfs.GFID, o *healOpts) healOu
 		note(r.healMeta(ctx, gfid, o))
 	}
 	r.forgetState(gfid)
+	switch worst {
+	case healDone:
+		r.log.Info("self-heal finished", "path", r.pathOf(gfid), "gfid", gfid.String(),
+			"bricks", r.namesOf(have), "took", time.Since(started).Round(time.Millisecond))
+	case healPartial, healFailed:
+		r.log.Warn("self-heal incomplete", "path", r.pathOf(gfid), "gfid", gfid.String(),
+			"bricks", r.namesOf(have), "took", time.Since(started).Round(time.Millisecond))
+	}
 	return worst
 }
 
