@@ -137,6 +137,16 @@ func (r *Replicate) readChild(ctx context.Context, gfid vfs.GFID, k kind, exclud
 		return -1, nil, e
 	}
 	if st.splitBrain[k] {
+		// Confirm before failing: a cached state, or one read while
+		// this client's own changelog updates were in flight (delayed
+		// post-ops of concurrent transactions), can look like mutual
+		// blame for a moment. Settle our own window and read again.
+		r.flushWindow(ctx, gfid, k)
+		if st, e = r.refresh(ctx, gfid); e != 0 {
+			return -1, nil, e
+		}
+	}
+	if st.splitBrain[k] {
 		r.maybeHeal(gfid, st)
 		r.reportSplitBrain(gfid, k, st)
 		return -1, st, syscall.EIO
