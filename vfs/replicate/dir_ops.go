@@ -31,8 +31,10 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op entryOp) 
 	parents := make([]vfs.GFID, 0, 2)
 	for _, n := range names {
 		if st := r.cachedState(n.parent); st != nil && st.splitBrain[entryKind] {
-			r.reportSplitBrain(n.parent, entryKind, st)
-			return 0, nil, syscall.EIO
+			if st, e := r.confirmSplitBrain(ctx, n.parent, entryKind); e == 0 && st.splitBrain[entryKind] {
+				r.reportSplitBrain(n.parent, entryKind, st)
+				return 0, nil, syscall.EIO
+			}
 		}
 		if !slices.Contains(parents, n.parent) {
 			parents = append(parents, n.parent)

@@ -137,12 +137,7 @@ func (r *Replicate) readChild(ctx context.Context, gfid vfs.GFID, k kind, exclud
 		return -1, nil, e
 	}
 	if st.splitBrain[k] {
-		// Confirm before failing: a cached state, or one read while
-		// this client's own changelog updates were in flight (delayed
-		// post-ops of concurrent transactions), can look like mutual
-		// blame for a moment. Settle our own window and read again.
-		r.flushWindow(ctx, gfid, k)
-		if st, e = r.refresh(ctx, gfid); e != 0 {
+		if st, e = r.confirmSplitBrain(ctx, gfid, k); e != 0 {
 			return -1, nil, e
 		}
 	}
@@ -181,4 +176,14 @@ func (r *Replicate) reportSplitBrain(gfid vfs.GFID, k kind, st *inodeState) {
 	each(st.exists, func(i int) { names = append(names, r.children[i].name) })
 	r.log.Error("split-brain: copies blame each other; reads and writes fail with EIO until favorite-child-policy or `cairn heal split-brain` picks a source",
 		"path", r.pathOf(gfid), "gfid", gfid.String(), "kind", k.String(), "bricks", names)
+}
+
+// confirmSplitBrain re-reads the changelog of gfid after settling this
+// client's own window of kind k, and returns the fresh state. A cached
+// state, or one read while this client's changelog updates were in flight
+// (delayed post-ops of concurrent transactions), can look like mutual
+// blame for a moment; only a split-brain that survives this is one.
+func (r *Replicate) confirmSplitBrain(ctx context.Context, gfid vfs.GFID, k kind) (*inodeState, syscall.Errno) {
+	r.flushWindow(ctx, gfid, k)
+	return r.refresh(ctx, gfid)
 }

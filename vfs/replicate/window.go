@@ -501,8 +501,10 @@ func (w *window) unlockSpan(s span) {
 // errno to return: 0 if any child succeeded and quorum holds.
 func (r *Replicate) inodeTxn(ctx context.Context, gfid vfs.GFID, k kind, s span, op func(i int) syscall.Errno) (uint64, syscall.Errno) {
 	if st := r.cachedState(gfid); st != nil && st.splitBrain[k] {
-		r.reportSplitBrain(gfid, k, st)
-		return 0, syscall.EIO
+		if st, e := r.confirmSplitBrain(ctx, gfid, k); e == 0 && st.splitBrain[k] {
+			r.reportSplitBrain(gfid, k, st)
+			return 0, syscall.EIO
+		}
 	}
 	w, e := r.acquire(ctx, gfid, k)
 	if e != 0 {
