@@ -56,7 +56,7 @@ func TestMetricsCountKnownOperations(t *testing.T) {
 	dir := t.TempDir()
 	mnt := filepath.Join(t.TempDir(), "mnt")
 	metrics := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
-	u := startUp(t, "--dir", dir, "--mount", mnt, "--port", fmt.Sprint(harness.FreePort(t)),
+	u := startUp(t, "--dir", dir, "--mount", mnt, "--port", fmt.Sprint(harness.FreePortPair(t)),
 		"--nfs", "", "--9p", "", "--metrics", metrics)
 	defer u.stop(t)
 

@@ -104,7 +104,7 @@ func isMounted(dir string) bool {
 func TestUpSurvivesRestart(t *testing.T) {
 	dir := t.TempDir()
 	mnt := filepath.Join(t.TempDir(), "mnt")
-	port := harness.FreePort(t)
+	port := harness.FreePortPair(t)
 	args := []string{"--dir", dir, "--mount", mnt, "--port", fmt.Sprint(port),
 		"--nfs", fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t)), "--9p", fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))}
 	u := startUp(t, args...)
@@ -137,7 +137,7 @@ func TestUpSurvivesRestart(t *testing.T) {
 // are run by the kernel clients in the VM tests of integration/gateway.)
 func TestUpPrintsWorkingMountCommand(t *testing.T) {
 	dir := t.TempDir()
-	port := harness.FreePort(t)
+	port := harness.FreePortPair(t)
 	u := startUp(t, "--dir", dir, "--port", fmt.Sprint(port),
 		"--nfs", fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t)), "--9p", fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t)))
 	defer u.stop(t)

@@ -250,3 +250,24 @@ func ClientVolfile(bricks []*Brick, pingTimeout string, extraReplicate ...string
 	fmt.Fprintf(&b, "volume iocache\ntype performance/io-cache\noption cache-size 64MB\noption cache-timeout 1\nsubvolumes iothreads\nend-volume\n")
 	return b.String()
 }
+
+// FreePortPair returns a port P on 127.0.0.1 such that P and P+1 were
+// both free a moment ago (cairn up puts brick 2 on PORT+1).
+func FreePortPair(t testing.TB) int {
+	t.Helper()
+	for range 100 {
+		l1, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := l1.Addr().(*net.TCPAddr).Port
+		l2, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p+1))
+		l1.Close()
+		if err == nil {
+			l2.Close()
+			return p
+		}
+	}
+	t.Fatal("no two consecutive free ports on 127.0.0.1")
+	return 0
+}
