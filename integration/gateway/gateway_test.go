@@ -294,10 +294,10 @@ func TestKernelClients(t *testing.T) {
 		Script:  string(script),
 		Forward: []int{nfsPort, p9Port, ctl},
 		Env: map[string]string{"VOL": "vol", "NFS_PORT": strconv.Itoa(nfsPort), "P9_PORT": strconv.Itoa(p9Port),
-			"CTL_PORT": strconv.Itoa(ctl), "SIZE_MIB": size, "SMALL_FILES": "1000",
+			"CTL_PORT": strconv.Itoa(ctl), "SIZE_MIB": size, "SMALL_FILES": "300",
 			"PRINTED_NFS_OPTS": nfsOpts, "PRINTED_9P_OPTS": p9Opts},
 		Mem:     1024,
-		Timeout: 30 * time.Minute,
+		Timeout: 45 * time.Minute,
 		Output:  logWriter{t},
 	})
 	if err != nil {
