@@ -418,21 +418,15 @@ func (b *bench) runHeal(ctx context.Context, fss []fsUnderTest) {
 			var err error
 			switch v := fs.(type) {
 			case *cairnVolume:
-				if c := b.res.get(wHeal, sysCairnFUSE); c != nil && c.failed != "" {
-					continue
-				}
 				err = b.healCairn(ctx, v, run)
 			case *glusterFS:
-				if c := b.res.get(wHeal, sysGluster); c != nil && c.failed != "" {
-					continue
-				}
 				err = b.healGluster(ctx, v, run)
 			default:
 				continue
 			}
 			if err != nil {
 				b.logf("heal %s run %d: %v", fs.ID(), run, err)
-				b.res.fail(wHeal, fs.ID(), err)
+				b.res.fail(wHeal, fs.ID(), fmt.Errorf("run %d: %w", run, err))
 			}
 		}
 	}

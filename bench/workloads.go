@@ -415,7 +415,13 @@ func (b *bench) healGluster(ctx context.Context, g *glusterFS, run int) error {
 		return err
 	}
 	if !online || pid <= 0 {
-		return fmt.Errorf("brick %s is not online before the heal test", g.bricks[1])
+		// Left down by an earlier failed run: bring it back first.
+		if err := g.restartBrick(ctx, g.bricks[1]); err != nil {
+			return err
+		}
+		if pid, online, err = g.brickPid(ctx, g.bricks[1]); err != nil || !online || pid <= 0 {
+			return fmt.Errorf("brick %s is not online before the heal test (%v)", g.bricks[1], err)
+		}
 	}
 	if err := killGlusterPid(pid); err != nil {
 		return err
@@ -430,20 +436,15 @@ func (b *bench) healGluster(ctx context.Context, g *glusterFS, run int) error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	names, err := b.healFiles(ctx, g.mnt, run)
-	if _, err2 := runCmd(ctx, "gluster", "--mode=script", "volume", "start", g.vol, "force"); err2 != nil {
+	// glusterd says "discovered already-running brick" and starts nothing
+	// while the killed brick is an unreaped child of it: wait for it to go,
+	// and repeat `volume start force` until the brick is online.
+	waitReaped(pid, 30*time.Second)
+	if err2 := g.restartBrick(ctx, g.bricks[1]); err2 != nil {
 		return err2
 	}
 	if err != nil {
 		return err
-	}
-	for i := 0; ; i++ {
-		if _, on, err := g.brickPid(ctx, g.bricks[1]); err == nil && on {
-			break
-		}
-		if i > 300 {
-			return fmt.Errorf("brick %s not back online", g.bricks[1])
-		}
-		time.Sleep(100 * time.Millisecond)
 	}
 	start := time.Now()
 	// The self-heal daemon starts an index heal by itself when the brick
@@ -482,6 +483,39 @@ func (b *bench) healGluster(ctx context.Context, g *glusterFS, run int) error {
 		}
 	}
 	return nil
+}
+
+// restartBrick runs `gluster volume start VOL force` until brick is online
+// (up to 2 minutes).
+func (g *glusterFS) restartBrick(ctx context.Context, brick string) error {
+	deadline := time.Now().Add(2 * time.Minute)
+	for time.Now().Before(deadline) {
+		if _, err := runCmd(ctx, "gluster", "--mode=script", "volume", "start", g.vol, "force"); err != nil {
+			return err
+		}
+		for range 50 {
+			if _, on, err := g.brickPid(ctx, brick); err == nil && on {
+				return nil
+			}
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return fmt.Errorf("brick %s not back online after `volume start force` for 2 min", brick)
+}
+
+// waitReaped waits until pid has left the process table (a zombie still
+// counts as present), up to timeout.
+func waitReaped(pid int, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if _, err := os.Stat(fmt.Sprintf("/proc/%d", pid)); err != nil {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // killGlusterPid sends SIGKILL to a brick process that glusterd (which
