@@ -19,13 +19,17 @@
 //	unlink/<uuid>       the index link of a file whose last name was removed
 //	                    while it was open; removed at its last Release and on
 //	                    start (GlusterFS's .glusterfs/unlink).
-//	tmp/                new objects are built here (created, GFID set, owner
-//	                    and mode fixed, indexed) and then renamed into place
-//	                    with RENAME_NOREPLACE, so a name never exists without
-//	                    its GFID and index entry, even after a crash.
-//	indices/dirty/<uuid> one empty file per GFID that has a non-zero
-//	                    trusted.cairn.pending.* counter (the self-heal daemon's
-//	                    work list, GlusterFS's indices/xattrop).
+//	tmp/                directories, symlinks and special files are built here
+//	                    (created, GFID set, owner and mode fixed, indexed) and
+//	                    then renamed into place with RENAME_NOREPLACE, so a
+//	                    name never exists without its GFID and index entry,
+//	                    even after a crash. Regular files are built the same
+//	                    way as unnamed O_TMPFILE files of their directory and
+//	                    linked into place (tmp/ where O_TMPFILE is missing).
+//	indices/dirty/<uuid> a hard link of indices/dirty-base for each GFID with
+//	                    a non-zero trusted.cairn.pending.* counter (the
+//	                    self-heal daemon's work list, GlusterFS's
+//	                    indices/xattrop, linked to one base file the same way).
 //
 // # Safety
 //

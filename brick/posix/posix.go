@@ -29,7 +29,10 @@ const (
 	metaTmp     = "tmp"
 	metaUnlink  = "unlink"
 	metaIndices = "indices"
-	metaDirty   = "dirty"
+	// dirtyBase, in indices/, is the inode every indices/dirty entry is a
+	// hard link of.
+	dirtyBase = "dirty-base"
+	metaDirty = "dirty"
 )
 
 // Config configures a posix translator (GlusterFS volfile options).
@@ -50,7 +53,7 @@ type Posix struct {
 
 	// Descriptors held for the translator's life: the export root and the
 	// private directories (O_PATH, never reopened by path).
-	rootFD, metaFD, gfidFD, tmpFD, unlinkFD, dirtyFD int
+	rootFD, metaFD, gfidFD, tmpFD, unlinkFD, indicesFD, dirtyFD int
 	// idxFD holds the 256 first-level index directories .cairn/gfid/xx,
 	// created on first start, so an index operation needs a single openat.
 	idxFD [256]int
@@ -91,6 +94,7 @@ func New(cfg Config) (*Posix, error) {
 		gfidFD:    -1,
 		tmpFD:     -1,
 		unlinkFD:  -1,
+		indicesFD: -1,
 		dirtyFD:   -1,
 		handles:   make(map[vfs.Handle]*handle),
 		openCount: make(map[vfs.GFID]int),
@@ -137,14 +141,14 @@ func (p *Posix) init() error {
 	if p.unlinkFD, err = mkOpen(p.metaFD, metaUnlink); err != nil {
 		return err
 	}
-	idx, err := mkOpen(p.metaFD, metaIndices)
-	if err != nil {
+	if p.indicesFD, err = mkOpen(p.metaFD, metaIndices); err != nil {
 		return err
 	}
-	p.dirtyFD, err = mkOpen(idx, metaDirty)
-	sys.Close(idx)
-	if err != nil {
+	if p.dirtyFD, err = mkOpen(p.indicesFD, metaDirty); err != nil {
 		return err
+	}
+	if err := p.newDirtyBase(); err != nil {
+		return fmt.Errorf("creating %s/%s/%s: %w", vfs.ReservedName, metaIndices, dirtyBase, err)
 	}
 	for i := range p.idxFD {
 		if p.idxFD[i], err = mkOpen(p.gfidFD, fmt.Sprintf("%02x", i)); err != nil {
@@ -193,7 +197,7 @@ func (p *Posix) Close() error {
 }
 
 func (p *Posix) closeFDs() {
-	fds := []*int{&p.rootFD, &p.metaFD, &p.gfidFD, &p.tmpFD, &p.unlinkFD, &p.dirtyFD}
+	fds := []*int{&p.rootFD, &p.metaFD, &p.gfidFD, &p.tmpFD, &p.unlinkFD, &p.indicesFD, &p.dirtyFD}
 	for i := range p.idxFD {
 		fds = append(fds, &p.idxFD[i])
 	}

@@ -283,11 +283,43 @@ func (p *Posix) updateDirty(fd int, g vfs.GFID, known map[string][]byte) {
 	p.clearDirty(g)
 }
 
+// markDirty lists g in indices/dirty as a hard link of one base file
+// (GlusterFS's xattrop-<uuid> scheme), not a new inode each time: every
+// write's pre-op marks and its post-op clears, and allocating and freeing an
+// inode per operation made later allocations in the block group scan the
+// recently freed inodes (ext4's recently_deleted()).
 func (p *Posix) markDirty(g vfs.GFID) {
-	err := sys.Mknodat(p.dirtyFD, g.String(), syscall.S_IFREG|0o600, 0)
+	err := p.linkDirtyBase(g)
+	if err == syscall.EMLINK || err == syscall.ENOENT {
+		// The base reached the filesystem's link limit (ext4: 65,000), or
+		// was removed: start a new one; existing entries keep the old inode.
+		if err = p.newDirtyBase(); err == nil {
+			err = p.linkDirtyBase(g)
+		}
+	}
 	if err != nil && err != syscall.EEXIST {
 		p.log.Warn("recording a dirty GFID failed", "gfid", g, "err", err)
 	}
+}
+
+func (p *Posix) linkDirtyBase(g vfs.GFID) error {
+	return sys.Linkat(p.indicesFD, dirtyBase, p.dirtyFD, g.String())
+}
+
+// newDirtyBase (re)creates indices/dirty-base, atomically replacing an old
+// one so that concurrent markDirty calls always find a base.
+func (p *Posix) newDirtyBase() error {
+	tmp := dirtyBase + "." + vfs.NewGFID().String()
+	fd, err := sys.Openat(p.indicesFD, tmp, syscall.O_CREAT|syscall.O_EXCL|syscall.O_WRONLY, 0o600)
+	if err != nil {
+		return err
+	}
+	sys.Close(fd)
+	if err := sys.Renameat2(p.indicesFD, tmp, p.indicesFD, dirtyBase, 0); err != nil {
+		_ = sys.Unlinkat(p.indicesFD, tmp, 0)
+		return err
+	}
+	return nil
 }
 
 func (p *Posix) clearDirty(g vfs.GFID) {

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -18,7 +19,7 @@ func newMetricsRegistry() *prometheus.Registry {
 	return reg
 }
 
-// serveMetrics serves reg's /metrics on addr until the returned stop is called.
+// serveMetricsFrom serves reg's /metrics (and /debug/pprof/) on addr until the returned stop is called.
 func serveMetricsFrom(addr string, reg *prometheus.Registry, log *slog.Logger) (func(), error) {
 	lis, err := net.Listen("tcp", addr)
 	if err != nil {
@@ -26,6 +27,12 @@ func serveMetricsFrom(addr string, reg *prometheus.Registry, log *slog.Logger) (
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	// Profiles of a running brick, mount or gateway, on the same loopback
+	// listener: the performance work profiles the real processes under load.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
 	srv := &http.Server{Handler: mux}
 	go func() {
 		if err := srv.Serve(lis); err != nil && !errors.Is(err, http.ErrServerClosed) {

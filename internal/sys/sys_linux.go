@@ -119,6 +119,21 @@ func Openat(dirfd int, name string, flags int, mode uint32) (int, error) {
 	})
 }
 
+// OpenUnnamed creates an unnamed regular file in directory dirfd
+// (O_TMPFILE), opened with flags (O_CREAT, O_EXCL and O_TRUNC are dropped;
+// an O_RDONLY open is made O_RDWR, as O_TMPFILE needs write access). LinkFD
+// gives it a name; until then it disappears when closed. Filesystems without
+// O_TMPFILE report EOPNOTSUPP (or EISDIR on kernels before 3.11).
+func OpenUnnamed(dirfd int, flags int, mode uint32) (int, error) {
+	flags &^= unix.O_CREAT | unix.O_EXCL | unix.O_TRUNC
+	if flags&unix.O_ACCMODE == unix.O_RDONLY {
+		flags |= unix.O_RDWR
+	}
+	return retryN(func() (int, error) {
+		return unix.Openat(dirfd, ".", flags|unix.O_TMPFILE|unix.O_CLOEXEC, mode)
+	})
+}
+
 // Reopen opens the inode behind fd (typically O_PATH) again with flags, via
 // its /proc magic link. The caller must have checked the file type: a
 // FIFO would block and a device would reach the device.
