@@ -18,11 +18,11 @@ func DecodeOp(m proto.Message) (op compound.Op, ok bool) {
 	var g1, g2 bool
 	switch r := m.(type) {
 	case *brickpb.LookupRequest:
-		op = compound.Op{Kind: compound.OpLookup, Name: string(r.Name)}
+		op = compound.Op{Kind: compound.OpLookup, Name: string(r.Name), Keys: keysFromPB(r.Xattrs)}
 		op.GFID, g1 = GFID(r.Parent)
 		return op, g1
 	case *brickpb.GetAttrRequest:
-		op = compound.Op{Kind: compound.OpGetAttr, Fh: vfs.Handle(r.Fh)}
+		op = compound.Op{Kind: compound.OpGetAttr, Fh: vfs.Handle(r.Fh), Keys: keysFromPB(r.Xattrs)}
 		op.GFID, g1 = GFID(r.Gfid)
 		return op, g1
 	case *brickpb.SetAttrRequest:
@@ -200,9 +200,9 @@ func EncodeSubRequest(op *compound.Op) *brickpb.SubRequest {
 	s := &brickpb.SubRequest{}
 	switch op.Kind {
 	case compound.OpLookup:
-		s.Op = &brickpb.SubRequest_Lookup{Lookup: &brickpb.LookupRequest{Parent: g, Name: []byte(op.Name)}}
+		s.Op = &brickpb.SubRequest_Lookup{Lookup: &brickpb.LookupRequest{Parent: g, Name: []byte(op.Name), Xattrs: keysToPB(op.Keys)}}
 	case compound.OpGetAttr:
-		s.Op = &brickpb.SubRequest_Getattr{Getattr: &brickpb.GetAttrRequest{Gfid: g, Fh: fh}}
+		s.Op = &brickpb.SubRequest_Getattr{Getattr: &brickpb.GetAttrRequest{Gfid: g, Fh: fh, Xattrs: keysToPB(op.Keys)}}
 	case compound.OpSetAttr:
 		s.Op = &brickpb.SubRequest_Setattr{Setattr: &brickpb.SetAttrRequest{Gfid: g, Fh: fh, In: SetAttrInToPB(&op.SetAttr)}}
 	case compound.OpCreate:
@@ -273,6 +273,9 @@ func EncodeResult(k compound.Kind, r *compound.Result) *brickpb.SubReply {
 		rep := &brickpb.AttrReply{Errno: e}
 		if e == 0 {
 			rep.Attr = AttrToPB(&r.Attr)
+			if len(r.Xattrs) > 0 {
+				rep.Xattrs = XattrsToPB(r.Xattrs)
+			}
 		}
 		s.Reply = &brickpb.SubReply_Attr{Attr: rep}
 	case compound.OpCreate:
@@ -314,6 +317,9 @@ func DecodeResult(k compound.Kind, s *brickpb.SubReply) compound.Result {
 	case *brickpb.SubReply_Attr:
 		r.Errno = ErrnoOf(rep.Attr.GetErrno())
 		r.Attr = AttrFromPB(rep.Attr.GetAttr())
+		if xs := rep.Attr.GetXattrs(); len(xs) > 0 {
+			r.Xattrs = XattrsFromPB(xs)
+		}
 	case *brickpb.SubReply_Create:
 		r.Errno = ErrnoOf(rep.Create.GetErrno())
 		r.Attr = AttrFromPB(rep.Create.GetAttr())
@@ -348,4 +354,26 @@ func DecodeResult(k compound.Kind, s *brickpb.SubReply) compound.Result {
 		return compound.Result{Errno: syscall.EIO}
 	}
 	return r
+}
+
+func keysToPB(keys []string) [][]byte {
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make([][]byte, len(keys))
+	for i, k := range keys {
+		out[i] = []byte(k)
+	}
+	return out
+}
+
+func keysFromPB(keys [][]byte) []string {
+	if len(keys) == 0 {
+		return nil
+	}
+	out := make([]string, len(keys))
+	for i, k := range keys {
+		out[i] = string(k)
+	}
+	return out
 }

@@ -20,7 +20,9 @@ func TestOpRoundTrip(t *testing.T) {
 	lk := vfs.Lock{Type: vfs.WriteLock, Start: 10, End: 20, Pid: 30, Owner: 40}
 	ops := []compound.Op{
 		compound.Lookup(p, "a"),
+		compound.LookupXattrs(p, "a", []string{"trusted.x", "user.y"}),
 		compound.GetAttr(g, 3),
+		compound.GetAttrXattrs(g, 3, []string{"trusted.x"}),
 		compound.SetAttr(g, 3, sa),
 		compound.Create(p, "c", in),
 		compound.Mknod(p, "n", in),
@@ -72,6 +74,8 @@ func TestResultRoundTrip(t *testing.T) {
 	}{
 		{compound.OpLookup, compound.Result{Attr: a}},
 		{compound.OpLookup, compound.Result{Errno: syscall.ENOENT}},
+		{compound.OpLookup, compound.Result{Attr: a, Xattrs: map[string][]byte{"trusted.x": {1, 2}}}},
+		{compound.OpGetAttr, compound.Result{Attr: a, Xattrs: map[string][]byte{"trusted.x": {3}}}},
 		{compound.OpCreate, compound.Result{Attr: a, Fh: 5}},
 		{compound.OpOpen, compound.Result{Fh: 6}},
 		{compound.OpRead, compound.Result{Data: []byte("abc")}},

@@ -127,6 +127,9 @@ func attrReply(r *compound.Result) *brickpb.AttrReply {
 	rep := &brickpb.AttrReply{Errno: uint32(r.Errno)}
 	if r.Errno == 0 {
 		rep.Attr = protocol.AttrToPB(&r.Attr)
+		if len(r.Xattrs) > 0 {
+			rep.Xattrs = protocol.XattrsToPB(r.Xattrs)
+		}
 	}
 	return rep
 }

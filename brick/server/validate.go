@@ -18,6 +18,16 @@ const allSetAttr = vfs.SetMode | vfs.SetUID | vfs.SetGID | vfs.SetSize | vfs.Set
 // limits, enumerations hold known values. It does not check handles (see
 // session.checkOp) nor anything that needs the file system.
 func validate(op *compound.Op) syscall.Errno {
+	if len(op.Keys) > 0 {
+		if (op.Kind != compound.OpLookup && op.Kind != compound.OpGetAttr) || len(op.Keys) > protocol.MaxXattrOpOperands {
+			return syscall.EINVAL
+		}
+		for _, k := range op.Keys {
+			if e := checkXattrName(k); e != 0 {
+				return e
+			}
+		}
+	}
 	switch op.Kind {
 	case compound.OpLookup, compound.OpUnlink, compound.OpRmdir:
 		return vfs.CheckName(op.Name)

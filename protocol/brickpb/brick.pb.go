@@ -40,6 +40,156 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ChannelCall struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Call  *CompoundRequest       `protobuf:"bytes,2,opt,name=call,proto3" json:"call,omitempty"`
+	// caller is the "cairn-caller" metadata of a unary call.
+	Caller []byte `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
+	// wait_id, when non-zero, is the "cairn-wait-id" of a call that may
+	// wait for a lock: CancelWait on this connection cancels it.
+	WaitId        uint64 `protobuf:"varint,4,opt,name=wait_id,json=waitId,proto3" json:"wait_id,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelCall) Reset() {
+	*x = ChannelCall{}
+	mi := &file_brick_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelCall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelCall) ProtoMessage() {}
+
+func (x *ChannelCall) ProtoReflect() protoreflect.Message {
+	mi := &file_brick_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelCall.ProtoReflect.Descriptor instead.
+func (*ChannelCall) Descriptor() ([]byte, []int) {
+	return file_brick_proto_rawDescGZIP(), []int{0}
+}
+
+func (x *ChannelCall) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ChannelCall) GetCall() *CompoundRequest {
+	if x != nil {
+		return x.Call
+	}
+	return nil
+}
+
+func (x *ChannelCall) GetCaller() []byte {
+	if x != nil {
+		return x.Caller
+	}
+	return nil
+}
+
+func (x *ChannelCall) GetWaitId() uint64 {
+	if x != nil {
+		return x.WaitId
+	}
+	return 0
+}
+
+type ChannelReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
+	Reply *CompoundReply         `protobuf:"bytes,2,opt,name=reply,proto3" json:"reply,omitempty"`
+	// code is a gRPC status code; when non-zero, reply is empty and the
+	// call failed as a unary call would have with status (code, message).
+	Code    uint32 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
+	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
+	// stale_fh is the handle of a FailedPrecondition "stale handle" status.
+	StaleFh       uint64 `protobuf:"varint,5,opt,name=stale_fh,json=staleFh,proto3" json:"stale_fh,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelReply) Reset() {
+	*x = ChannelReply{}
+	mi := &file_brick_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelReply) ProtoMessage() {}
+
+func (x *ChannelReply) ProtoReflect() protoreflect.Message {
+	mi := &file_brick_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelReply.ProtoReflect.Descriptor instead.
+func (*ChannelReply) Descriptor() ([]byte, []int) {
+	return file_brick_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ChannelReply) GetId() uint64 {
+	if x != nil {
+		return x.Id
+	}
+	return 0
+}
+
+func (x *ChannelReply) GetReply() *CompoundReply {
+	if x != nil {
+		return x.Reply
+	}
+	return nil
+}
+
+func (x *ChannelReply) GetCode() uint32 {
+	if x != nil {
+		return x.Code
+	}
+	return 0
+}
+
+func (x *ChannelReply) GetMessage() string {
+	if x != nil {
+		return x.Message
+	}
+	return ""
+}
+
+func (x *ChannelReply) GetStaleFh() uint64 {
+	if x != nil {
+		return x.StaleFh
+	}
+	return 0
+}
+
 // Attr is vfs.Attr: struct stat plus the GFID.
 type Attr struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -64,7 +214,7 @@ type Attr struct {
 
 func (x *Attr) Reset() {
 	*x = Attr{}
-	mi := &file_brick_proto_msgTypes[0]
+	mi := &file_brick_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -76,7 +226,7 @@ func (x *Attr) String() string {
 func (*Attr) ProtoMessage() {}
 
 func (x *Attr) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[0]
+	mi := &file_brick_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -89,7 +239,7 @@ func (x *Attr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attr.ProtoReflect.Descriptor instead.
 func (*Attr) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{0}
+	return file_brick_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *Attr) GetGfid() []byte {
@@ -217,7 +367,7 @@ type SetAttrIn struct {
 
 func (x *SetAttrIn) Reset() {
 	*x = SetAttrIn{}
-	mi := &file_brick_proto_msgTypes[1]
+	mi := &file_brick_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -229,7 +379,7 @@ func (x *SetAttrIn) String() string {
 func (*SetAttrIn) ProtoMessage() {}
 
 func (x *SetAttrIn) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[1]
+	mi := &file_brick_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -242,7 +392,7 @@ func (x *SetAttrIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAttrIn.ProtoReflect.Descriptor instead.
 func (*SetAttrIn) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{1}
+	return file_brick_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *SetAttrIn) GetValid() uint32 {
@@ -335,7 +485,7 @@ type CreateIn struct {
 
 func (x *CreateIn) Reset() {
 	*x = CreateIn{}
-	mi := &file_brick_proto_msgTypes[2]
+	mi := &file_brick_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -347,7 +497,7 @@ func (x *CreateIn) String() string {
 func (*CreateIn) ProtoMessage() {}
 
 func (x *CreateIn) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[2]
+	mi := &file_brick_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -360,7 +510,7 @@ func (x *CreateIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIn.ProtoReflect.Descriptor instead.
 func (*CreateIn) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{2}
+	return file_brick_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *CreateIn) GetGfid() []byte {
@@ -405,7 +555,7 @@ type Lock struct {
 
 func (x *Lock) Reset() {
 	*x = Lock{}
-	mi := &file_brick_proto_msgTypes[3]
+	mi := &file_brick_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -417,7 +567,7 @@ func (x *Lock) String() string {
 func (*Lock) ProtoMessage() {}
 
 func (x *Lock) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[3]
+	mi := &file_brick_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -430,7 +580,7 @@ func (x *Lock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lock.ProtoReflect.Descriptor instead.
 func (*Lock) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{3}
+	return file_brick_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Lock) GetType() uint32 {
@@ -478,7 +628,7 @@ type Xattr struct {
 
 func (x *Xattr) Reset() {
 	*x = Xattr{}
-	mi := &file_brick_proto_msgTypes[4]
+	mi := &file_brick_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -490,7 +640,7 @@ func (x *Xattr) String() string {
 func (*Xattr) ProtoMessage() {}
 
 func (x *Xattr) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[4]
+	mi := &file_brick_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -503,7 +653,7 @@ func (x *Xattr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Xattr.ProtoReflect.Descriptor instead.
 func (*Xattr) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{4}
+	return file_brick_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Xattr) GetName() []byte {
@@ -533,7 +683,7 @@ type DirEntry struct {
 
 func (x *DirEntry) Reset() {
 	*x = DirEntry{}
-	mi := &file_brick_proto_msgTypes[5]
+	mi := &file_brick_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -545,7 +695,7 @@ func (x *DirEntry) String() string {
 func (*DirEntry) ProtoMessage() {}
 
 func (x *DirEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[5]
+	mi := &file_brick_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -558,7 +708,7 @@ func (x *DirEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirEntry.ProtoReflect.Descriptor instead.
 func (*DirEntry) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{5}
+	return file_brick_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *DirEntry) GetName() []byte {
@@ -612,7 +762,7 @@ type StatFS struct {
 
 func (x *StatFS) Reset() {
 	*x = StatFS{}
-	mi := &file_brick_proto_msgTypes[6]
+	mi := &file_brick_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -624,7 +774,7 @@ func (x *StatFS) String() string {
 func (*StatFS) ProtoMessage() {}
 
 func (x *StatFS) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[6]
+	mi := &file_brick_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -637,7 +787,7 @@ func (x *StatFS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFS.ProtoReflect.Descriptor instead.
 func (*StatFS) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{6}
+	return file_brick_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *StatFS) GetBsize() uint32 {
@@ -707,7 +857,7 @@ type StaleHandle struct {
 
 func (x *StaleHandle) Reset() {
 	*x = StaleHandle{}
-	mi := &file_brick_proto_msgTypes[7]
+	mi := &file_brick_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -719,7 +869,7 @@ func (x *StaleHandle) String() string {
 func (*StaleHandle) ProtoMessage() {}
 
 func (x *StaleHandle) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[7]
+	mi := &file_brick_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -732,7 +882,7 @@ func (x *StaleHandle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaleHandle.ProtoReflect.Descriptor instead.
 func (*StaleHandle) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{7}
+	return file_brick_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *StaleHandle) GetFh() uint64 {
@@ -743,16 +893,20 @@ func (x *StaleHandle) GetFh() uint64 {
 }
 
 type LookupRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Parent        []byte                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	Name          []byte                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Parent []byte                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	Name   []byte                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// xattrs names extended attributes of the object found whose values the
+	// reply carries (those it has), as GlusterFS's lookup xdata: replicate
+	// reads its changelog in the lookup's round trip.
+	Xattrs        [][]byte `protobuf:"bytes,3,rep,name=xattrs,proto3" json:"xattrs,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *LookupRequest) Reset() {
 	*x = LookupRequest{}
-	mi := &file_brick_proto_msgTypes[8]
+	mi := &file_brick_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -764,7 +918,7 @@ func (x *LookupRequest) String() string {
 func (*LookupRequest) ProtoMessage() {}
 
 func (x *LookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[8]
+	mi := &file_brick_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -777,7 +931,7 @@ func (x *LookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRequest.ProtoReflect.Descriptor instead.
 func (*LookupRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{8}
+	return file_brick_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *LookupRequest) GetParent() []byte {
@@ -794,17 +948,25 @@ func (x *LookupRequest) GetName() []byte {
 	return nil
 }
 
+func (x *LookupRequest) GetXattrs() [][]byte {
+	if x != nil {
+		return x.Xattrs
+	}
+	return nil
+}
+
 type GetAttrRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Gfid          []byte                 `protobuf:"bytes,1,opt,name=gfid,proto3" json:"gfid,omitempty"`
 	Fh            uint64                 `protobuf:"varint,2,opt,name=fh,proto3" json:"fh,omitempty"`
+	Xattrs        [][]byte               `protobuf:"bytes,3,rep,name=xattrs,proto3" json:"xattrs,omitempty"` // as in LookupRequest
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *GetAttrRequest) Reset() {
 	*x = GetAttrRequest{}
-	mi := &file_brick_proto_msgTypes[9]
+	mi := &file_brick_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -816,7 +978,7 @@ func (x *GetAttrRequest) String() string {
 func (*GetAttrRequest) ProtoMessage() {}
 
 func (x *GetAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[9]
+	mi := &file_brick_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -829,7 +991,7 @@ func (x *GetAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAttrRequest.ProtoReflect.Descriptor instead.
 func (*GetAttrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{9}
+	return file_brick_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *GetAttrRequest) GetGfid() []byte {
@@ -846,6 +1008,13 @@ func (x *GetAttrRequest) GetFh() uint64 {
 	return 0
 }
 
+func (x *GetAttrRequest) GetXattrs() [][]byte {
+	if x != nil {
+		return x.Xattrs
+	}
+	return nil
+}
+
 type SetAttrRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Gfid          []byte                 `protobuf:"bytes,1,opt,name=gfid,proto3" json:"gfid,omitempty"`
@@ -857,7 +1026,7 @@ type SetAttrRequest struct {
 
 func (x *SetAttrRequest) Reset() {
 	*x = SetAttrRequest{}
-	mi := &file_brick_proto_msgTypes[10]
+	mi := &file_brick_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +1038,7 @@ func (x *SetAttrRequest) String() string {
 func (*SetAttrRequest) ProtoMessage() {}
 
 func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[10]
+	mi := &file_brick_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +1051,7 @@ func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAttrRequest.ProtoReflect.Descriptor instead.
 func (*SetAttrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{10}
+	return file_brick_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *SetAttrRequest) GetGfid() []byte {
@@ -917,7 +1086,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_brick_proto_msgTypes[11]
+	mi := &file_brick_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -929,7 +1098,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[11]
+	mi := &file_brick_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -942,7 +1111,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{11}
+	return file_brick_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *CreateRequest) GetParent() []byte {
@@ -977,7 +1146,7 @@ type MknodRequest struct {
 
 func (x *MknodRequest) Reset() {
 	*x = MknodRequest{}
-	mi := &file_brick_proto_msgTypes[12]
+	mi := &file_brick_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -989,7 +1158,7 @@ func (x *MknodRequest) String() string {
 func (*MknodRequest) ProtoMessage() {}
 
 func (x *MknodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[12]
+	mi := &file_brick_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1002,7 +1171,7 @@ func (x *MknodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MknodRequest.ProtoReflect.Descriptor instead.
 func (*MknodRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{12}
+	return file_brick_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *MknodRequest) GetParent() []byte {
@@ -1037,7 +1206,7 @@ type MkdirRequest struct {
 
 func (x *MkdirRequest) Reset() {
 	*x = MkdirRequest{}
-	mi := &file_brick_proto_msgTypes[13]
+	mi := &file_brick_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1049,7 +1218,7 @@ func (x *MkdirRequest) String() string {
 func (*MkdirRequest) ProtoMessage() {}
 
 func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[13]
+	mi := &file_brick_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1062,7 +1231,7 @@ func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirRequest.ProtoReflect.Descriptor instead.
 func (*MkdirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{13}
+	return file_brick_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *MkdirRequest) GetParent() []byte {
@@ -1098,7 +1267,7 @@ type SymlinkRequest struct {
 
 func (x *SymlinkRequest) Reset() {
 	*x = SymlinkRequest{}
-	mi := &file_brick_proto_msgTypes[14]
+	mi := &file_brick_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1110,7 +1279,7 @@ func (x *SymlinkRequest) String() string {
 func (*SymlinkRequest) ProtoMessage() {}
 
 func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[14]
+	mi := &file_brick_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1123,7 +1292,7 @@ func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SymlinkRequest.ProtoReflect.Descriptor instead.
 func (*SymlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{14}
+	return file_brick_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SymlinkRequest) GetParent() []byte {
@@ -1163,7 +1332,7 @@ type ReadlinkRequest struct {
 
 func (x *ReadlinkRequest) Reset() {
 	*x = ReadlinkRequest{}
-	mi := &file_brick_proto_msgTypes[15]
+	mi := &file_brick_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1175,7 +1344,7 @@ func (x *ReadlinkRequest) String() string {
 func (*ReadlinkRequest) ProtoMessage() {}
 
 func (x *ReadlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[15]
+	mi := &file_brick_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1188,7 +1357,7 @@ func (x *ReadlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadlinkRequest.ProtoReflect.Descriptor instead.
 func (*ReadlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{15}
+	return file_brick_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *ReadlinkRequest) GetGfid() []byte {
@@ -1209,7 +1378,7 @@ type LinkRequest struct {
 
 func (x *LinkRequest) Reset() {
 	*x = LinkRequest{}
-	mi := &file_brick_proto_msgTypes[16]
+	mi := &file_brick_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1221,7 +1390,7 @@ func (x *LinkRequest) String() string {
 func (*LinkRequest) ProtoMessage() {}
 
 func (x *LinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[16]
+	mi := &file_brick_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1234,7 +1403,7 @@ func (x *LinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkRequest.ProtoReflect.Descriptor instead.
 func (*LinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{16}
+	return file_brick_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *LinkRequest) GetGfid() []byte {
@@ -1268,7 +1437,7 @@ type UnlinkRequest struct {
 
 func (x *UnlinkRequest) Reset() {
 	*x = UnlinkRequest{}
-	mi := &file_brick_proto_msgTypes[17]
+	mi := &file_brick_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1280,7 +1449,7 @@ func (x *UnlinkRequest) String() string {
 func (*UnlinkRequest) ProtoMessage() {}
 
 func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[17]
+	mi := &file_brick_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1293,7 +1462,7 @@ func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{17}
+	return file_brick_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *UnlinkRequest) GetParent() []byte {
@@ -1320,7 +1489,7 @@ type RmdirRequest struct {
 
 func (x *RmdirRequest) Reset() {
 	*x = RmdirRequest{}
-	mi := &file_brick_proto_msgTypes[18]
+	mi := &file_brick_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1332,7 +1501,7 @@ func (x *RmdirRequest) String() string {
 func (*RmdirRequest) ProtoMessage() {}
 
 func (x *RmdirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[18]
+	mi := &file_brick_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1345,7 +1514,7 @@ func (x *RmdirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RmdirRequest.ProtoReflect.Descriptor instead.
 func (*RmdirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{18}
+	return file_brick_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *RmdirRequest) GetParent() []byte {
@@ -1375,7 +1544,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_brick_proto_msgTypes[19]
+	mi := &file_brick_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1387,7 +1556,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[19]
+	mi := &file_brick_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1400,7 +1569,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{19}
+	return file_brick_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *RenameRequest) GetOldParent() []byte {
@@ -1448,7 +1617,7 @@ type OpenRequest struct {
 
 func (x *OpenRequest) Reset() {
 	*x = OpenRequest{}
-	mi := &file_brick_proto_msgTypes[20]
+	mi := &file_brick_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1460,7 +1629,7 @@ func (x *OpenRequest) String() string {
 func (*OpenRequest) ProtoMessage() {}
 
 func (x *OpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[20]
+	mi := &file_brick_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1473,7 +1642,7 @@ func (x *OpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenRequest.ProtoReflect.Descriptor instead.
 func (*OpenRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{20}
+	return file_brick_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *OpenRequest) GetGfid() []byte {
@@ -1502,7 +1671,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_brick_proto_msgTypes[21]
+	mi := &file_brick_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1514,7 +1683,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[21]
+	mi := &file_brick_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1527,7 +1696,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{21}
+	return file_brick_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReadRequest) GetGfid() []byte {
@@ -1570,7 +1739,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_brick_proto_msgTypes[22]
+	mi := &file_brick_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1582,7 +1751,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[22]
+	mi := &file_brick_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1595,7 +1764,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{22}
+	return file_brick_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *WriteRequest) GetGfid() []byte {
@@ -1636,7 +1805,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_brick_proto_msgTypes[23]
+	mi := &file_brick_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1648,7 +1817,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[23]
+	mi := &file_brick_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1661,7 +1830,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{23}
+	return file_brick_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *FlushRequest) GetGfid() []byte {
@@ -1689,7 +1858,7 @@ type FsyncRequest struct {
 
 func (x *FsyncRequest) Reset() {
 	*x = FsyncRequest{}
-	mi := &file_brick_proto_msgTypes[24]
+	mi := &file_brick_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1701,7 +1870,7 @@ func (x *FsyncRequest) String() string {
 func (*FsyncRequest) ProtoMessage() {}
 
 func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[24]
+	mi := &file_brick_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1714,7 +1883,7 @@ func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncRequest.ProtoReflect.Descriptor instead.
 func (*FsyncRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{24}
+	return file_brick_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *FsyncRequest) GetGfid() []byte {
@@ -1748,7 +1917,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_brick_proto_msgTypes[25]
+	mi := &file_brick_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +1929,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[25]
+	mi := &file_brick_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +1942,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{25}
+	return file_brick_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReleaseRequest) GetGfid() []byte {
@@ -1803,7 +1972,7 @@ type FallocateRequest struct {
 
 func (x *FallocateRequest) Reset() {
 	*x = FallocateRequest{}
-	mi := &file_brick_proto_msgTypes[26]
+	mi := &file_brick_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1815,7 +1984,7 @@ func (x *FallocateRequest) String() string {
 func (*FallocateRequest) ProtoMessage() {}
 
 func (x *FallocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[26]
+	mi := &file_brick_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1828,7 +1997,7 @@ func (x *FallocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FallocateRequest.ProtoReflect.Descriptor instead.
 func (*FallocateRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{26}
+	return file_brick_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FallocateRequest) GetGfid() []byte {
@@ -1878,7 +2047,7 @@ type LseekRequest struct {
 
 func (x *LseekRequest) Reset() {
 	*x = LseekRequest{}
-	mi := &file_brick_proto_msgTypes[27]
+	mi := &file_brick_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1890,7 +2059,7 @@ func (x *LseekRequest) String() string {
 func (*LseekRequest) ProtoMessage() {}
 
 func (x *LseekRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[27]
+	mi := &file_brick_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1903,7 +2072,7 @@ func (x *LseekRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LseekRequest.ProtoReflect.Descriptor instead.
 func (*LseekRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{27}
+	return file_brick_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *LseekRequest) GetGfid() []byte {
@@ -1943,7 +2112,7 @@ type OpenDirRequest struct {
 
 func (x *OpenDirRequest) Reset() {
 	*x = OpenDirRequest{}
-	mi := &file_brick_proto_msgTypes[28]
+	mi := &file_brick_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1955,7 +2124,7 @@ func (x *OpenDirRequest) String() string {
 func (*OpenDirRequest) ProtoMessage() {}
 
 func (x *OpenDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[28]
+	mi := &file_brick_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1968,7 +2137,7 @@ func (x *OpenDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDirRequest.ProtoReflect.Descriptor instead.
 func (*OpenDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{28}
+	return file_brick_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *OpenDirRequest) GetGfid() []byte {
@@ -1991,7 +2160,7 @@ type ReadDirRequest struct {
 
 func (x *ReadDirRequest) Reset() {
 	*x = ReadDirRequest{}
-	mi := &file_brick_proto_msgTypes[29]
+	mi := &file_brick_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2003,7 +2172,7 @@ func (x *ReadDirRequest) String() string {
 func (*ReadDirRequest) ProtoMessage() {}
 
 func (x *ReadDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[29]
+	mi := &file_brick_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2016,7 +2185,7 @@ func (x *ReadDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadDirRequest.ProtoReflect.Descriptor instead.
 func (*ReadDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{29}
+	return file_brick_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReadDirRequest) GetGfid() []byte {
@@ -2064,7 +2233,7 @@ type ReleaseDirRequest struct {
 
 func (x *ReleaseDirRequest) Reset() {
 	*x = ReleaseDirRequest{}
-	mi := &file_brick_proto_msgTypes[30]
+	mi := &file_brick_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2076,7 +2245,7 @@ func (x *ReleaseDirRequest) String() string {
 func (*ReleaseDirRequest) ProtoMessage() {}
 
 func (x *ReleaseDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[30]
+	mi := &file_brick_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2089,7 +2258,7 @@ func (x *ReleaseDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseDirRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{30}
+	return file_brick_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *ReleaseDirRequest) GetGfid() []byte {
@@ -2117,7 +2286,7 @@ type FsyncDirRequest struct {
 
 func (x *FsyncDirRequest) Reset() {
 	*x = FsyncDirRequest{}
-	mi := &file_brick_proto_msgTypes[31]
+	mi := &file_brick_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2129,7 +2298,7 @@ func (x *FsyncDirRequest) String() string {
 func (*FsyncDirRequest) ProtoMessage() {}
 
 func (x *FsyncDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[31]
+	mi := &file_brick_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2142,7 +2311,7 @@ func (x *FsyncDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncDirRequest.ProtoReflect.Descriptor instead.
 func (*FsyncDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{31}
+	return file_brick_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *FsyncDirRequest) GetGfid() []byte {
@@ -2175,7 +2344,7 @@ type StatFSRequest struct {
 
 func (x *StatFSRequest) Reset() {
 	*x = StatFSRequest{}
-	mi := &file_brick_proto_msgTypes[32]
+	mi := &file_brick_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2187,7 +2356,7 @@ func (x *StatFSRequest) String() string {
 func (*StatFSRequest) ProtoMessage() {}
 
 func (x *StatFSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[32]
+	mi := &file_brick_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2200,7 +2369,7 @@ func (x *StatFSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFSRequest.ProtoReflect.Descriptor instead.
 func (*StatFSRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{32}
+	return file_brick_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *StatFSRequest) GetGfid() []byte {
@@ -2220,7 +2389,7 @@ type GetXattrRequest struct {
 
 func (x *GetXattrRequest) Reset() {
 	*x = GetXattrRequest{}
-	mi := &file_brick_proto_msgTypes[33]
+	mi := &file_brick_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2232,7 +2401,7 @@ func (x *GetXattrRequest) String() string {
 func (*GetXattrRequest) ProtoMessage() {}
 
 func (x *GetXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[33]
+	mi := &file_brick_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2245,7 +2414,7 @@ func (x *GetXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXattrRequest.ProtoReflect.Descriptor instead.
 func (*GetXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{33}
+	return file_brick_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *GetXattrRequest) GetGfid() []byte {
@@ -2274,7 +2443,7 @@ type SetXattrRequest struct {
 
 func (x *SetXattrRequest) Reset() {
 	*x = SetXattrRequest{}
-	mi := &file_brick_proto_msgTypes[34]
+	mi := &file_brick_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2286,7 +2455,7 @@ func (x *SetXattrRequest) String() string {
 func (*SetXattrRequest) ProtoMessage() {}
 
 func (x *SetXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[34]
+	mi := &file_brick_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2299,7 +2468,7 @@ func (x *SetXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetXattrRequest.ProtoReflect.Descriptor instead.
 func (*SetXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{34}
+	return file_brick_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *SetXattrRequest) GetGfid() []byte {
@@ -2339,7 +2508,7 @@ type ListXattrRequest struct {
 
 func (x *ListXattrRequest) Reset() {
 	*x = ListXattrRequest{}
-	mi := &file_brick_proto_msgTypes[35]
+	mi := &file_brick_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2351,7 +2520,7 @@ func (x *ListXattrRequest) String() string {
 func (*ListXattrRequest) ProtoMessage() {}
 
 func (x *ListXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[35]
+	mi := &file_brick_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2364,7 +2533,7 @@ func (x *ListXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXattrRequest.ProtoReflect.Descriptor instead.
 func (*ListXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{35}
+	return file_brick_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ListXattrRequest) GetGfid() []byte {
@@ -2384,7 +2553,7 @@ type RemoveXattrRequest struct {
 
 func (x *RemoveXattrRequest) Reset() {
 	*x = RemoveXattrRequest{}
-	mi := &file_brick_proto_msgTypes[36]
+	mi := &file_brick_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2396,7 +2565,7 @@ func (x *RemoveXattrRequest) String() string {
 func (*RemoveXattrRequest) ProtoMessage() {}
 
 func (x *RemoveXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[36]
+	mi := &file_brick_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2409,7 +2578,7 @@ func (x *RemoveXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveXattrRequest.ProtoReflect.Descriptor instead.
 func (*RemoveXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{36}
+	return file_brick_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *RemoveXattrRequest) GetGfid() []byte {
@@ -2437,7 +2606,7 @@ type XattrOpRequest struct {
 
 func (x *XattrOpRequest) Reset() {
 	*x = XattrOpRequest{}
-	mi := &file_brick_proto_msgTypes[37]
+	mi := &file_brick_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2449,7 +2618,7 @@ func (x *XattrOpRequest) String() string {
 func (*XattrOpRequest) ProtoMessage() {}
 
 func (x *XattrOpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[37]
+	mi := &file_brick_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2462,7 +2631,7 @@ func (x *XattrOpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XattrOpRequest.ProtoReflect.Descriptor instead.
 func (*XattrOpRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{37}
+	return file_brick_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *XattrOpRequest) GetGfid() []byte {
@@ -2498,7 +2667,7 @@ type GetLkRequest struct {
 
 func (x *GetLkRequest) Reset() {
 	*x = GetLkRequest{}
-	mi := &file_brick_proto_msgTypes[38]
+	mi := &file_brick_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2510,7 +2679,7 @@ func (x *GetLkRequest) String() string {
 func (*GetLkRequest) ProtoMessage() {}
 
 func (x *GetLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[38]
+	mi := &file_brick_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2523,7 +2692,7 @@ func (x *GetLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLkRequest.ProtoReflect.Descriptor instead.
 func (*GetLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{38}
+	return file_brick_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *GetLkRequest) GetGfid() []byte {
@@ -2567,7 +2736,7 @@ type SetLkRequest struct {
 
 func (x *SetLkRequest) Reset() {
 	*x = SetLkRequest{}
-	mi := &file_brick_proto_msgTypes[39]
+	mi := &file_brick_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2579,7 +2748,7 @@ func (x *SetLkRequest) String() string {
 func (*SetLkRequest) ProtoMessage() {}
 
 func (x *SetLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[39]
+	mi := &file_brick_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2592,7 +2761,7 @@ func (x *SetLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLkRequest.ProtoReflect.Descriptor instead.
 func (*SetLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{39}
+	return file_brick_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *SetLkRequest) GetGfid() []byte {
@@ -2642,7 +2811,7 @@ type InodeLkRequest struct {
 
 func (x *InodeLkRequest) Reset() {
 	*x = InodeLkRequest{}
-	mi := &file_brick_proto_msgTypes[40]
+	mi := &file_brick_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2654,7 +2823,7 @@ func (x *InodeLkRequest) String() string {
 func (*InodeLkRequest) ProtoMessage() {}
 
 func (x *InodeLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[40]
+	mi := &file_brick_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2667,7 +2836,7 @@ func (x *InodeLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InodeLkRequest.ProtoReflect.Descriptor instead.
 func (*InodeLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{40}
+	return file_brick_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *InodeLkRequest) GetDomain() []byte {
@@ -2712,7 +2881,7 @@ type EntryLkRequest struct {
 
 func (x *EntryLkRequest) Reset() {
 	*x = EntryLkRequest{}
-	mi := &file_brick_proto_msgTypes[41]
+	mi := &file_brick_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2724,7 +2893,7 @@ func (x *EntryLkRequest) String() string {
 func (*EntryLkRequest) ProtoMessage() {}
 
 func (x *EntryLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[41]
+	mi := &file_brick_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2737,7 +2906,7 @@ func (x *EntryLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryLkRequest.ProtoReflect.Descriptor instead.
 func (*EntryLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{41}
+	return file_brick_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *EntryLkRequest) GetDomain() []byte {
@@ -2791,7 +2960,7 @@ type GetVolfileRequest struct {
 
 func (x *GetVolfileRequest) Reset() {
 	*x = GetVolfileRequest{}
-	mi := &file_brick_proto_msgTypes[42]
+	mi := &file_brick_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2803,7 +2972,7 @@ func (x *GetVolfileRequest) String() string {
 func (*GetVolfileRequest) ProtoMessage() {}
 
 func (x *GetVolfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[42]
+	mi := &file_brick_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2816,7 +2985,7 @@ func (x *GetVolfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVolfileRequest.ProtoReflect.Descriptor instead.
 func (*GetVolfileRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{42}
+	return file_brick_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetVolfileRequest) GetName() []byte {
@@ -2834,7 +3003,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_brick_proto_msgTypes[43]
+	mi := &file_brick_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2846,7 +3015,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[43]
+	mi := &file_brick_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2859,7 +3028,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{43}
+	return file_brick_proto_rawDescGZIP(), []int{45}
 }
 
 type CancelWaitRequest struct {
@@ -2871,7 +3040,7 @@ type CancelWaitRequest struct {
 
 func (x *CancelWaitRequest) Reset() {
 	*x = CancelWaitRequest{}
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2883,7 +3052,7 @@ func (x *CancelWaitRequest) String() string {
 func (*CancelWaitRequest) ProtoMessage() {}
 
 func (x *CancelWaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2896,7 +3065,7 @@ func (x *CancelWaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWaitRequest.ProtoReflect.Descriptor instead.
 func (*CancelWaitRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{44}
+	return file_brick_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *CancelWaitRequest) GetWaitId() uint64 {
@@ -2915,7 +3084,7 @@ type ErrnoReply struct {
 
 func (x *ErrnoReply) Reset() {
 	*x = ErrnoReply{}
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2927,7 +3096,7 @@ func (x *ErrnoReply) String() string {
 func (*ErrnoReply) ProtoMessage() {}
 
 func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2940,7 +3109,7 @@ func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrnoReply.ProtoReflect.Descriptor instead.
 func (*ErrnoReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{45}
+	return file_brick_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *ErrnoReply) GetErrno() uint32 {
@@ -2954,13 +3123,14 @@ type AttrReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Errno         uint32                 `protobuf:"varint,1,opt,name=errno,proto3" json:"errno,omitempty"`
 	Attr          *Attr                  `protobuf:"bytes,2,opt,name=attr,proto3" json:"attr,omitempty"`
+	Xattrs        []*Xattr               `protobuf:"bytes,3,rep,name=xattrs,proto3" json:"xattrs,omitempty"` // the requested xattrs the object has
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AttrReply) Reset() {
 	*x = AttrReply{}
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2972,7 +3142,7 @@ func (x *AttrReply) String() string {
 func (*AttrReply) ProtoMessage() {}
 
 func (x *AttrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3155,7 @@ func (x *AttrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttrReply.ProtoReflect.Descriptor instead.
 func (*AttrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{46}
+	return file_brick_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *AttrReply) GetErrno() uint32 {
@@ -3002,6 +3172,13 @@ func (x *AttrReply) GetAttr() *Attr {
 	return nil
 }
 
+func (x *AttrReply) GetXattrs() []*Xattr {
+	if x != nil {
+		return x.Xattrs
+	}
+	return nil
+}
+
 type CreateReply struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Errno         uint32                 `protobuf:"varint,1,opt,name=errno,proto3" json:"errno,omitempty"`
@@ -3013,7 +3190,7 @@ type CreateReply struct {
 
 func (x *CreateReply) Reset() {
 	*x = CreateReply{}
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3025,7 +3202,7 @@ func (x *CreateReply) String() string {
 func (*CreateReply) ProtoMessage() {}
 
 func (x *CreateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3038,7 +3215,7 @@ func (x *CreateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReply.ProtoReflect.Descriptor instead.
 func (*CreateReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{47}
+	return file_brick_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CreateReply) GetErrno() uint32 {
@@ -3072,7 +3249,7 @@ type HandleReply struct {
 
 func (x *HandleReply) Reset() {
 	*x = HandleReply{}
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3084,7 +3261,7 @@ func (x *HandleReply) String() string {
 func (*HandleReply) ProtoMessage() {}
 
 func (x *HandleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3097,7 +3274,7 @@ func (x *HandleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleReply.ProtoReflect.Descriptor instead.
 func (*HandleReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{48}
+	return file_brick_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *HandleReply) GetErrno() uint32 {
@@ -3124,7 +3301,7 @@ type ReadlinkReply struct {
 
 func (x *ReadlinkReply) Reset() {
 	*x = ReadlinkReply{}
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3136,7 +3313,7 @@ func (x *ReadlinkReply) String() string {
 func (*ReadlinkReply) ProtoMessage() {}
 
 func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3149,7 +3326,7 @@ func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadlinkReply.ProtoReflect.Descriptor instead.
 func (*ReadlinkReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{49}
+	return file_brick_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ReadlinkReply) GetErrno() uint32 {
@@ -3176,7 +3353,7 @@ type ReadReply struct {
 
 func (x *ReadReply) Reset() {
 	*x = ReadReply{}
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3188,7 +3365,7 @@ func (x *ReadReply) String() string {
 func (*ReadReply) ProtoMessage() {}
 
 func (x *ReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3201,7 +3378,7 @@ func (x *ReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadReply.ProtoReflect.Descriptor instead.
 func (*ReadReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{50}
+	return file_brick_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *ReadReply) GetErrno() uint32 {
@@ -3228,7 +3405,7 @@ type WriteReply struct {
 
 func (x *WriteReply) Reset() {
 	*x = WriteReply{}
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3240,7 +3417,7 @@ func (x *WriteReply) String() string {
 func (*WriteReply) ProtoMessage() {}
 
 func (x *WriteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3253,7 +3430,7 @@ func (x *WriteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteReply.ProtoReflect.Descriptor instead.
 func (*WriteReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{51}
+	return file_brick_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *WriteReply) GetErrno() uint32 {
@@ -3280,7 +3457,7 @@ type LseekReply struct {
 
 func (x *LseekReply) Reset() {
 	*x = LseekReply{}
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3292,7 +3469,7 @@ func (x *LseekReply) String() string {
 func (*LseekReply) ProtoMessage() {}
 
 func (x *LseekReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3305,7 +3482,7 @@ func (x *LseekReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LseekReply.ProtoReflect.Descriptor instead.
 func (*LseekReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{52}
+	return file_brick_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *LseekReply) GetErrno() uint32 {
@@ -3333,7 +3510,7 @@ type ReadDirReply struct {
 
 func (x *ReadDirReply) Reset() {
 	*x = ReadDirReply{}
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3345,7 +3522,7 @@ func (x *ReadDirReply) String() string {
 func (*ReadDirReply) ProtoMessage() {}
 
 func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3358,7 +3535,7 @@ func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadDirReply.ProtoReflect.Descriptor instead.
 func (*ReadDirReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{53}
+	return file_brick_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ReadDirReply) GetErrno() uint32 {
@@ -3392,7 +3569,7 @@ type StatFSReply struct {
 
 func (x *StatFSReply) Reset() {
 	*x = StatFSReply{}
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3404,7 +3581,7 @@ func (x *StatFSReply) String() string {
 func (*StatFSReply) ProtoMessage() {}
 
 func (x *StatFSReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3417,7 +3594,7 @@ func (x *StatFSReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFSReply.ProtoReflect.Descriptor instead.
 func (*StatFSReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{54}
+	return file_brick_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *StatFSReply) GetErrno() uint32 {
@@ -3444,7 +3621,7 @@ type GetXattrReply struct {
 
 func (x *GetXattrReply) Reset() {
 	*x = GetXattrReply{}
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3456,7 +3633,7 @@ func (x *GetXattrReply) String() string {
 func (*GetXattrReply) ProtoMessage() {}
 
 func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3469,7 +3646,7 @@ func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXattrReply.ProtoReflect.Descriptor instead.
 func (*GetXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{55}
+	return file_brick_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *GetXattrReply) GetErrno() uint32 {
@@ -3496,7 +3673,7 @@ type ListXattrReply struct {
 
 func (x *ListXattrReply) Reset() {
 	*x = ListXattrReply{}
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3508,7 +3685,7 @@ func (x *ListXattrReply) String() string {
 func (*ListXattrReply) ProtoMessage() {}
 
 func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3521,7 +3698,7 @@ func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXattrReply.ProtoReflect.Descriptor instead.
 func (*ListXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{56}
+	return file_brick_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ListXattrReply) GetErrno() uint32 {
@@ -3548,7 +3725,7 @@ type XattrOpReply struct {
 
 func (x *XattrOpReply) Reset() {
 	*x = XattrOpReply{}
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3560,7 +3737,7 @@ func (x *XattrOpReply) String() string {
 func (*XattrOpReply) ProtoMessage() {}
 
 func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3573,7 +3750,7 @@ func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XattrOpReply.ProtoReflect.Descriptor instead.
 func (*XattrOpReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{57}
+	return file_brick_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *XattrOpReply) GetErrno() uint32 {
@@ -3600,7 +3777,7 @@ type LockReply struct {
 
 func (x *LockReply) Reset() {
 	*x = LockReply{}
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3612,7 +3789,7 @@ func (x *LockReply) String() string {
 func (*LockReply) ProtoMessage() {}
 
 func (x *LockReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3625,7 +3802,7 @@ func (x *LockReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockReply.ProtoReflect.Descriptor instead.
 func (*LockReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{58}
+	return file_brick_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *LockReply) GetErrno() uint32 {
@@ -3652,7 +3829,7 @@ type GetVolfileReply struct {
 
 func (x *GetVolfileReply) Reset() {
 	*x = GetVolfileReply{}
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3664,7 +3841,7 @@ func (x *GetVolfileReply) String() string {
 func (*GetVolfileReply) ProtoMessage() {}
 
 func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3677,7 +3854,7 @@ func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVolfileReply.ProtoReflect.Descriptor instead.
 func (*GetVolfileReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{59}
+	return file_brick_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetVolfileReply) GetErrno() uint32 {
@@ -3703,7 +3880,7 @@ type PingReply struct {
 
 func (x *PingReply) Reset() {
 	*x = PingReply{}
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3715,7 +3892,7 @@ func (x *PingReply) String() string {
 func (*PingReply) ProtoMessage() {}
 
 func (x *PingReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3728,7 +3905,7 @@ func (x *PingReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingReply.ProtoReflect.Descriptor instead.
 func (*PingReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{60}
+	return file_brick_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *PingReply) GetErrno() uint32 {
@@ -3754,7 +3931,7 @@ type CompoundRequest struct {
 
 func (x *CompoundRequest) Reset() {
 	*x = CompoundRequest{}
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3766,7 +3943,7 @@ func (x *CompoundRequest) String() string {
 func (*CompoundRequest) ProtoMessage() {}
 
 func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3779,7 +3956,7 @@ func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundRequest.ProtoReflect.Descriptor instead.
 func (*CompoundRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{61}
+	return file_brick_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *CompoundRequest) GetOps() []*SubRequest {
@@ -3824,7 +4001,7 @@ type SubRequest struct {
 
 func (x *SubRequest) Reset() {
 	*x = SubRequest{}
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3836,7 +4013,7 @@ func (x *SubRequest) String() string {
 func (*SubRequest) ProtoMessage() {}
 
 func (x *SubRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3849,7 +4026,7 @@ func (x *SubRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubRequest.ProtoReflect.Descriptor instead.
 func (*SubRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{62}
+	return file_brick_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *SubRequest) GetOp() isSubRequest_Op {
@@ -4243,7 +4420,7 @@ type SubReply struct {
 
 func (x *SubReply) Reset() {
 	*x = SubReply{}
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4255,7 +4432,7 @@ func (x *SubReply) String() string {
 func (*SubReply) ProtoMessage() {}
 
 func (x *SubReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4268,7 +4445,7 @@ func (x *SubReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubReply.ProtoReflect.Descriptor instead.
 func (*SubReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{63}
+	return file_brick_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *SubReply) GetReply() isSubReply_Reply {
@@ -4414,7 +4591,7 @@ type CompoundReply struct {
 
 func (x *CompoundReply) Reset() {
 	*x = CompoundReply{}
-	mi := &file_brick_proto_msgTypes[64]
+	mi := &file_brick_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4426,7 +4603,7 @@ func (x *CompoundReply) String() string {
 func (*CompoundReply) ProtoMessage() {}
 
 func (x *CompoundReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[64]
+	mi := &file_brick_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4439,7 +4616,7 @@ func (x *CompoundReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundReply.ProtoReflect.Descriptor instead.
 func (*CompoundReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{64}
+	return file_brick_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CompoundReply) GetErrno() uint32 {
@@ -4460,7 +4637,18 @@ var File_brick_proto protoreflect.FileDescriptor
 
 const file_brick_proto_rawDesc = "" +
 	"\n" +
-	"\vbrick.proto\x12\x0ecairn.brick.v1\"\xf6\x02\n" +
+	"\vbrick.proto\x12\x0ecairn.brick.v1\"\x83\x01\n" +
+	"\vChannelCall\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
+	"\x04call\x18\x02 \x01(\v2\x1f.cairn.brick.v1.CompoundRequestR\x04call\x12\x16\n" +
+	"\x06caller\x18\x03 \x01(\fR\x06caller\x12\x17\n" +
+	"\await_id\x18\x04 \x01(\x04R\x06waitId\"\x9c\x01\n" +
+	"\fChannelReply\x12\x0e\n" +
+	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
+	"\x05reply\x18\x02 \x01(\v2\x1d.cairn.brick.v1.CompoundReplyR\x05reply\x12\x12\n" +
+	"\x04code\x18\x03 \x01(\rR\x04code\x12\x18\n" +
+	"\amessage\x18\x04 \x01(\tR\amessage\x12\x19\n" +
+	"\bstale_fh\x18\x05 \x01(\x04R\astaleFh\"\xf6\x02\n" +
 	"\x04Attr\x12\x12\n" +
 	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\rR\x04mode\x12\x14\n" +
@@ -4527,13 +4715,15 @@ const file_brick_proto_rawDesc = "" +
 	"\x05ffree\x18\a \x01(\x04R\x05ffree\x12\x19\n" +
 	"\bname_len\x18\b \x01(\rR\anameLen\"\x1d\n" +
 	"\vStaleHandle\x12\x0e\n" +
-	"\x02fh\x18\x01 \x01(\x04R\x02fh\";\n" +
+	"\x02fh\x18\x01 \x01(\x04R\x02fh\"S\n" +
 	"\rLookupRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\fR\x06parent\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\fR\x04name\"4\n" +
+	"\x04name\x18\x02 \x01(\fR\x04name\x12\x16\n" +
+	"\x06xattrs\x18\x03 \x03(\fR\x06xattrs\"L\n" +
 	"\x0eGetAttrRequest\x12\x12\n" +
 	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x0e\n" +
-	"\x02fh\x18\x02 \x01(\x04R\x02fh\"_\n" +
+	"\x02fh\x18\x02 \x01(\x04R\x02fh\x12\x16\n" +
+	"\x06xattrs\x18\x03 \x03(\fR\x06xattrs\"_\n" +
 	"\x0eSetAttrRequest\x12\x12\n" +
 	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x0e\n" +
 	"\x02fh\x18\x02 \x01(\x04R\x02fh\x12)\n" +
@@ -4674,10 +4864,11 @@ const file_brick_proto_rawDesc = "" +
 	"\await_id\x18\x01 \x01(\x04R\x06waitId\"\"\n" +
 	"\n" +
 	"ErrnoReply\x12\x14\n" +
-	"\x05errno\x18\x01 \x01(\rR\x05errno\"K\n" +
+	"\x05errno\x18\x01 \x01(\rR\x05errno\"z\n" +
 	"\tAttrReply\x12\x14\n" +
 	"\x05errno\x18\x01 \x01(\rR\x05errno\x12(\n" +
-	"\x04attr\x18\x02 \x01(\v2\x14.cairn.brick.v1.AttrR\x04attr\"]\n" +
+	"\x04attr\x18\x02 \x01(\v2\x14.cairn.brick.v1.AttrR\x04attr\x12-\n" +
+	"\x06xattrs\x18\x03 \x03(\v2\x15.cairn.brick.v1.XattrR\x06xattrs\"]\n" +
 	"\vCreateReply\x12\x14\n" +
 	"\x05errno\x18\x01 \x01(\rR\x05errno\x12(\n" +
 	"\x04attr\x18\x02 \x01(\v2\x14.cairn.brick.v1.AttrR\x04attr\x12\x0e\n" +
@@ -4766,7 +4957,7 @@ const file_brick_proto_rawDesc = "" +
 	"\x05reply\"Y\n" +
 	"\rCompoundReply\x12\x14\n" +
 	"\x05errno\x18\x01 \x01(\rR\x05errno\x122\n" +
-	"\areplies\x18\x02 \x03(\v2\x18.cairn.brick.v1.SubReplyR\areplies2\x87\x15\n" +
+	"\areplies\x18\x02 \x03(\v2\x18.cairn.brick.v1.SubReplyR\areplies2\xd1\x15\n" +
 	"\x05Brick\x12B\n" +
 	"\x06Lookup\x12\x1d.cairn.brick.v1.LookupRequest\x1a\x19.cairn.brick.v1.AttrReply\x12D\n" +
 	"\aGetAttr\x12\x1e.cairn.brick.v1.GetAttrRequest\x1a\x19.cairn.brick.v1.AttrReply\x12D\n" +
@@ -4808,7 +4999,8 @@ const file_brick_proto_rawDesc = "" +
 	"\x04Ping\x12\x1b.cairn.brick.v1.PingRequest\x1a\x19.cairn.brick.v1.PingReply\x12J\n" +
 	"\bCompound\x12\x1f.cairn.brick.v1.CompoundRequest\x1a\x1d.cairn.brick.v1.CompoundReply\x12K\n" +
 	"\n" +
-	"CancelWait\x12!.cairn.brick.v1.CancelWaitRequest\x1a\x1a.cairn.brick.v1.ErrnoReplyB+Z)github.com/cairnfs/cairn/protocol/brickpbb\x06proto3"
+	"CancelWait\x12!.cairn.brick.v1.CancelWaitRequest\x1a\x1a.cairn.brick.v1.ErrnoReply\x12H\n" +
+	"\aChannel\x12\x1b.cairn.brick.v1.ChannelCall\x1a\x1c.cairn.brick.v1.ChannelReply(\x010\x01B+Z)github.com/cairnfs/cairn/protocol/brickpbb\x06proto3"
 
 var (
 	file_brick_proto_rawDescOnce sync.Once
@@ -4822,206 +5014,213 @@ func file_brick_proto_rawDescGZIP() []byte {
 	return file_brick_proto_rawDescData
 }
 
-var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 65)
+var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
 var file_brick_proto_goTypes = []any{
-	(*Attr)(nil),               // 0: cairn.brick.v1.Attr
-	(*SetAttrIn)(nil),          // 1: cairn.brick.v1.SetAttrIn
-	(*CreateIn)(nil),           // 2: cairn.brick.v1.CreateIn
-	(*Lock)(nil),               // 3: cairn.brick.v1.Lock
-	(*Xattr)(nil),              // 4: cairn.brick.v1.Xattr
-	(*DirEntry)(nil),           // 5: cairn.brick.v1.DirEntry
-	(*StatFS)(nil),             // 6: cairn.brick.v1.StatFS
-	(*StaleHandle)(nil),        // 7: cairn.brick.v1.StaleHandle
-	(*LookupRequest)(nil),      // 8: cairn.brick.v1.LookupRequest
-	(*GetAttrRequest)(nil),     // 9: cairn.brick.v1.GetAttrRequest
-	(*SetAttrRequest)(nil),     // 10: cairn.brick.v1.SetAttrRequest
-	(*CreateRequest)(nil),      // 11: cairn.brick.v1.CreateRequest
-	(*MknodRequest)(nil),       // 12: cairn.brick.v1.MknodRequest
-	(*MkdirRequest)(nil),       // 13: cairn.brick.v1.MkdirRequest
-	(*SymlinkRequest)(nil),     // 14: cairn.brick.v1.SymlinkRequest
-	(*ReadlinkRequest)(nil),    // 15: cairn.brick.v1.ReadlinkRequest
-	(*LinkRequest)(nil),        // 16: cairn.brick.v1.LinkRequest
-	(*UnlinkRequest)(nil),      // 17: cairn.brick.v1.UnlinkRequest
-	(*RmdirRequest)(nil),       // 18: cairn.brick.v1.RmdirRequest
-	(*RenameRequest)(nil),      // 19: cairn.brick.v1.RenameRequest
-	(*OpenRequest)(nil),        // 20: cairn.brick.v1.OpenRequest
-	(*ReadRequest)(nil),        // 21: cairn.brick.v1.ReadRequest
-	(*WriteRequest)(nil),       // 22: cairn.brick.v1.WriteRequest
-	(*FlushRequest)(nil),       // 23: cairn.brick.v1.FlushRequest
-	(*FsyncRequest)(nil),       // 24: cairn.brick.v1.FsyncRequest
-	(*ReleaseRequest)(nil),     // 25: cairn.brick.v1.ReleaseRequest
-	(*FallocateRequest)(nil),   // 26: cairn.brick.v1.FallocateRequest
-	(*LseekRequest)(nil),       // 27: cairn.brick.v1.LseekRequest
-	(*OpenDirRequest)(nil),     // 28: cairn.brick.v1.OpenDirRequest
-	(*ReadDirRequest)(nil),     // 29: cairn.brick.v1.ReadDirRequest
-	(*ReleaseDirRequest)(nil),  // 30: cairn.brick.v1.ReleaseDirRequest
-	(*FsyncDirRequest)(nil),    // 31: cairn.brick.v1.FsyncDirRequest
-	(*StatFSRequest)(nil),      // 32: cairn.brick.v1.StatFSRequest
-	(*GetXattrRequest)(nil),    // 33: cairn.brick.v1.GetXattrRequest
-	(*SetXattrRequest)(nil),    // 34: cairn.brick.v1.SetXattrRequest
-	(*ListXattrRequest)(nil),   // 35: cairn.brick.v1.ListXattrRequest
-	(*RemoveXattrRequest)(nil), // 36: cairn.brick.v1.RemoveXattrRequest
-	(*XattrOpRequest)(nil),     // 37: cairn.brick.v1.XattrOpRequest
-	(*GetLkRequest)(nil),       // 38: cairn.brick.v1.GetLkRequest
-	(*SetLkRequest)(nil),       // 39: cairn.brick.v1.SetLkRequest
-	(*InodeLkRequest)(nil),     // 40: cairn.brick.v1.InodeLkRequest
-	(*EntryLkRequest)(nil),     // 41: cairn.brick.v1.EntryLkRequest
-	(*GetVolfileRequest)(nil),  // 42: cairn.brick.v1.GetVolfileRequest
-	(*PingRequest)(nil),        // 43: cairn.brick.v1.PingRequest
-	(*CancelWaitRequest)(nil),  // 44: cairn.brick.v1.CancelWaitRequest
-	(*ErrnoReply)(nil),         // 45: cairn.brick.v1.ErrnoReply
-	(*AttrReply)(nil),          // 46: cairn.brick.v1.AttrReply
-	(*CreateReply)(nil),        // 47: cairn.brick.v1.CreateReply
-	(*HandleReply)(nil),        // 48: cairn.brick.v1.HandleReply
-	(*ReadlinkReply)(nil),      // 49: cairn.brick.v1.ReadlinkReply
-	(*ReadReply)(nil),          // 50: cairn.brick.v1.ReadReply
-	(*WriteReply)(nil),         // 51: cairn.brick.v1.WriteReply
-	(*LseekReply)(nil),         // 52: cairn.brick.v1.LseekReply
-	(*ReadDirReply)(nil),       // 53: cairn.brick.v1.ReadDirReply
-	(*StatFSReply)(nil),        // 54: cairn.brick.v1.StatFSReply
-	(*GetXattrReply)(nil),      // 55: cairn.brick.v1.GetXattrReply
-	(*ListXattrReply)(nil),     // 56: cairn.brick.v1.ListXattrReply
-	(*XattrOpReply)(nil),       // 57: cairn.brick.v1.XattrOpReply
-	(*LockReply)(nil),          // 58: cairn.brick.v1.LockReply
-	(*GetVolfileReply)(nil),    // 59: cairn.brick.v1.GetVolfileReply
-	(*PingReply)(nil),          // 60: cairn.brick.v1.PingReply
-	(*CompoundRequest)(nil),    // 61: cairn.brick.v1.CompoundRequest
-	(*SubRequest)(nil),         // 62: cairn.brick.v1.SubRequest
-	(*SubReply)(nil),           // 63: cairn.brick.v1.SubReply
-	(*CompoundReply)(nil),      // 64: cairn.brick.v1.CompoundReply
+	(*ChannelCall)(nil),        // 0: cairn.brick.v1.ChannelCall
+	(*ChannelReply)(nil),       // 1: cairn.brick.v1.ChannelReply
+	(*Attr)(nil),               // 2: cairn.brick.v1.Attr
+	(*SetAttrIn)(nil),          // 3: cairn.brick.v1.SetAttrIn
+	(*CreateIn)(nil),           // 4: cairn.brick.v1.CreateIn
+	(*Lock)(nil),               // 5: cairn.brick.v1.Lock
+	(*Xattr)(nil),              // 6: cairn.brick.v1.Xattr
+	(*DirEntry)(nil),           // 7: cairn.brick.v1.DirEntry
+	(*StatFS)(nil),             // 8: cairn.brick.v1.StatFS
+	(*StaleHandle)(nil),        // 9: cairn.brick.v1.StaleHandle
+	(*LookupRequest)(nil),      // 10: cairn.brick.v1.LookupRequest
+	(*GetAttrRequest)(nil),     // 11: cairn.brick.v1.GetAttrRequest
+	(*SetAttrRequest)(nil),     // 12: cairn.brick.v1.SetAttrRequest
+	(*CreateRequest)(nil),      // 13: cairn.brick.v1.CreateRequest
+	(*MknodRequest)(nil),       // 14: cairn.brick.v1.MknodRequest
+	(*MkdirRequest)(nil),       // 15: cairn.brick.v1.MkdirRequest
+	(*SymlinkRequest)(nil),     // 16: cairn.brick.v1.SymlinkRequest
+	(*ReadlinkRequest)(nil),    // 17: cairn.brick.v1.ReadlinkRequest
+	(*LinkRequest)(nil),        // 18: cairn.brick.v1.LinkRequest
+	(*UnlinkRequest)(nil),      // 19: cairn.brick.v1.UnlinkRequest
+	(*RmdirRequest)(nil),       // 20: cairn.brick.v1.RmdirRequest
+	(*RenameRequest)(nil),      // 21: cairn.brick.v1.RenameRequest
+	(*OpenRequest)(nil),        // 22: cairn.brick.v1.OpenRequest
+	(*ReadRequest)(nil),        // 23: cairn.brick.v1.ReadRequest
+	(*WriteRequest)(nil),       // 24: cairn.brick.v1.WriteRequest
+	(*FlushRequest)(nil),       // 25: cairn.brick.v1.FlushRequest
+	(*FsyncRequest)(nil),       // 26: cairn.brick.v1.FsyncRequest
+	(*ReleaseRequest)(nil),     // 27: cairn.brick.v1.ReleaseRequest
+	(*FallocateRequest)(nil),   // 28: cairn.brick.v1.FallocateRequest
+	(*LseekRequest)(nil),       // 29: cairn.brick.v1.LseekRequest
+	(*OpenDirRequest)(nil),     // 30: cairn.brick.v1.OpenDirRequest
+	(*ReadDirRequest)(nil),     // 31: cairn.brick.v1.ReadDirRequest
+	(*ReleaseDirRequest)(nil),  // 32: cairn.brick.v1.ReleaseDirRequest
+	(*FsyncDirRequest)(nil),    // 33: cairn.brick.v1.FsyncDirRequest
+	(*StatFSRequest)(nil),      // 34: cairn.brick.v1.StatFSRequest
+	(*GetXattrRequest)(nil),    // 35: cairn.brick.v1.GetXattrRequest
+	(*SetXattrRequest)(nil),    // 36: cairn.brick.v1.SetXattrRequest
+	(*ListXattrRequest)(nil),   // 37: cairn.brick.v1.ListXattrRequest
+	(*RemoveXattrRequest)(nil), // 38: cairn.brick.v1.RemoveXattrRequest
+	(*XattrOpRequest)(nil),     // 39: cairn.brick.v1.XattrOpRequest
+	(*GetLkRequest)(nil),       // 40: cairn.brick.v1.GetLkRequest
+	(*SetLkRequest)(nil),       // 41: cairn.brick.v1.SetLkRequest
+	(*InodeLkRequest)(nil),     // 42: cairn.brick.v1.InodeLkRequest
+	(*EntryLkRequest)(nil),     // 43: cairn.brick.v1.EntryLkRequest
+	(*GetVolfileRequest)(nil),  // 44: cairn.brick.v1.GetVolfileRequest
+	(*PingRequest)(nil),        // 45: cairn.brick.v1.PingRequest
+	(*CancelWaitRequest)(nil),  // 46: cairn.brick.v1.CancelWaitRequest
+	(*ErrnoReply)(nil),         // 47: cairn.brick.v1.ErrnoReply
+	(*AttrReply)(nil),          // 48: cairn.brick.v1.AttrReply
+	(*CreateReply)(nil),        // 49: cairn.brick.v1.CreateReply
+	(*HandleReply)(nil),        // 50: cairn.brick.v1.HandleReply
+	(*ReadlinkReply)(nil),      // 51: cairn.brick.v1.ReadlinkReply
+	(*ReadReply)(nil),          // 52: cairn.brick.v1.ReadReply
+	(*WriteReply)(nil),         // 53: cairn.brick.v1.WriteReply
+	(*LseekReply)(nil),         // 54: cairn.brick.v1.LseekReply
+	(*ReadDirReply)(nil),       // 55: cairn.brick.v1.ReadDirReply
+	(*StatFSReply)(nil),        // 56: cairn.brick.v1.StatFSReply
+	(*GetXattrReply)(nil),      // 57: cairn.brick.v1.GetXattrReply
+	(*ListXattrReply)(nil),     // 58: cairn.brick.v1.ListXattrReply
+	(*XattrOpReply)(nil),       // 59: cairn.brick.v1.XattrOpReply
+	(*LockReply)(nil),          // 60: cairn.brick.v1.LockReply
+	(*GetVolfileReply)(nil),    // 61: cairn.brick.v1.GetVolfileReply
+	(*PingReply)(nil),          // 62: cairn.brick.v1.PingReply
+	(*CompoundRequest)(nil),    // 63: cairn.brick.v1.CompoundRequest
+	(*SubRequest)(nil),         // 64: cairn.brick.v1.SubRequest
+	(*SubReply)(nil),           // 65: cairn.brick.v1.SubReply
+	(*CompoundReply)(nil),      // 66: cairn.brick.v1.CompoundReply
 }
 var file_brick_proto_depIdxs = []int32{
-	0,  // 0: cairn.brick.v1.DirEntry.attr:type_name -> cairn.brick.v1.Attr
-	1,  // 1: cairn.brick.v1.SetAttrRequest.in:type_name -> cairn.brick.v1.SetAttrIn
-	2,  // 2: cairn.brick.v1.CreateRequest.in:type_name -> cairn.brick.v1.CreateIn
-	2,  // 3: cairn.brick.v1.MknodRequest.in:type_name -> cairn.brick.v1.CreateIn
-	2,  // 4: cairn.brick.v1.MkdirRequest.in:type_name -> cairn.brick.v1.CreateIn
-	2,  // 5: cairn.brick.v1.SymlinkRequest.in:type_name -> cairn.brick.v1.CreateIn
-	4,  // 6: cairn.brick.v1.XattrOpRequest.operands:type_name -> cairn.brick.v1.Xattr
-	3,  // 7: cairn.brick.v1.GetLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	3,  // 8: cairn.brick.v1.SetLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	3,  // 9: cairn.brick.v1.InodeLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	0,  // 10: cairn.brick.v1.AttrReply.attr:type_name -> cairn.brick.v1.Attr
-	0,  // 11: cairn.brick.v1.CreateReply.attr:type_name -> cairn.brick.v1.Attr
-	5,  // 12: cairn.brick.v1.ReadDirReply.entries:type_name -> cairn.brick.v1.DirEntry
-	6,  // 13: cairn.brick.v1.StatFSReply.statfs:type_name -> cairn.brick.v1.StatFS
-	4,  // 14: cairn.brick.v1.XattrOpReply.values:type_name -> cairn.brick.v1.Xattr
-	3,  // 15: cairn.brick.v1.LockReply.lock:type_name -> cairn.brick.v1.Lock
-	62, // 16: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
-	8,  // 17: cairn.brick.v1.SubRequest.lookup:type_name -> cairn.brick.v1.LookupRequest
-	9,  // 18: cairn.brick.v1.SubRequest.getattr:type_name -> cairn.brick.v1.GetAttrRequest
-	10, // 19: cairn.brick.v1.SubRequest.setattr:type_name -> cairn.brick.v1.SetAttrRequest
-	11, // 20: cairn.brick.v1.SubRequest.create:type_name -> cairn.brick.v1.CreateRequest
-	12, // 21: cairn.brick.v1.SubRequest.mknod:type_name -> cairn.brick.v1.MknodRequest
-	13, // 22: cairn.brick.v1.SubRequest.mkdir:type_name -> cairn.brick.v1.MkdirRequest
-	14, // 23: cairn.brick.v1.SubRequest.symlink:type_name -> cairn.brick.v1.SymlinkRequest
-	16, // 24: cairn.brick.v1.SubRequest.link:type_name -> cairn.brick.v1.LinkRequest
-	17, // 25: cairn.brick.v1.SubRequest.unlink:type_name -> cairn.brick.v1.UnlinkRequest
-	18, // 26: cairn.brick.v1.SubRequest.rmdir:type_name -> cairn.brick.v1.RmdirRequest
-	19, // 27: cairn.brick.v1.SubRequest.rename:type_name -> cairn.brick.v1.RenameRequest
-	20, // 28: cairn.brick.v1.SubRequest.open:type_name -> cairn.brick.v1.OpenRequest
-	21, // 29: cairn.brick.v1.SubRequest.read:type_name -> cairn.brick.v1.ReadRequest
-	22, // 30: cairn.brick.v1.SubRequest.write:type_name -> cairn.brick.v1.WriteRequest
-	23, // 31: cairn.brick.v1.SubRequest.flush:type_name -> cairn.brick.v1.FlushRequest
-	24, // 32: cairn.brick.v1.SubRequest.fsync:type_name -> cairn.brick.v1.FsyncRequest
-	25, // 33: cairn.brick.v1.SubRequest.release:type_name -> cairn.brick.v1.ReleaseRequest
-	26, // 34: cairn.brick.v1.SubRequest.fallocate:type_name -> cairn.brick.v1.FallocateRequest
-	33, // 35: cairn.brick.v1.SubRequest.getxattr:type_name -> cairn.brick.v1.GetXattrRequest
-	34, // 36: cairn.brick.v1.SubRequest.setxattr:type_name -> cairn.brick.v1.SetXattrRequest
-	36, // 37: cairn.brick.v1.SubRequest.removexattr:type_name -> cairn.brick.v1.RemoveXattrRequest
-	37, // 38: cairn.brick.v1.SubRequest.xattrop:type_name -> cairn.brick.v1.XattrOpRequest
-	40, // 39: cairn.brick.v1.SubRequest.inodelk:type_name -> cairn.brick.v1.InodeLkRequest
-	41, // 40: cairn.brick.v1.SubRequest.entrylk:type_name -> cairn.brick.v1.EntryLkRequest
-	45, // 41: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
-	46, // 42: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
-	47, // 43: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
-	48, // 44: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
-	50, // 45: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
-	51, // 46: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
-	55, // 47: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
-	57, // 48: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
-	63, // 49: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
-	8,  // 50: cairn.brick.v1.Brick.Lookup:input_type -> cairn.brick.v1.LookupRequest
-	9,  // 51: cairn.brick.v1.Brick.GetAttr:input_type -> cairn.brick.v1.GetAttrRequest
-	10, // 52: cairn.brick.v1.Brick.SetAttr:input_type -> cairn.brick.v1.SetAttrRequest
-	11, // 53: cairn.brick.v1.Brick.Create:input_type -> cairn.brick.v1.CreateRequest
-	12, // 54: cairn.brick.v1.Brick.Mknod:input_type -> cairn.brick.v1.MknodRequest
-	13, // 55: cairn.brick.v1.Brick.Mkdir:input_type -> cairn.brick.v1.MkdirRequest
-	14, // 56: cairn.brick.v1.Brick.Symlink:input_type -> cairn.brick.v1.SymlinkRequest
-	15, // 57: cairn.brick.v1.Brick.Readlink:input_type -> cairn.brick.v1.ReadlinkRequest
-	16, // 58: cairn.brick.v1.Brick.Link:input_type -> cairn.brick.v1.LinkRequest
-	17, // 59: cairn.brick.v1.Brick.Unlink:input_type -> cairn.brick.v1.UnlinkRequest
-	18, // 60: cairn.brick.v1.Brick.Rmdir:input_type -> cairn.brick.v1.RmdirRequest
-	19, // 61: cairn.brick.v1.Brick.Rename:input_type -> cairn.brick.v1.RenameRequest
-	20, // 62: cairn.brick.v1.Brick.Open:input_type -> cairn.brick.v1.OpenRequest
-	21, // 63: cairn.brick.v1.Brick.Read:input_type -> cairn.brick.v1.ReadRequest
-	22, // 64: cairn.brick.v1.Brick.Write:input_type -> cairn.brick.v1.WriteRequest
-	23, // 65: cairn.brick.v1.Brick.Flush:input_type -> cairn.brick.v1.FlushRequest
-	24, // 66: cairn.brick.v1.Brick.Fsync:input_type -> cairn.brick.v1.FsyncRequest
-	25, // 67: cairn.brick.v1.Brick.Release:input_type -> cairn.brick.v1.ReleaseRequest
-	26, // 68: cairn.brick.v1.Brick.Fallocate:input_type -> cairn.brick.v1.FallocateRequest
-	27, // 69: cairn.brick.v1.Brick.Lseek:input_type -> cairn.brick.v1.LseekRequest
-	28, // 70: cairn.brick.v1.Brick.OpenDir:input_type -> cairn.brick.v1.OpenDirRequest
-	29, // 71: cairn.brick.v1.Brick.ReadDir:input_type -> cairn.brick.v1.ReadDirRequest
-	30, // 72: cairn.brick.v1.Brick.ReleaseDir:input_type -> cairn.brick.v1.ReleaseDirRequest
-	31, // 73: cairn.brick.v1.Brick.FsyncDir:input_type -> cairn.brick.v1.FsyncDirRequest
-	32, // 74: cairn.brick.v1.Brick.StatFS:input_type -> cairn.brick.v1.StatFSRequest
-	33, // 75: cairn.brick.v1.Brick.GetXattr:input_type -> cairn.brick.v1.GetXattrRequest
-	34, // 76: cairn.brick.v1.Brick.SetXattr:input_type -> cairn.brick.v1.SetXattrRequest
-	35, // 77: cairn.brick.v1.Brick.ListXattr:input_type -> cairn.brick.v1.ListXattrRequest
-	36, // 78: cairn.brick.v1.Brick.RemoveXattr:input_type -> cairn.brick.v1.RemoveXattrRequest
-	37, // 79: cairn.brick.v1.Brick.XattrOp:input_type -> cairn.brick.v1.XattrOpRequest
-	38, // 80: cairn.brick.v1.Brick.GetLk:input_type -> cairn.brick.v1.GetLkRequest
-	39, // 81: cairn.brick.v1.Brick.SetLk:input_type -> cairn.brick.v1.SetLkRequest
-	40, // 82: cairn.brick.v1.Brick.InodeLk:input_type -> cairn.brick.v1.InodeLkRequest
-	41, // 83: cairn.brick.v1.Brick.EntryLk:input_type -> cairn.brick.v1.EntryLkRequest
-	42, // 84: cairn.brick.v1.Brick.GetVolfile:input_type -> cairn.brick.v1.GetVolfileRequest
-	43, // 85: cairn.brick.v1.Brick.Ping:input_type -> cairn.brick.v1.PingRequest
-	61, // 86: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
-	44, // 87: cairn.brick.v1.Brick.CancelWait:input_type -> cairn.brick.v1.CancelWaitRequest
-	46, // 88: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
-	46, // 89: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
-	46, // 90: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
-	47, // 91: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
-	46, // 92: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
-	46, // 93: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
-	46, // 94: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
-	49, // 95: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
-	46, // 96: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
-	45, // 97: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
-	45, // 98: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
-	45, // 99: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
-	48, // 100: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
-	50, // 101: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
-	51, // 102: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
-	45, // 103: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
-	45, // 104: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
-	45, // 105: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
-	45, // 106: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
-	52, // 107: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
-	48, // 108: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
-	53, // 109: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
-	45, // 110: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
-	45, // 111: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
-	54, // 112: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
-	55, // 113: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
-	45, // 114: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
-	56, // 115: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
-	45, // 116: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
-	57, // 117: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
-	58, // 118: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
-	45, // 119: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
-	45, // 120: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
-	45, // 121: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
-	59, // 122: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
-	60, // 123: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
-	64, // 124: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
-	45, // 125: cairn.brick.v1.Brick.CancelWait:output_type -> cairn.brick.v1.ErrnoReply
-	88, // [88:126] is the sub-list for method output_type
-	50, // [50:88] is the sub-list for method input_type
-	50, // [50:50] is the sub-list for extension type_name
-	50, // [50:50] is the sub-list for extension extendee
-	0,  // [0:50] is the sub-list for field type_name
+	63, // 0: cairn.brick.v1.ChannelCall.call:type_name -> cairn.brick.v1.CompoundRequest
+	66, // 1: cairn.brick.v1.ChannelReply.reply:type_name -> cairn.brick.v1.CompoundReply
+	2,  // 2: cairn.brick.v1.DirEntry.attr:type_name -> cairn.brick.v1.Attr
+	3,  // 3: cairn.brick.v1.SetAttrRequest.in:type_name -> cairn.brick.v1.SetAttrIn
+	4,  // 4: cairn.brick.v1.CreateRequest.in:type_name -> cairn.brick.v1.CreateIn
+	4,  // 5: cairn.brick.v1.MknodRequest.in:type_name -> cairn.brick.v1.CreateIn
+	4,  // 6: cairn.brick.v1.MkdirRequest.in:type_name -> cairn.brick.v1.CreateIn
+	4,  // 7: cairn.brick.v1.SymlinkRequest.in:type_name -> cairn.brick.v1.CreateIn
+	6,  // 8: cairn.brick.v1.XattrOpRequest.operands:type_name -> cairn.brick.v1.Xattr
+	5,  // 9: cairn.brick.v1.GetLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	5,  // 10: cairn.brick.v1.SetLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	5,  // 11: cairn.brick.v1.InodeLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	2,  // 12: cairn.brick.v1.AttrReply.attr:type_name -> cairn.brick.v1.Attr
+	6,  // 13: cairn.brick.v1.AttrReply.xattrs:type_name -> cairn.brick.v1.Xattr
+	2,  // 14: cairn.brick.v1.CreateReply.attr:type_name -> cairn.brick.v1.Attr
+	7,  // 15: cairn.brick.v1.ReadDirReply.entries:type_name -> cairn.brick.v1.DirEntry
+	8,  // 16: cairn.brick.v1.StatFSReply.statfs:type_name -> cairn.brick.v1.StatFS
+	6,  // 17: cairn.brick.v1.XattrOpReply.values:type_name -> cairn.brick.v1.Xattr
+	5,  // 18: cairn.brick.v1.LockReply.lock:type_name -> cairn.brick.v1.Lock
+	64, // 19: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
+	10, // 20: cairn.brick.v1.SubRequest.lookup:type_name -> cairn.brick.v1.LookupRequest
+	11, // 21: cairn.brick.v1.SubRequest.getattr:type_name -> cairn.brick.v1.GetAttrRequest
+	12, // 22: cairn.brick.v1.SubRequest.setattr:type_name -> cairn.brick.v1.SetAttrRequest
+	13, // 23: cairn.brick.v1.SubRequest.create:type_name -> cairn.brick.v1.CreateRequest
+	14, // 24: cairn.brick.v1.SubRequest.mknod:type_name -> cairn.brick.v1.MknodRequest
+	15, // 25: cairn.brick.v1.SubRequest.mkdir:type_name -> cairn.brick.v1.MkdirRequest
+	16, // 26: cairn.brick.v1.SubRequest.symlink:type_name -> cairn.brick.v1.SymlinkRequest
+	18, // 27: cairn.brick.v1.SubRequest.link:type_name -> cairn.brick.v1.LinkRequest
+	19, // 28: cairn.brick.v1.SubRequest.unlink:type_name -> cairn.brick.v1.UnlinkRequest
+	20, // 29: cairn.brick.v1.SubRequest.rmdir:type_name -> cairn.brick.v1.RmdirRequest
+	21, // 30: cairn.brick.v1.SubRequest.rename:type_name -> cairn.brick.v1.RenameRequest
+	22, // 31: cairn.brick.v1.SubRequest.open:type_name -> cairn.brick.v1.OpenRequest
+	23, // 32: cairn.brick.v1.SubRequest.read:type_name -> cairn.brick.v1.ReadRequest
+	24, // 33: cairn.brick.v1.SubRequest.write:type_name -> cairn.brick.v1.WriteRequest
+	25, // 34: cairn.brick.v1.SubRequest.flush:type_name -> cairn.brick.v1.FlushRequest
+	26, // 35: cairn.brick.v1.SubRequest.fsync:type_name -> cairn.brick.v1.FsyncRequest
+	27, // 36: cairn.brick.v1.SubRequest.release:type_name -> cairn.brick.v1.ReleaseRequest
+	28, // 37: cairn.brick.v1.SubRequest.fallocate:type_name -> cairn.brick.v1.FallocateRequest
+	35, // 38: cairn.brick.v1.SubRequest.getxattr:type_name -> cairn.brick.v1.GetXattrRequest
+	36, // 39: cairn.brick.v1.SubRequest.setxattr:type_name -> cairn.brick.v1.SetXattrRequest
+	38, // 40: cairn.brick.v1.SubRequest.removexattr:type_name -> cairn.brick.v1.RemoveXattrRequest
+	39, // 41: cairn.brick.v1.SubRequest.xattrop:type_name -> cairn.brick.v1.XattrOpRequest
+	42, // 42: cairn.brick.v1.SubRequest.inodelk:type_name -> cairn.brick.v1.InodeLkRequest
+	43, // 43: cairn.brick.v1.SubRequest.entrylk:type_name -> cairn.brick.v1.EntryLkRequest
+	47, // 44: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
+	48, // 45: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
+	49, // 46: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
+	50, // 47: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
+	52, // 48: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
+	53, // 49: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
+	57, // 50: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
+	59, // 51: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
+	65, // 52: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
+	10, // 53: cairn.brick.v1.Brick.Lookup:input_type -> cairn.brick.v1.LookupRequest
+	11, // 54: cairn.brick.v1.Brick.GetAttr:input_type -> cairn.brick.v1.GetAttrRequest
+	12, // 55: cairn.brick.v1.Brick.SetAttr:input_type -> cairn.brick.v1.SetAttrRequest
+	13, // 56: cairn.brick.v1.Brick.Create:input_type -> cairn.brick.v1.CreateRequest
+	14, // 57: cairn.brick.v1.Brick.Mknod:input_type -> cairn.brick.v1.MknodRequest
+	15, // 58: cairn.brick.v1.Brick.Mkdir:input_type -> cairn.brick.v1.MkdirRequest
+	16, // 59: cairn.brick.v1.Brick.Symlink:input_type -> cairn.brick.v1.SymlinkRequest
+	17, // 60: cairn.brick.v1.Brick.Readlink:input_type -> cairn.brick.v1.ReadlinkRequest
+	18, // 61: cairn.brick.v1.Brick.Link:input_type -> cairn.brick.v1.LinkRequest
+	19, // 62: cairn.brick.v1.Brick.Unlink:input_type -> cairn.brick.v1.UnlinkRequest
+	20, // 63: cairn.brick.v1.Brick.Rmdir:input_type -> cairn.brick.v1.RmdirRequest
+	21, // 64: cairn.brick.v1.Brick.Rename:input_type -> cairn.brick.v1.RenameRequest
+	22, // 65: cairn.brick.v1.Brick.Open:input_type -> cairn.brick.v1.OpenRequest
+	23, // 66: cairn.brick.v1.Brick.Read:input_type -> cairn.brick.v1.ReadRequest
+	24, // 67: cairn.brick.v1.Brick.Write:input_type -> cairn.brick.v1.WriteRequest
+	25, // 68: cairn.brick.v1.Brick.Flush:input_type -> cairn.brick.v1.FlushRequest
+	26, // 69: cairn.brick.v1.Brick.Fsync:input_type -> cairn.brick.v1.FsyncRequest
+	27, // 70: cairn.brick.v1.Brick.Release:input_type -> cairn.brick.v1.ReleaseRequest
+	28, // 71: cairn.brick.v1.Brick.Fallocate:input_type -> cairn.brick.v1.FallocateRequest
+	29, // 72: cairn.brick.v1.Brick.Lseek:input_type -> cairn.brick.v1.LseekRequest
+	30, // 73: cairn.brick.v1.Brick.OpenDir:input_type -> cairn.brick.v1.OpenDirRequest
+	31, // 74: cairn.brick.v1.Brick.ReadDir:input_type -> cairn.brick.v1.ReadDirRequest
+	32, // 75: cairn.brick.v1.Brick.ReleaseDir:input_type -> cairn.brick.v1.ReleaseDirRequest
+	33, // 76: cairn.brick.v1.Brick.FsyncDir:input_type -> cairn.brick.v1.FsyncDirRequest
+	34, // 77: cairn.brick.v1.Brick.StatFS:input_type -> cairn.brick.v1.StatFSRequest
+	35, // 78: cairn.brick.v1.Brick.GetXattr:input_type -> cairn.brick.v1.GetXattrRequest
+	36, // 79: cairn.brick.v1.Brick.SetXattr:input_type -> cairn.brick.v1.SetXattrRequest
+	37, // 80: cairn.brick.v1.Brick.ListXattr:input_type -> cairn.brick.v1.ListXattrRequest
+	38, // 81: cairn.brick.v1.Brick.RemoveXattr:input_type -> cairn.brick.v1.RemoveXattrRequest
+	39, // 82: cairn.brick.v1.Brick.XattrOp:input_type -> cairn.brick.v1.XattrOpRequest
+	40, // 83: cairn.brick.v1.Brick.GetLk:input_type -> cairn.brick.v1.GetLkRequest
+	41, // 84: cairn.brick.v1.Brick.SetLk:input_type -> cairn.brick.v1.SetLkRequest
+	42, // 85: cairn.brick.v1.Brick.InodeLk:input_type -> cairn.brick.v1.InodeLkRequest
+	43, // 86: cairn.brick.v1.Brick.EntryLk:input_type -> cairn.brick.v1.EntryLkRequest
+	44, // 87: cairn.brick.v1.Brick.GetVolfile:input_type -> cairn.brick.v1.GetVolfileRequest
+	45, // 88: cairn.brick.v1.Brick.Ping:input_type -> cairn.brick.v1.PingRequest
+	63, // 89: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
+	46, // 90: cairn.brick.v1.Brick.CancelWait:input_type -> cairn.brick.v1.CancelWaitRequest
+	0,  // 91: cairn.brick.v1.Brick.Channel:input_type -> cairn.brick.v1.ChannelCall
+	48, // 92: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
+	48, // 93: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
+	48, // 94: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
+	49, // 95: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
+	48, // 96: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
+	48, // 97: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
+	48, // 98: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
+	51, // 99: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
+	48, // 100: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
+	47, // 101: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
+	47, // 102: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
+	47, // 103: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
+	50, // 104: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
+	52, // 105: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
+	53, // 106: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
+	47, // 107: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
+	47, // 108: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
+	47, // 109: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
+	47, // 110: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
+	54, // 111: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
+	50, // 112: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
+	55, // 113: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
+	47, // 114: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
+	47, // 115: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
+	56, // 116: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
+	57, // 117: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
+	47, // 118: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
+	58, // 119: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
+	47, // 120: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
+	59, // 121: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
+	60, // 122: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
+	47, // 123: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
+	47, // 124: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
+	47, // 125: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
+	61, // 126: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
+	62, // 127: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
+	66, // 128: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
+	47, // 129: cairn.brick.v1.Brick.CancelWait:output_type -> cairn.brick.v1.ErrnoReply
+	1,  // 130: cairn.brick.v1.Brick.Channel:output_type -> cairn.brick.v1.ChannelReply
+	92, // [92:131] is the sub-list for method output_type
+	53, // [53:92] is the sub-list for method input_type
+	53, // [53:53] is the sub-list for extension type_name
+	53, // [53:53] is the sub-list for extension extendee
+	0,  // [0:53] is the sub-list for field type_name
 }
 
 func init() { file_brick_proto_init() }
@@ -5029,7 +5228,7 @@ func file_brick_proto_init() {
 	if File_brick_proto != nil {
 		return
 	}
-	file_brick_proto_msgTypes[62].OneofWrappers = []any{
+	file_brick_proto_msgTypes[64].OneofWrappers = []any{
 		(*SubRequest_Lookup)(nil),
 		(*SubRequest_Getattr)(nil),
 		(*SubRequest_Setattr)(nil),
@@ -5055,7 +5254,7 @@ func file_brick_proto_init() {
 		(*SubRequest_Inodelk)(nil),
 		(*SubRequest_Entrylk)(nil),
 	}
-	file_brick_proto_msgTypes[63].OneofWrappers = []any{
+	file_brick_proto_msgTypes[65].OneofWrappers = []any{
 		(*SubReply_Errno)(nil),
 		(*SubReply_Attr)(nil),
 		(*SubReply_Create)(nil),
@@ -5071,7 +5270,7 @@ func file_brick_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_brick_proto_rawDesc), len(file_brick_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   65,
+			NumMessages:   67,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -76,6 +76,7 @@ const (
 	Brick_Ping_FullMethodName        = "/cairn.brick.v1.Brick/Ping"
 	Brick_Compound_FullMethodName    = "/cairn.brick.v1.Brick/Compound"
 	Brick_CancelWait_FullMethodName  = "/cairn.brick.v1.Brick/CancelWait"
+	Brick_Channel_FullMethodName     = "/cairn.brick.v1.Brick/Channel"
 )
 
 // BrickClient is the client API for Brick service.
@@ -135,6 +136,14 @@ type BrickClient interface {
 	// does not know it holds. A CancelWait that overtakes its call cancels
 	// the call as soon as it arrives.
 	CancelWait(ctx context.Context, in *CancelWaitRequest, opts ...grpc.CallOption) (*ErrnoReply, error)
+	// Channel carries compound calls on one long-lived stream per client
+	// connection: one message each way per call instead of a new HTTP/2
+	// stream with headers and trailers, which is most of a small call's
+	// cost. Calls run concurrently and are answered in any order, matched
+	// by id. The stream's metadata names the subvolume; each call names its
+	// caller. A call answers exactly as Compound would (an error status
+	// travels as code, message and stale handle).
+	Channel(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ChannelCall, ChannelReply], error)
 }
 
 type brickClient struct {
@@ -525,6 +534,19 @@ func (c *brickClient) CancelWait(ctx context.Context, in *CancelWaitRequest, opt
 	return out, nil
 }
 
+func (c *brickClient) Channel(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ChannelCall, ChannelReply], error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	stream, err := c.cc.NewStream(ctx, &Brick_ServiceDesc.Streams[0], Brick_Channel_FullMethodName, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	x := &grpc.GenericClientStream[ChannelCall, ChannelReply]{ClientStream: stream}
+	return x, nil
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Brick_ChannelClient = grpc.BidiStreamingClient[ChannelCall, ChannelReply]
+
 // BrickServer is the server API for Brick service.
 // All implementations must embed UnimplementedBrickServer
 // for forward compatibility.
@@ -582,6 +604,14 @@ type BrickServer interface {
 	// does not know it holds. A CancelWait that overtakes its call cancels
 	// the call as soon as it arrives.
 	CancelWait(context.Context, *CancelWaitRequest) (*ErrnoReply, error)
+	// Channel carries compound calls on one long-lived stream per client
+	// connection: one message each way per call instead of a new HTTP/2
+	// stream with headers and trailers, which is most of a small call's
+	// cost. Calls run concurrently and are answered in any order, matched
+	// by id. The stream's metadata names the subvolume; each call names its
+	// caller. A call answers exactly as Compound would (an error status
+	// travels as code, message and stale handle).
+	Channel(grpc.BidiStreamingServer[ChannelCall, ChannelReply]) error
 	mustEmbedUnimplementedBrickServer()
 }
 
@@ -705,6 +735,9 @@ func (UnimplementedBrickServer) Compound(context.Context, *CompoundRequest) (*Co
 }
 func (UnimplementedBrickServer) CancelWait(context.Context, *CancelWaitRequest) (*ErrnoReply, error) {
 	return nil, status.Error(codes.Unimplemented, "method CancelWait not implemented")
+}
+func (UnimplementedBrickServer) Channel(grpc.BidiStreamingServer[ChannelCall, ChannelReply]) error {
+	return status.Error(codes.Unimplemented, "method Channel not implemented")
 }
 func (UnimplementedBrickServer) mustEmbedUnimplementedBrickServer() {}
 func (UnimplementedBrickServer) testEmbeddedByValue()               {}
@@ -1411,6 +1444,13 @@ func _Brick_CancelWait_Handler(srv interface{}, ctx context.Context, dec func(in
 	return interceptor(ctx, in, info, handler)
 }
 
+func _Brick_Channel_Handler(srv interface{}, stream grpc.ServerStream) error {
+	return srv.(BrickServer).Channel(&grpc.GenericServerStream[ChannelCall, ChannelReply]{ServerStream: stream})
+}
+
+// This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
+type Brick_ChannelServer = grpc.BidiStreamingServer[ChannelCall, ChannelReply]
+
 // Brick_ServiceDesc is the grpc.ServiceDesc for Brick service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1571,6 +1611,13 @@ var Brick_ServiceDesc = grpc.ServiceDesc{
 			Handler:    _Brick_CancelWait_Handler,
 		},
 	},
-	Streams:  []grpc.StreamDesc{},
+	Streams: []grpc.StreamDesc{
+		{
+			StreamName:    "Channel",
+			Handler:       _Brick_Channel_Handler,
+			ServerStreams: true,
+			ClientStreams: true,
+		},
+	},
 	Metadata: "brick.proto",
 }

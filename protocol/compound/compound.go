@@ -108,6 +108,10 @@ type Op struct {
 	// Lock is the range of InodeLk; EntryLk uses its Type and Owner.
 	Lock vfs.Lock
 	Wait bool // InodeLk, EntryLk
+	// Keys name xattrs whose values Lookup and GetAttr also return (in
+	// Result.Xattrs; names the object lacks are left out), as GlusterFS's
+	// lookup xdata, so that replicate gets a changelog with the attributes.
+	Keys []string
 }
 
 // Result is the outcome of one operation.
@@ -117,7 +121,7 @@ type Result struct {
 	Fh     vfs.Handle        // Create, Open
 	N      int               // Write
 	Data   []byte            // Read, GetXattr
-	Xattrs map[string][]byte // XattrOp
+	Xattrs map[string][]byte // XattrOp; Lookup and GetAttr with Keys
 }
 
 // Compounder is implemented by translators that can run a batch in one round
@@ -154,8 +158,14 @@ func Do(ctx context.Context, t vfs.Translator, op *Op) Result {
 	switch op.Kind {
 	case OpLookup:
 		r.Attr, r.Errno = t.Lookup(ctx, op.GFID, op.Name)
+		if r.Errno == 0 && len(op.Keys) > 0 {
+			r.Xattrs, r.Errno = getKeys(ctx, t, r.Attr.GFID, op.Keys)
+		}
 	case OpGetAttr:
 		r.Attr, r.Errno = t.GetAttr(ctx, op.GFID, op.Fh)
+		if r.Errno == 0 && len(op.Keys) > 0 {
+			r.Xattrs, r.Errno = getKeys(ctx, t, r.Attr.GFID, op.Keys)
+		}
 	case OpSetAttr:
 		in := op.SetAttr
 		r.Attr, r.Errno = t.SetAttr(ctx, op.GFID, op.Fh, &in)
@@ -220,12 +230,39 @@ func Do(ctx context.Context, t vfs.Translator, op *Op) Result {
 	return r
 }
 
+// getKeys reads the xattrs keys of gfid; a name the object lacks is left
+// out.
+func getKeys(ctx context.Context, t vfs.Translator, gfid vfs.GFID, keys []string) (map[string][]byte, syscall.Errno) {
+	m := make(map[string][]byte, len(keys))
+	for _, k := range keys {
+		v, e := t.GetXattr(ctx, gfid, k)
+		switch e {
+		case 0:
+			m[k] = v
+		case syscall.ENODATA:
+		default:
+			return nil, e
+		}
+	}
+	return m, 0
+}
+
 // Constructors, one per Kind.
 
 func Lookup(parent vfs.GFID, name string) Op {
 	return Op{Kind: OpLookup, GFID: parent, Name: name}
 }
 func GetAttr(gfid vfs.GFID, fh vfs.Handle) Op { return Op{Kind: OpGetAttr, GFID: gfid, Fh: fh} }
+
+// LookupXattrs is Lookup that also returns the xattrs keys of the object.
+func LookupXattrs(parent vfs.GFID, name string, keys []string) Op {
+	return Op{Kind: OpLookup, GFID: parent, Name: name, Keys: keys}
+}
+
+// GetAttrXattrs is GetAttr that also returns the xattrs keys.
+func GetAttrXattrs(gfid vfs.GFID, fh vfs.Handle, keys []string) Op {
+	return Op{Kind: OpGetAttr, GFID: gfid, Fh: fh, Keys: keys}
+}
 func SetAttr(gfid vfs.GFID, fh vfs.Handle, in vfs.SetAttrIn) Op {
 	return Op{Kind: OpSetAttr, GFID: gfid, Fh: fh, SetAttr: in}
 }

@@ -72,14 +72,22 @@ func (c *Client) dropHandle(fh vfs.Handle) *openFile {
 // brick is asked to cancel it (CancelWait) and the call returns the brick's
 // verdict, EINTR or granted, so that no lock is left behind unknown.
 func (c *Client) begin(ctx context.Context, blocking bool) (context.Context, *epoch, func(), syscall.Errno) {
+	cctx, ep, done, _, e := c.beginCall(ctx, blocking, true)
+	return cctx, ep, done, e
+}
+
+// beginCall is begin; with metadata false the call's identity is not put
+// into the context's gRPC metadata (the channel sends it in the message),
+// and the wait id of a blocking call is returned instead.
+func (c *Client) beginCall(ctx context.Context, blocking, md bool) (context.Context, *epoch, func(), uint64, syscall.Errno) {
 	switch c.state.Load() {
 	case stateDown, stateClosed:
-		return nil, nil, nil, syscall.ENOTCONN
+		return nil, nil, nil, 0, syscall.ENOTCONN
 	case stateRefused:
 		if p := c.connErr.Load(); p != nil && errors.Is(*p, syscall.EACCES) {
-			return nil, nil, nil, syscall.EACCES
+			return nil, nil, nil, 0, syscall.EACCES
 		}
-		return nil, nil, nil, syscall.ENOTCONN
+		return nil, nil, nil, 0, syscall.ENOTCONN
 	}
 	ep := c.ep.Load()
 	base := ctx
@@ -92,17 +100,23 @@ func (c *Client) begin(ctx context.Context, blocking bool) (context.Context, *ep
 	if c.cfg.CallTimeout > 0 && !blocking {
 		cctx, tcancel = context.WithTimeout(cctx, c.cfg.CallTimeout)
 	}
-	kv := []string{
-		protocol.MDSubvolume, c.cfg.RemoteSubvolume,
-		protocol.MDCaller, protocol.EncodeCaller(vfs.CallerFrom(ctx)),
-	}
 	var stopWait func() bool
+	var waitID uint64
 	if blocking {
-		id := c.waitSeq.Add(1)
-		kv = append(kv, protocol.MDWaitID, strconv.FormatUint(id, 10))
+		waitID = c.waitSeq.Add(1)
+		id := waitID
 		stopWait = context.AfterFunc(ctx, func() { c.cancelWait(ep, id) })
 	}
-	cctx = metadata.AppendToOutgoingContext(cctx, kv...)
+	if md {
+		kv := []string{
+			protocol.MDSubvolume, c.cfg.RemoteSubvolume,
+			protocol.MDCaller, protocol.EncodeCaller(vfs.CallerFrom(ctx)),
+		}
+		if blocking {
+			kv = append(kv, protocol.MDWaitID, strconv.FormatUint(waitID, 10))
+		}
+		cctx = metadata.AppendToOutgoingContext(cctx, kv...)
+	}
 	done := func() {
 		stop()
 		if stopWait != nil {
@@ -113,7 +127,7 @@ func (c *Client) begin(ctx context.Context, blocking bool) (context.Context, *ep
 		}
 		cancel(nil)
 	}
-	return cctx, ep, done, 0
+	return cctx, ep, done, waitID, 0
 }
 
 // cancelWait asks the brick to cancel the waiting call tagged id.

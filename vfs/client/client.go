@@ -170,6 +170,9 @@ type epoch struct {
 	ctx    context.Context
 	cancel context.CancelCauseFunc
 	stop   context.CancelFunc // stops the connection's state watcher
+
+	chMu sync.Mutex
+	ch   *channel // compound calls' stream, opened on first use
 }
 
 var (

@@ -61,11 +61,11 @@ func (c *Client) Compound(ctx context.Context, ops []compound.Op) ([]compound.Re
 				return nil, syscall.EINVAL
 			}
 		}
-		cctx, ep, done, e := c.begin(ctx, blocking)
+		cctx, ep, done, waitID, e := c.beginCall(ctx, blocking, false)
 		if e != 0 {
 			return nil, e
 		}
-		rep, err := ep.rpc.Compound(cctx, req)
+		rep, err := c.viaChannel(cctx, ep, req, protocol.EncodeCaller(vfs.CallerFrom(ctx)), waitID)
 		if err != nil {
 			if stale, ok := staleHandle(err); ok {
 				done()
@@ -123,4 +123,13 @@ func (c *Client) compoundResults(ops []compound.Op, rep *brickpb.CompoundReply) 
 		e = syscall.EIO // the brick stopped without saying why
 	}
 	return results, e
+}
+
+// viaChannel runs a compound call on ep's channel.
+func (c *Client) viaChannel(ctx context.Context, ep *epoch, req *brickpb.CompoundRequest, caller string, waitID uint64) (*brickpb.CompoundReply, error) {
+	ch, err := c.channel(ep)
+	if err != nil {
+		return nil, err
+	}
+	return ch.call(ctx, req, caller, waitID)
 }

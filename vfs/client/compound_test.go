@@ -143,3 +143,41 @@ func TestCompoundFallback(t *testing.T) {
 		t.Fatalf("%v %+v", e, res)
 	}
 }
+
+// TestLookupWithXattrs checks that a lookup or getattr asking for xattrs
+// gets the values the object has, and nothing for those it lacks, in the
+// same round trip (replicate reads its changelog this way).
+func TestLookupWithXattrs(t *testing.T) {
+	c, _ := connected(t, locks.New(memfs.New(memfs.Config{})), nil)
+	ctx := context.Background()
+	a, e := c.Mkdir(ctx, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o755})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	if e := c.SetXattr(ctx, a.GFID, "trusted.cairn.pending.b0", counters(1, 2, 3), 0); e != 0 {
+		t.Fatal(e)
+	}
+	keys := []string{"trusted.cairn.pending.b0", "trusted.cairn.pending.b1"}
+	for _, op := range []compound.Op{
+		compound.LookupXattrs(vfs.RootGFID, "d", keys),
+		compound.GetAttrXattrs(a.GFID, 0, keys),
+	} {
+		res, e := compound.Run(ctx, c, []compound.Op{op})
+		if e != 0 || len(res) != 1 {
+			t.Fatalf("%v: %v, %d results", op.Kind, e, len(res))
+		}
+		if res[0].Attr.GFID != a.GFID {
+			t.Errorf("%v: GFID %v, want %v", op.Kind, res[0].Attr.GFID, a.GFID)
+		}
+		if got := res[0].Xattrs[keys[0]]; !bytes.Equal(got, counters(1, 2, 3)) {
+			t.Errorf("%v: %s = %x", op.Kind, keys[0], got)
+		}
+		if _, ok := res[0].Xattrs[keys[1]]; ok || len(res[0].Xattrs) != 1 {
+			t.Errorf("%v: xattrs %v, want only %s", op.Kind, res[0].Xattrs, keys[0])
+		}
+	}
+	res, e := compound.Run(ctx, c, []compound.Op{compound.LookupXattrs(vfs.RootGFID, "missing", keys)})
+	if e != syscall.ENOENT || len(res) != 1 || res[0].Errno != syscall.ENOENT {
+		t.Errorf("lookup of a missing name: %v %+v", e, res)
+	}
+}

@@ -6,6 +6,7 @@ import (
 
 	"github.com/cairnfs/cairn/protocol"
 	"github.com/cairnfs/cairn/protocol/brickpb"
+	"github.com/cairnfs/cairn/protocol/compound"
 	"github.com/cairnfs/cairn/vfs"
 )
 
@@ -32,71 +33,6 @@ func errnoOf[R errnoReply](rep R, e syscall.Errno) syscall.Errno {
 	return protocol.ErrnoOf(rep.GetErrno())
 }
 
-func (c *Client) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs.Attr, syscall.Errno) {
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
-		return ep.rpc.Lookup(ctx, &brickpb.LookupRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name)})
-	}))
-}
-
-func (c *Client) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vfs.Attr, syscall.Errno) {
-	of, e := c.file(fh)
-	if e != 0 {
-		return vfs.Attr{}, e
-	}
-	return attrOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.AttrReply, error) {
-		return ep.rpc.GetAttr(ctx, &brickpb.GetAttrRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh})
-	}))
-}
-
-func (c *Client) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs.SetAttrIn) (vfs.Attr, syscall.Errno) {
-	of, e := c.file(fh)
-	if e != 0 {
-		return vfs.Attr{}, e
-	}
-	pin := protocol.SetAttrInToPB(in)
-	return attrOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.AttrReply, error) {
-		return ep.rpc.SetAttr(ctx, &brickpb.SetAttrRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, In: pin})
-	}))
-}
-
-func (c *Client) Create(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, vfs.Handle, syscall.Errno) {
-	pin := protocol.CreateInToPB(in)
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.CreateReply, error) {
-		return ep.rpc.Create(ctx, &brickpb.CreateRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name), In: pin})
-	})
-	if e = errnoOf(rep, e); e != 0 {
-		return vfs.Attr{}, 0, e
-	}
-	a := protocol.AttrFromPB(rep.Attr)
-	var flags uint32
-	if in != nil {
-		flags = in.Flags
-	}
-	return a, c.addHandle(a.GFID, vfs.Handle(rep.Fh), flags, false), 0
-}
-
-func (c *Client) Mknod(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-	pin := protocol.CreateInToPB(in)
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
-		return ep.rpc.Mknod(ctx, &brickpb.MknodRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name), In: pin})
-	}))
-}
-
-func (c *Client) Mkdir(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-	pin := protocol.CreateInToPB(in)
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
-		return ep.rpc.Mkdir(ctx, &brickpb.MkdirRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name), In: pin})
-	}))
-}
-
-func (c *Client) Symlink(ctx context.Context, parent vfs.GFID, name, target string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
-	pin := protocol.CreateInToPB(in)
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
-		return ep.rpc.Symlink(ctx, &brickpb.SymlinkRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name),
-			Target: []byte(target), In: pin})
-	}))
-}
-
 func (c *Client) Readlink(ctx context.Context, gfid vfs.GFID) (string, syscall.Errno) {
 	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ReadlinkReply, error) {
 		return ep.rpc.Readlink(ctx, &brickpb.ReadlinkRequest{Gfid: protocol.GFIDBytes(gfid)})
@@ -105,43 +41,6 @@ func (c *Client) Readlink(ctx context.Context, gfid vfs.GFID) (string, syscall.E
 		return "", e
 	}
 	return string(rep.Target), 0
-}
-
-func (c *Client) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, newName string) (vfs.Attr, syscall.Errno) {
-	return attrOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.AttrReply, error) {
-		return ep.rpc.Link(ctx, &brickpb.LinkRequest{Gfid: protocol.GFIDBytes(gfid), NewParent: protocol.GFIDBytes(newParent),
-			NewName: []byte(newName)})
-	}))
-}
-
-func (c *Client) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.Unlink(ctx, &brickpb.UnlinkRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name)})
-	}))
-}
-
-func (c *Client) Rmdir(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.Rmdir(ctx, &brickpb.RmdirRequest{Parent: protocol.GFIDBytes(parent), Name: []byte(name)})
-	}))
-}
-
-func (c *Client) Rename(ctx context.Context, oldParent vfs.GFID, oldName string, newParent vfs.GFID, newName string, flags uint32) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.Rename(ctx, &brickpb.RenameRequest{OldParent: protocol.GFIDBytes(oldParent), OldName: []byte(oldName),
-			NewParent: protocol.GFIDBytes(newParent), NewName: []byte(newName), Flags: flags})
-	}))
-}
-
-// openRemote opens gfid on the brick and returns the brick's handle.
-func (c *Client) openRemote(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle, syscall.Errno) {
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.HandleReply, error) {
-		return ep.rpc.Open(ctx, &brickpb.OpenRequest{Gfid: protocol.GFIDBytes(gfid), Flags: flags})
-	})
-	if e = errnoOf(rep, e); e != 0 {
-		return 0, e
-	}
-	return vfs.Handle(rep.Fh), 0
 }
 
 func (c *Client) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle, syscall.Errno) {
@@ -221,26 +120,6 @@ func (c *Client) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data [
 	return total, 0
 }
 
-func (c *Client) Flush(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
-	of, e := c.file(fh)
-	if e != 0 {
-		return e
-	}
-	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.Flush(ctx, &brickpb.FlushRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh})
-	}))
-}
-
-func (c *Client) Fsync(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, datasync bool) syscall.Errno {
-	of, e := c.file(fh)
-	if e != 0 {
-		return e
-	}
-	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.Fsync(ctx, &brickpb.FsyncRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Datasync: datasync})
-	}))
-}
-
 // Release drops the handle. A brick that is unreachable or no longer knows
 // the handle has released it already (it does so when a connection ends),
 // so those cases succeed.
@@ -263,25 +142,12 @@ func (c *Client) release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dir 
 			return ep.rpc.ReleaseDir(ctx, &brickpb.ReleaseDirRequest{Gfid: protocol.GFIDBytes(gfid), Fh: remote})
 		}))
 	} else {
-		e = errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
-			return ep.rpc.Release(ctx, &brickpb.ReleaseRequest{Gfid: protocol.GFIDBytes(gfid), Fh: remote})
-		}))
+		e = c.one(ctx, nil, compound.Release(gfid, vfs.Handle(remote))).Errno
 	}
 	if e == syscall.ENOTCONN || e == syscall.EBADF {
 		return 0
 	}
 	return e
-}
-
-func (c *Client) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mode uint32, off, length int64) syscall.Errno {
-	of, e := c.file(fh)
-	if e != 0 {
-		return e
-	}
-	return errnoOf(call(c, ctx, of, false, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.Fallocate(ctx, &brickpb.FallocateRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Mode: mode,
-			Offset: off, Length: length})
-	}))
 }
 
 func (c *Client) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, off int64, whence int) (int64, syscall.Errno) {
@@ -365,26 +231,6 @@ func (c *Client) StatFS(ctx context.Context, gfid vfs.GFID) (vfs.StatFS, syscall
 	return protocol.StatFSFromPB(rep.Statfs), 0
 }
 
-func (c *Client) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byte, syscall.Errno) {
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.GetXattrReply, error) {
-		return ep.rpc.GetXattr(ctx, &brickpb.GetXattrRequest{Gfid: protocol.GFIDBytes(gfid), Name: []byte(name)})
-	})
-	if e = errnoOf(rep, e); e != 0 {
-		return nil, e
-	}
-	if rep.Value == nil {
-		return []byte{}, 0 // an empty value, not an absent one
-	}
-	return rep.Value, 0
-}
-
-func (c *Client) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value []byte, flags uint32) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.SetXattr(ctx, &brickpb.SetXattrRequest{Gfid: protocol.GFIDBytes(gfid), Name: []byte(name),
-			Value: value, Flags: flags})
-	}))
-}
-
 func (c *Client) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, syscall.Errno) {
 	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ListXattrReply, error) {
 		return ep.rpc.ListXattr(ctx, &brickpb.ListXattrRequest{Gfid: protocol.GFIDBytes(gfid)})
@@ -397,23 +243,6 @@ func (c *Client) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, syscal
 		names[i] = string(n)
 	}
 	return names, 0
-}
-
-func (c *Client) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.RemoveXattr(ctx, &brickpb.RemoveXattrRequest{Gfid: protocol.GFIDBytes(gfid), Name: []byte(name)})
-	}))
-}
-
-func (c *Client) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, operands map[string][]byte) (map[string][]byte, syscall.Errno) {
-	xs := protocol.XattrsToPB(operands)
-	rep, e := call(c, ctx, nil, false, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.XattrOpReply, error) {
-		return ep.rpc.XattrOp(ctx, &brickpb.XattrOpRequest{Gfid: protocol.GFIDBytes(gfid), Op: uint32(op), Operands: xs})
-	})
-	if e = errnoOf(rep, e); e != 0 {
-		return nil, e
-	}
-	return protocol.XattrsFromPB(rep.Values), 0
 }
 
 func (c *Client) GetLk(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, kind vfs.LockKind, lk vfs.Lock) (vfs.Lock, syscall.Errno) {
@@ -439,19 +268,5 @@ func (c *Client) SetLk(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, kind v
 	return errnoOf(call(c, ctx, of, wait, func(ctx context.Context, ep *epoch, fh uint64) (*brickpb.ErrnoReply, error) {
 		return ep.rpc.SetLk(ctx, &brickpb.SetLkRequest{Gfid: protocol.GFIDBytes(gfid), Fh: fh, Kind: uint32(kind),
 			Lock: protocol.LockToPB(lk), Wait: wait})
-	}))
-}
-
-func (c *Client) InodeLk(ctx context.Context, domain string, gfid vfs.GFID, lk vfs.Lock, wait bool) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, wait, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.InodeLk(ctx, &brickpb.InodeLkRequest{Domain: []byte(domain), Gfid: protocol.GFIDBytes(gfid),
-			Lock: protocol.LockToPB(lk), Wait: wait})
-	}))
-}
-
-func (c *Client) EntryLk(ctx context.Context, domain string, parent vfs.GFID, name string, typ vfs.LockType, owner uint64, wait bool) syscall.Errno {
-	return errnoOf(call(c, ctx, nil, wait, func(ctx context.Context, ep *epoch, _ uint64) (*brickpb.ErrnoReply, error) {
-		return ep.rpc.EntryLk(ctx, &brickpb.EntryLkRequest{Domain: []byte(domain), Parent: protocol.GFIDBytes(parent),
-			Name: []byte(name), Type: uint32(typ), Owner: owner, Wait: wait})
 	}))
 }

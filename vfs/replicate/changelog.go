@@ -3,6 +3,7 @@ package replicate
 import (
 	"context"
 	"encoding/binary"
+	"github.com/cairnfs/cairn/protocol/compound"
 	"strings"
 	"syscall"
 
@@ -83,24 +84,28 @@ func (r *Replicate) isReservedXattr(name string) bool {
 // readRow reads child i's changelog of gfid: one GetXattr per child name,
 // all at once. A missing xattr counts as zeros.
 func (r *Replicate) readRow(ctx context.Context, i int, gfid vfs.GFID) ([]counters, syscall.Errno) {
+	// One round trip: a getattr carrying the changelog keys (a protocol
+	// client runs it as one request; other children key by key).
+	res, e := compound.Run(ctx, r.children[i].t, []compound.Op{compound.GetAttrXattrs(gfid, 0, r.pendingKeys)})
+	if e != 0 {
+		return nil, e
+	}
+	if len(res) == 0 {
+		return nil, syscall.EIO
+	}
+	return r.rowFrom(res[0].Xattrs), 0
+}
+
+// rowFrom decodes a changelog row from the pendingKeys values a child
+// returned (a missing key counts zero).
+func (r *Replicate) rowFrom(xs map[string][]byte) []counters {
 	row := make([]counters, len(r.children))
-	errs := make([]syscall.Errno, len(r.children))
-	r.parallel(r.all, func(j int) {
-		v, e := r.children[i].t.GetXattr(ctx, gfid, r.children[j].pendingKey)
-		switch e {
-		case 0:
+	for j, c := range r.children {
+		if v, ok := xs[c.pendingKey]; ok {
 			row[j] = decodeCounters(v)
-		case syscall.ENODATA:
-		default:
-			errs[j] = e
-		}
-	})
-	for _, e := range errs {
-		if e != 0 {
-			return nil, e
 		}
 	}
-	return row, 0
+	return row
 }
 
 // readMatrix reads the changelog of gfid from the children in mask and

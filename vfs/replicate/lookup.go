@@ -5,6 +5,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairnfs/cairn/protocol/compound"
 	"github.com/cairnfs/cairn/vfs"
 )
 
@@ -23,7 +24,17 @@ func (r *Replicate) Lookup(ctx context.Context, parent vfs.GFID, name string) (v
 	up := r.upMask()
 	attrs := make([]vfs.Attr, len(r.children))
 	errs := make([]syscall.Errno, len(r.children))
-	r.parallel(up, func(i int) { attrs[i], errs[i] = r.children[i].t.Lookup(ctx, parent, name) })
+	// The changelog comes back with the attributes (GlusterFS's lookup
+	// xdata): one round trip per child instead of a lookup and then a
+	// getxattr per changelog key.
+	xattrs := make([]map[string][]byte, len(r.children))
+	r.parallel(up, func(i int) {
+		res, e := compound.Run(ctx, r.children[i].t, []compound.Op{compound.LookupXattrs(parent, name, r.pendingKeys)})
+		if len(res) > 0 {
+			attrs[i], xattrs[i] = res[0].Attr, res[0].Xattrs
+		}
+		errs[i] = e
+	})
 	var found, absent uint64
 	each(up, func(i int) {
 		switch errs[i] {
@@ -51,7 +62,14 @@ func (r *Replicate) Lookup(ctx context.Context, parent vfs.GFID, name string) (v
 		return r.lookupDisagree(ctx, parent, name, up, found, absent, attrs, errs)
 	}
 	r.noteName(g0, parent, name)
-	return r.chooseAttr(ctx, g0, found, attrs)
+	m := make(matrix, len(r.children))
+	each(found, func(i int) { m[i] = r.rowFrom(xattrs[i]) })
+	st := r.judgeState(g0, m, found)
+	r.storeState(g0, st)
+	if st.dirty[dataKind] || st.dirty[metaKind] || st.dirty[entryKind] {
+		r.maybeHeal(g0, st)
+	}
+	return r.mergeAttr(g0, st, found, attrs), 0
 }
 
 // lookupDisagree settles a lookup whose children disagree.
@@ -159,15 +177,16 @@ func (r *Replicate) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (
 	up := r.upMask()
 	attrs := make([]vfs.Attr, len(r.children))
 	errs := make([]syscall.Errno, len(r.children))
-	var m matrix
-	var mok uint64
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		m, mok, _ = r.readMatrix(internalCtx(ctx), gfid, up)
-	}()
-	r.parallel(up, func(i int) { attrs[i], errs[i] = r.children[i].t.GetAttr(ctx, gfid, fc.child(i)) })
-	<-done
+	m := make(matrix, len(r.children))
+	r.parallel(up, func(i int) {
+		res, e := compound.Run(ctx, r.children[i].t, []compound.Op{compound.GetAttrXattrs(gfid, fc.child(i), r.pendingKeys)})
+		if e == 0 && len(res) > 0 {
+			attrs[i], m[i] = res[0].Attr, r.rowFrom(res[0].Xattrs)
+		} else if e == 0 {
+			e = syscall.EIO
+		}
+		errs[i] = e
+	})
 	var have uint64
 	each(up, func(i int) {
 		if errs[i] == 0 {
@@ -177,7 +196,7 @@ func (r *Replicate) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (
 	if have == 0 {
 		return vfs.Attr{}, combine(errs, up)
 	}
-	st := r.judgeState(gfid, m, mok&have)
+	st := r.judgeState(gfid, m, have)
 	r.storeState(gfid, st)
 	if st.dirty[dataKind] || st.dirty[metaKind] || st.dirty[entryKind] {
 		r.maybeHeal(gfid, st)

@@ -140,6 +140,9 @@ type Replicate struct {
 	children []*child
 	all      uint64 // mask of every child
 	log      *slog.Logger
+	// pendingKeys are the children's changelog xattr names, asked for
+	// with lookups and getattrs.
+	pendingKeys []string
 
 	// ownerBase makes lock owners unique across the replicate instances
 	// (clients) sharing a brick even in one process.
@@ -258,6 +261,7 @@ func New(cfg Config, children []vfs.Translator) (*Replicate, error) {
 		c := &child{idx: i, name: name, t: t, pendingKey: PendingPrefix + name}
 		c.upper, _ = t.(Upper)
 		r.children = append(r.children, c)
+		r.pendingKeys = append(r.pendingKeys, c.pendingKey)
 		r.all |= 1 << i
 	}
 	var b [8]byte

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"context"
+	"sync"
+
+	"github.com/cairnfs/cairn/protocol"
+	"github.com/cairnfs/cairn/protocol/brickpb"
+	"github.com/cairnfs/cairn/vfs"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Channel serves compound calls on one stream (see brick.proto): admission
+// is decided once for the stream, as intercept does per unary call; each
+// call then runs in its own goroutine, because a call may wait for a lock
+// while later ones must go on, and its reply is sent when it is done.
+func (h *service) Channel(stream brickpb.Brick_ChannelServer) error {
+	ctx := stream.Context()
+	c, _ := ctx.Value(connKey{}).(*conn)
+	if c == nil {
+		return status.Error(codes.Internal, "protocol/server: call without connection state")
+	}
+	ss, err := h.s.session(c, mdValue(ctx, protocol.MDSubvolume))
+	if err != nil {
+		return err
+	}
+	sctx := context.WithValue(ctx, sessionKey{}, ss)
+
+	var sendMu sync.Mutex // grpc: one SendMsg at a time per stream
+	var sendErr error
+	send := func(rep *brickpb.ChannelReply) {
+		sendMu.Lock()
+		defer sendMu.Unlock()
+		if sendErr == nil {
+			sendErr = stream.Send(rep)
+		}
+	}
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	for {
+		call, err := stream.Recv()
+		if err != nil {
+			// io.EOF: the client closed its side; otherwise the stream
+			// broke. Calls in flight finish (their replies are dropped
+			// if the stream is gone) before the handler returns.
+			return nil
+		}
+		if !c.enter() {
+			send(&brickpb.ChannelReply{Id: call.Id, Code: uint32(codes.Unavailable), Message: "protocol/server: connection closing"})
+			continue
+		}
+		calls.Add(1)
+		go func() {
+			defer calls.Done()
+			defer c.leave()
+			send(h.channelCall(sctx, c, call))
+		}()
+	}
+}
+
+// channelCall runs one call of a Channel as Compound runs a unary one.
+func (h *service) channelCall(ctx context.Context, c *conn, call *brickpb.ChannelCall) *brickpb.ChannelReply {
+	caller, err := protocol.DecodeCaller(string(call.Caller))
+	if err != nil {
+		return &brickpb.ChannelReply{Id: call.Id, Code: uint32(codes.InvalidArgument), Message: err.Error()}
+	}
+	caller.Client = c.id
+	if id := call.WaitId; id != 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithCancel(ctx)
+		defer cancel()
+		if c.addWait(id, cancel) {
+			defer c.delWait(id)
+		} else {
+			cancel()
+		}
+	}
+	req := call.Call
+	if req == nil {
+		req = &brickpb.CompoundRequest{}
+	}
+	rep, err := h.Compound(vfs.WithCaller(ctx, caller), req)
+	if err != nil {
+		st := status.Convert(err)
+		out := &brickpb.ChannelReply{Id: call.Id, Code: uint32(st.Code()), Message: st.Message()}
+		if out.Code == 0 {
+			out.Code = uint32(codes.Unknown)
+		}
+		for _, d := range st.Details() {
+			if s, ok := d.(*brickpb.StaleHandle); ok {
+				out.StaleFh = s.Fh
+			}
+		}
+		return out
+	}
+	return &brickpb.ChannelReply{Id: call.Id, Reply: rep}
+}
