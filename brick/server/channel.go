@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"runtime"
 	"sync"
 
 	"github.com/cairnfs/cairn/protocol"
@@ -51,11 +52,11 @@ func (h *service) Channel(stream brickpb.Brick_ChannelServer) error {
 			continue
 		}
 		calls.Add(1)
-		go func() {
+		h.s.dispatch(func() {
 			defer calls.Done()
 			defer c.leave()
 			send(h.channelCall(sctx, c, call))
-		}()
+		})
 	}
 }
 
@@ -95,4 +96,59 @@ func (h *service) channelCall(ctx context.Context, c *conn, call *brickpb.Channe
 		return out
 	}
 	return &brickpb.ChannelReply{Id: call.Id, Reply: rep}
+}
+
+// dispatch runs fn on an idle worker, or on a new goroutine when every
+// worker is busy (calls may wait for locks for as long as they like, so
+// the pool must never make a call wait for another). Workers outlive the
+// calls: their stacks have grown to what a call through the brick's
+// translators needs, which a fresh goroutine per call pays for again and
+// again (runtime.copystack showed in the profiles).
+func (s *Server) dispatch(fn func()) {
+	s.workOnce.Do(func() {
+		s.work = make(chan func())
+		s.workersDone = make(chan struct{})
+		for range max(8, 4*runtime.NumCPU()) {
+			go s.worker()
+		}
+	})
+	select {
+	case s.work <- fn:
+	default:
+		go fn()
+	}
+}
+
+func (s *Server) worker() {
+	for {
+		select {
+		case fn := <-s.work:
+			fn()
+		case <-s.workersDone:
+			return
+		}
+	}
+}
+
+func (s *Server) stopWorkers() {
+	s.stopOnce.Do(func() {
+		s.workOnce.Do(func() {}) // no pool may start after this
+		if s.workersDone != nil {
+			close(s.workersDone)
+		}
+	})
+}
+
+// ChannelToken names this connection for side connections (see
+// protocol/fastpath.go). The token is made once per connection.
+func (h *service) ChannelToken(ctx context.Context, _ *brickpb.ChannelTokenRequest) (*brickpb.ChannelTokenReply, error) {
+	c, _ := ctx.Value(connKey{}).(*conn)
+	if c == nil {
+		return nil, status.Error(codes.Internal, "protocol/server: call without connection state")
+	}
+	tok, err := h.s.tokenOf(c)
+	if err != nil {
+		return nil, status.Error(codes.Internal, err.Error())
+	}
+	return &brickpb.ChannelTokenReply{Token: tok}, nil
 }

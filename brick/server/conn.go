@@ -37,6 +37,30 @@ type conn struct {
 	// cancelled holds ids whose CancelWait arrived before the call.
 	waits     map[uint64]context.CancelFunc
 	cancelled map[uint64]struct{}
+	// token names the connection to its side connections (ChannelToken);
+	// sides are those open.
+	token string
+	sides map[net.Conn]struct{}
+}
+
+// addSide records a side connection; false when c is closing.
+func (c *conn) addSide(nc net.Conn) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return false
+	}
+	if c.sides == nil {
+		c.sides = map[net.Conn]struct{}{}
+	}
+	c.sides[nc] = struct{}{}
+	return true
+}
+
+func (c *conn) delSide(nc net.Conn) {
+	c.mu.Lock()
+	delete(c.sides, nc)
+	c.mu.Unlock()
 }
 
 // maxEarlyCancels bounds the CancelWaits remembered for calls that have not
@@ -231,7 +255,18 @@ func (s *Server) closeConn(c *conn) {
 	if c.inflight == 0 {
 		close(c.idle)
 	}
+	// Side connections end with their connection; closing them cancels
+	// their calls (lock waits included), which lets inflight reach 0.
+	for nc := range c.sides {
+		nc.Close()
+	}
+	token := c.token
 	c.mu.Unlock()
+	if token != "" {
+		s.connMu.Lock()
+		delete(s.tokens, token)
+		s.connMu.Unlock()
+	}
 	s.cleanups.Add(1)
 	go func() {
 		defer s.cleanups.Done()

@@ -87,8 +87,15 @@ type Server struct {
 	connSeq  atomic.Uint64
 	connMu   sync.Mutex
 	conns    map[*conn]struct{}
+	tokens   map[string]*conn // side-connection tokens (ChannelToken); under connMu
 	cleanups sync.WaitGroup
 	readBufs sync.Pool // *[]byte of protocol.MaxIOSize
+
+	// Channel calls run on long-lived workers (see dispatch).
+	workOnce    sync.Once
+	work        chan func()
+	workersDone chan struct{}
+	stopOnce    sync.Once
 }
 
 type subvol struct {
@@ -172,7 +179,8 @@ func New(cfg Config) (*Server, error) {
 // Serve accepts connections on lis until Stop or GracefulStop.
 func (s *Server) Serve(lis net.Listener) error {
 	s.log.Info("brick serving", "addr", lis.Addr().String())
-	return s.grpc.Serve(lis)
+	// The port also takes side connections (protocol/fastpath.go).
+	return s.grpc.Serve(s.newDemux(lis))
 }
 
 // Stop closes every connection, cancelling calls in flight, and returns
@@ -180,6 +188,7 @@ func (s *Server) Serve(lis net.Listener) error {
 func (s *Server) Stop() {
 	s.grpc.Stop()
 	s.cleanups.Wait()
+	s.stopWorkers()
 }
 
 // GracefulStop stops accepting connections, waits for calls in flight
@@ -187,4 +196,5 @@ func (s *Server) Stop() {
 func (s *Server) GracefulStop() {
 	s.grpc.GracefulStop()
 	s.cleanups.Wait()
+	s.stopWorkers()
 }

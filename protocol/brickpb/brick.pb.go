@@ -40,6 +40,139 @@ const (
 	_ = protoimpl.EnforceVersion(protoimpl.MaxVersion - 20)
 )
 
+type ChannelTokenRequest struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelTokenRequest) Reset() {
+	*x = ChannelTokenRequest{}
+	mi := &file_brick_proto_msgTypes[0]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelTokenRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelTokenRequest) ProtoMessage() {}
+
+func (x *ChannelTokenRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_brick_proto_msgTypes[0]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelTokenRequest.ProtoReflect.Descriptor instead.
+func (*ChannelTokenRequest) Descriptor() ([]byte, []int) {
+	return file_brick_proto_rawDescGZIP(), []int{0}
+}
+
+type ChannelTokenReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         []byte                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelTokenReply) Reset() {
+	*x = ChannelTokenReply{}
+	mi := &file_brick_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelTokenReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelTokenReply) ProtoMessage() {}
+
+func (x *ChannelTokenReply) ProtoReflect() protoreflect.Message {
+	mi := &file_brick_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelTokenReply.ProtoReflect.Descriptor instead.
+func (*ChannelTokenReply) Descriptor() ([]byte, []int) {
+	return file_brick_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *ChannelTokenReply) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+// ChannelHello is the first frame of a side connection.
+type ChannelHello struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Token         []byte                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Subvolume     string                 `protobuf:"bytes,2,opt,name=subvolume,proto3" json:"subvolume,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ChannelHello) Reset() {
+	*x = ChannelHello{}
+	mi := &file_brick_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ChannelHello) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ChannelHello) ProtoMessage() {}
+
+func (x *ChannelHello) ProtoReflect() protoreflect.Message {
+	mi := &file_brick_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ChannelHello.ProtoReflect.Descriptor instead.
+func (*ChannelHello) Descriptor() ([]byte, []int) {
+	return file_brick_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *ChannelHello) GetToken() []byte {
+	if x != nil {
+		return x.Token
+	}
+	return nil
+}
+
+func (x *ChannelHello) GetSubvolume() string {
+	if x != nil {
+		return x.Subvolume
+	}
+	return ""
+}
+
 type ChannelCall struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -55,7 +188,7 @@ type ChannelCall struct {
 
 func (x *ChannelCall) Reset() {
 	*x = ChannelCall{}
-	mi := &file_brick_proto_msgTypes[0]
+	mi := &file_brick_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -67,7 +200,7 @@ func (x *ChannelCall) String() string {
 func (*ChannelCall) ProtoMessage() {}
 
 func (x *ChannelCall) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[0]
+	mi := &file_brick_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -80,7 +213,7 @@ func (x *ChannelCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelCall.ProtoReflect.Descriptor instead.
 func (*ChannelCall) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{0}
+	return file_brick_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *ChannelCall) GetId() uint64 {
@@ -127,7 +260,7 @@ type ChannelReply struct {
 
 func (x *ChannelReply) Reset() {
 	*x = ChannelReply{}
-	mi := &file_brick_proto_msgTypes[1]
+	mi := &file_brick_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -139,7 +272,7 @@ func (x *ChannelReply) String() string {
 func (*ChannelReply) ProtoMessage() {}
 
 func (x *ChannelReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[1]
+	mi := &file_brick_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -152,7 +285,7 @@ func (x *ChannelReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelReply.ProtoReflect.Descriptor instead.
 func (*ChannelReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{1}
+	return file_brick_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ChannelReply) GetId() uint64 {
@@ -214,7 +347,7 @@ type Attr struct {
 
 func (x *Attr) Reset() {
 	*x = Attr{}
-	mi := &file_brick_proto_msgTypes[2]
+	mi := &file_brick_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -226,7 +359,7 @@ func (x *Attr) String() string {
 func (*Attr) ProtoMessage() {}
 
 func (x *Attr) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[2]
+	mi := &file_brick_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -239,7 +372,7 @@ func (x *Attr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attr.ProtoReflect.Descriptor instead.
 func (*Attr) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{2}
+	return file_brick_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *Attr) GetGfid() []byte {
@@ -367,7 +500,7 @@ type SetAttrIn struct {
 
 func (x *SetAttrIn) Reset() {
 	*x = SetAttrIn{}
-	mi := &file_brick_proto_msgTypes[3]
+	mi := &file_brick_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -379,7 +512,7 @@ func (x *SetAttrIn) String() string {
 func (*SetAttrIn) ProtoMessage() {}
 
 func (x *SetAttrIn) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[3]
+	mi := &file_brick_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -392,7 +525,7 @@ func (x *SetAttrIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAttrIn.ProtoReflect.Descriptor instead.
 func (*SetAttrIn) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{3}
+	return file_brick_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *SetAttrIn) GetValid() uint32 {
@@ -485,7 +618,7 @@ type CreateIn struct {
 
 func (x *CreateIn) Reset() {
 	*x = CreateIn{}
-	mi := &file_brick_proto_msgTypes[4]
+	mi := &file_brick_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -497,7 +630,7 @@ func (x *CreateIn) String() string {
 func (*CreateIn) ProtoMessage() {}
 
 func (x *CreateIn) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[4]
+	mi := &file_brick_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -510,7 +643,7 @@ func (x *CreateIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIn.ProtoReflect.Descriptor instead.
 func (*CreateIn) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{4}
+	return file_brick_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *CreateIn) GetGfid() []byte {
@@ -555,7 +688,7 @@ type Lock struct {
 
 func (x *Lock) Reset() {
 	*x = Lock{}
-	mi := &file_brick_proto_msgTypes[5]
+	mi := &file_brick_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -567,7 +700,7 @@ func (x *Lock) String() string {
 func (*Lock) ProtoMessage() {}
 
 func (x *Lock) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[5]
+	mi := &file_brick_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -580,7 +713,7 @@ func (x *Lock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lock.ProtoReflect.Descriptor instead.
 func (*Lock) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{5}
+	return file_brick_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Lock) GetType() uint32 {
@@ -628,7 +761,7 @@ type Xattr struct {
 
 func (x *Xattr) Reset() {
 	*x = Xattr{}
-	mi := &file_brick_proto_msgTypes[6]
+	mi := &file_brick_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -640,7 +773,7 @@ func (x *Xattr) String() string {
 func (*Xattr) ProtoMessage() {}
 
 func (x *Xattr) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[6]
+	mi := &file_brick_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -653,7 +786,7 @@ func (x *Xattr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Xattr.ProtoReflect.Descriptor instead.
 func (*Xattr) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{6}
+	return file_brick_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Xattr) GetName() []byte {
@@ -683,7 +816,7 @@ type DirEntry struct {
 
 func (x *DirEntry) Reset() {
 	*x = DirEntry{}
-	mi := &file_brick_proto_msgTypes[7]
+	mi := &file_brick_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -695,7 +828,7 @@ func (x *DirEntry) String() string {
 func (*DirEntry) ProtoMessage() {}
 
 func (x *DirEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[7]
+	mi := &file_brick_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -708,7 +841,7 @@ func (x *DirEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirEntry.ProtoReflect.Descriptor instead.
 func (*DirEntry) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{7}
+	return file_brick_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *DirEntry) GetName() []byte {
@@ -762,7 +895,7 @@ type StatFS struct {
 
 func (x *StatFS) Reset() {
 	*x = StatFS{}
-	mi := &file_brick_proto_msgTypes[8]
+	mi := &file_brick_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -774,7 +907,7 @@ func (x *StatFS) String() string {
 func (*StatFS) ProtoMessage() {}
 
 func (x *StatFS) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[8]
+	mi := &file_brick_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -787,7 +920,7 @@ func (x *StatFS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFS.ProtoReflect.Descriptor instead.
 func (*StatFS) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{8}
+	return file_brick_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *StatFS) GetBsize() uint32 {
@@ -857,7 +990,7 @@ type StaleHandle struct {
 
 func (x *StaleHandle) Reset() {
 	*x = StaleHandle{}
-	mi := &file_brick_proto_msgTypes[9]
+	mi := &file_brick_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -869,7 +1002,7 @@ func (x *StaleHandle) String() string {
 func (*StaleHandle) ProtoMessage() {}
 
 func (x *StaleHandle) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[9]
+	mi := &file_brick_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -882,7 +1015,7 @@ func (x *StaleHandle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaleHandle.ProtoReflect.Descriptor instead.
 func (*StaleHandle) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{9}
+	return file_brick_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StaleHandle) GetFh() uint64 {
@@ -906,7 +1039,7 @@ type LookupRequest struct {
 
 func (x *LookupRequest) Reset() {
 	*x = LookupRequest{}
-	mi := &file_brick_proto_msgTypes[10]
+	mi := &file_brick_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -918,7 +1051,7 @@ func (x *LookupRequest) String() string {
 func (*LookupRequest) ProtoMessage() {}
 
 func (x *LookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[10]
+	mi := &file_brick_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -931,7 +1064,7 @@ func (x *LookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRequest.ProtoReflect.Descriptor instead.
 func (*LookupRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{10}
+	return file_brick_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *LookupRequest) GetParent() []byte {
@@ -966,7 +1099,7 @@ type GetAttrRequest struct {
 
 func (x *GetAttrRequest) Reset() {
 	*x = GetAttrRequest{}
-	mi := &file_brick_proto_msgTypes[11]
+	mi := &file_brick_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -978,7 +1111,7 @@ func (x *GetAttrRequest) String() string {
 func (*GetAttrRequest) ProtoMessage() {}
 
 func (x *GetAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[11]
+	mi := &file_brick_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -991,7 +1124,7 @@ func (x *GetAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAttrRequest.ProtoReflect.Descriptor instead.
 func (*GetAttrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{11}
+	return file_brick_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *GetAttrRequest) GetGfid() []byte {
@@ -1026,7 +1159,7 @@ type SetAttrRequest struct {
 
 func (x *SetAttrRequest) Reset() {
 	*x = SetAttrRequest{}
-	mi := &file_brick_proto_msgTypes[12]
+	mi := &file_brick_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1038,7 +1171,7 @@ func (x *SetAttrRequest) String() string {
 func (*SetAttrRequest) ProtoMessage() {}
 
 func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[12]
+	mi := &file_brick_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1051,7 +1184,7 @@ func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAttrRequest.ProtoReflect.Descriptor instead.
 func (*SetAttrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{12}
+	return file_brick_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *SetAttrRequest) GetGfid() []byte {
@@ -1086,7 +1219,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_brick_proto_msgTypes[13]
+	mi := &file_brick_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1098,7 +1231,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[13]
+	mi := &file_brick_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1111,7 +1244,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{13}
+	return file_brick_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *CreateRequest) GetParent() []byte {
@@ -1146,7 +1279,7 @@ type MknodRequest struct {
 
 func (x *MknodRequest) Reset() {
 	*x = MknodRequest{}
-	mi := &file_brick_proto_msgTypes[14]
+	mi := &file_brick_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1158,7 +1291,7 @@ func (x *MknodRequest) String() string {
 func (*MknodRequest) ProtoMessage() {}
 
 func (x *MknodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[14]
+	mi := &file_brick_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1171,7 +1304,7 @@ func (x *MknodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MknodRequest.ProtoReflect.Descriptor instead.
 func (*MknodRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{14}
+	return file_brick_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *MknodRequest) GetParent() []byte {
@@ -1206,7 +1339,7 @@ type MkdirRequest struct {
 
 func (x *MkdirRequest) Reset() {
 	*x = MkdirRequest{}
-	mi := &file_brick_proto_msgTypes[15]
+	mi := &file_brick_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1218,7 +1351,7 @@ func (x *MkdirRequest) String() string {
 func (*MkdirRequest) ProtoMessage() {}
 
 func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[15]
+	mi := &file_brick_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1231,7 +1364,7 @@ func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirRequest.ProtoReflect.Descriptor instead.
 func (*MkdirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{15}
+	return file_brick_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MkdirRequest) GetParent() []byte {
@@ -1267,7 +1400,7 @@ type SymlinkRequest struct {
 
 func (x *SymlinkRequest) Reset() {
 	*x = SymlinkRequest{}
-	mi := &file_brick_proto_msgTypes[16]
+	mi := &file_brick_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1279,7 +1412,7 @@ func (x *SymlinkRequest) String() string {
 func (*SymlinkRequest) ProtoMessage() {}
 
 func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[16]
+	mi := &file_brick_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1292,7 +1425,7 @@ func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SymlinkRequest.ProtoReflect.Descriptor instead.
 func (*SymlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{16}
+	return file_brick_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *SymlinkRequest) GetParent() []byte {
@@ -1332,7 +1465,7 @@ type ReadlinkRequest struct {
 
 func (x *ReadlinkRequest) Reset() {
 	*x = ReadlinkRequest{}
-	mi := &file_brick_proto_msgTypes[17]
+	mi := &file_brick_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1344,7 +1477,7 @@ func (x *ReadlinkRequest) String() string {
 func (*ReadlinkRequest) ProtoMessage() {}
 
 func (x *ReadlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[17]
+	mi := &file_brick_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1357,7 +1490,7 @@ func (x *ReadlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadlinkRequest.ProtoReflect.Descriptor instead.
 func (*ReadlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{17}
+	return file_brick_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ReadlinkRequest) GetGfid() []byte {
@@ -1378,7 +1511,7 @@ type LinkRequest struct {
 
 func (x *LinkRequest) Reset() {
 	*x = LinkRequest{}
-	mi := &file_brick_proto_msgTypes[18]
+	mi := &file_brick_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1390,7 +1523,7 @@ func (x *LinkRequest) String() string {
 func (*LinkRequest) ProtoMessage() {}
 
 func (x *LinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[18]
+	mi := &file_brick_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1403,7 +1536,7 @@ func (x *LinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkRequest.ProtoReflect.Descriptor instead.
 func (*LinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{18}
+	return file_brick_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *LinkRequest) GetGfid() []byte {
@@ -1437,7 +1570,7 @@ type UnlinkRequest struct {
 
 func (x *UnlinkRequest) Reset() {
 	*x = UnlinkRequest{}
-	mi := &file_brick_proto_msgTypes[19]
+	mi := &file_brick_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1449,7 +1582,7 @@ func (x *UnlinkRequest) String() string {
 func (*UnlinkRequest) ProtoMessage() {}
 
 func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[19]
+	mi := &file_brick_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1462,7 +1595,7 @@ func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{19}
+	return file_brick_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *UnlinkRequest) GetParent() []byte {
@@ -1489,7 +1622,7 @@ type RmdirRequest struct {
 
 func (x *RmdirRequest) Reset() {
 	*x = RmdirRequest{}
-	mi := &file_brick_proto_msgTypes[20]
+	mi := &file_brick_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1501,7 +1634,7 @@ func (x *RmdirRequest) String() string {
 func (*RmdirRequest) ProtoMessage() {}
 
 func (x *RmdirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[20]
+	mi := &file_brick_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1514,7 +1647,7 @@ func (x *RmdirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RmdirRequest.ProtoReflect.Descriptor instead.
 func (*RmdirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{20}
+	return file_brick_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *RmdirRequest) GetParent() []byte {
@@ -1544,7 +1677,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_brick_proto_msgTypes[21]
+	mi := &file_brick_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1689,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[21]
+	mi := &file_brick_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1702,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{21}
+	return file_brick_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RenameRequest) GetOldParent() []byte {
@@ -1617,7 +1750,7 @@ type OpenRequest struct {
 
 func (x *OpenRequest) Reset() {
 	*x = OpenRequest{}
-	mi := &file_brick_proto_msgTypes[22]
+	mi := &file_brick_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1629,7 +1762,7 @@ func (x *OpenRequest) String() string {
 func (*OpenRequest) ProtoMessage() {}
 
 func (x *OpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[22]
+	mi := &file_brick_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1642,7 +1775,7 @@ func (x *OpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenRequest.ProtoReflect.Descriptor instead.
 func (*OpenRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{22}
+	return file_brick_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *OpenRequest) GetGfid() []byte {
@@ -1671,7 +1804,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_brick_proto_msgTypes[23]
+	mi := &file_brick_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1683,7 +1816,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[23]
+	mi := &file_brick_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1696,7 +1829,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{23}
+	return file_brick_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ReadRequest) GetGfid() []byte {
@@ -1739,7 +1872,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_brick_proto_msgTypes[24]
+	mi := &file_brick_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1751,7 +1884,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[24]
+	mi := &file_brick_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1764,7 +1897,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{24}
+	return file_brick_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *WriteRequest) GetGfid() []byte {
@@ -1805,7 +1938,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_brick_proto_msgTypes[25]
+	mi := &file_brick_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1817,7 +1950,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[25]
+	mi := &file_brick_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1830,7 +1963,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{25}
+	return file_brick_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *FlushRequest) GetGfid() []byte {
@@ -1858,7 +1991,7 @@ type FsyncRequest struct {
 
 func (x *FsyncRequest) Reset() {
 	*x = FsyncRequest{}
-	mi := &file_brick_proto_msgTypes[26]
+	mi := &file_brick_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1870,7 +2003,7 @@ func (x *FsyncRequest) String() string {
 func (*FsyncRequest) ProtoMessage() {}
 
 func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[26]
+	mi := &file_brick_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1883,7 +2016,7 @@ func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncRequest.ProtoReflect.Descriptor instead.
 func (*FsyncRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{26}
+	return file_brick_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FsyncRequest) GetGfid() []byte {
@@ -1917,7 +2050,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_brick_proto_msgTypes[27]
+	mi := &file_brick_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1929,7 +2062,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[27]
+	mi := &file_brick_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1942,7 +2075,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{27}
+	return file_brick_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *ReleaseRequest) GetGfid() []byte {
@@ -1972,7 +2105,7 @@ type FallocateRequest struct {
 
 func (x *FallocateRequest) Reset() {
 	*x = FallocateRequest{}
-	mi := &file_brick_proto_msgTypes[28]
+	mi := &file_brick_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1984,7 +2117,7 @@ func (x *FallocateRequest) String() string {
 func (*FallocateRequest) ProtoMessage() {}
 
 func (x *FallocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[28]
+	mi := &file_brick_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1997,7 +2130,7 @@ func (x *FallocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FallocateRequest.ProtoReflect.Descriptor instead.
 func (*FallocateRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{28}
+	return file_brick_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FallocateRequest) GetGfid() []byte {
@@ -2047,7 +2180,7 @@ type LseekRequest struct {
 
 func (x *LseekRequest) Reset() {
 	*x = LseekRequest{}
-	mi := &file_brick_proto_msgTypes[29]
+	mi := &file_brick_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2059,7 +2192,7 @@ func (x *LseekRequest) String() string {
 func (*LseekRequest) ProtoMessage() {}
 
 func (x *LseekRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[29]
+	mi := &file_brick_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2072,7 +2205,7 @@ func (x *LseekRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LseekRequest.ProtoReflect.Descriptor instead.
 func (*LseekRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{29}
+	return file_brick_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *LseekRequest) GetGfid() []byte {
@@ -2112,7 +2245,7 @@ type OpenDirRequest struct {
 
 func (x *OpenDirRequest) Reset() {
 	*x = OpenDirRequest{}
-	mi := &file_brick_proto_msgTypes[30]
+	mi := &file_brick_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2124,7 +2257,7 @@ func (x *OpenDirRequest) String() string {
 func (*OpenDirRequest) ProtoMessage() {}
 
 func (x *OpenDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[30]
+	mi := &file_brick_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2137,7 +2270,7 @@ func (x *OpenDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDirRequest.ProtoReflect.Descriptor instead.
 func (*OpenDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{30}
+	return file_brick_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *OpenDirRequest) GetGfid() []byte {
@@ -2160,7 +2293,7 @@ type ReadDirRequest struct {
 
 func (x *ReadDirRequest) Reset() {
 	*x = ReadDirRequest{}
-	mi := &file_brick_proto_msgTypes[31]
+	mi := &file_brick_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2172,7 +2305,7 @@ func (x *ReadDirRequest) String() string {
 func (*ReadDirRequest) ProtoMessage() {}
 
 func (x *ReadDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[31]
+	mi := &file_brick_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2185,7 +2318,7 @@ func (x *ReadDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadDirRequest.ProtoReflect.Descriptor instead.
 func (*ReadDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{31}
+	return file_brick_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *ReadDirRequest) GetGfid() []byte {
@@ -2233,7 +2366,7 @@ type ReleaseDirRequest struct {
 
 func (x *ReleaseDirRequest) Reset() {
 	*x = ReleaseDirRequest{}
-	mi := &file_brick_proto_msgTypes[32]
+	mi := &file_brick_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2245,7 +2378,7 @@ func (x *ReleaseDirRequest) String() string {
 func (*ReleaseDirRequest) ProtoMessage() {}
 
 func (x *ReleaseDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[32]
+	mi := &file_brick_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2258,7 +2391,7 @@ func (x *ReleaseDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseDirRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{32}
+	return file_brick_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReleaseDirRequest) GetGfid() []byte {
@@ -2286,7 +2419,7 @@ type FsyncDirRequest struct {
 
 func (x *FsyncDirRequest) Reset() {
 	*x = FsyncDirRequest{}
-	mi := &file_brick_proto_msgTypes[33]
+	mi := &file_brick_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2298,7 +2431,7 @@ func (x *FsyncDirRequest) String() string {
 func (*FsyncDirRequest) ProtoMessage() {}
 
 func (x *FsyncDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[33]
+	mi := &file_brick_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2311,7 +2444,7 @@ func (x *FsyncDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncDirRequest.ProtoReflect.Descriptor instead.
 func (*FsyncDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{33}
+	return file_brick_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *FsyncDirRequest) GetGfid() []byte {
@@ -2344,7 +2477,7 @@ type StatFSRequest struct {
 
 func (x *StatFSRequest) Reset() {
 	*x = StatFSRequest{}
-	mi := &file_brick_proto_msgTypes[34]
+	mi := &file_brick_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2356,7 +2489,7 @@ func (x *StatFSRequest) String() string {
 func (*StatFSRequest) ProtoMessage() {}
 
 func (x *StatFSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[34]
+	mi := &file_brick_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2369,7 +2502,7 @@ func (x *StatFSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFSRequest.ProtoReflect.Descriptor instead.
 func (*StatFSRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{34}
+	return file_brick_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *StatFSRequest) GetGfid() []byte {
@@ -2389,7 +2522,7 @@ type GetXattrRequest struct {
 
 func (x *GetXattrRequest) Reset() {
 	*x = GetXattrRequest{}
-	mi := &file_brick_proto_msgTypes[35]
+	mi := &file_brick_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2401,7 +2534,7 @@ func (x *GetXattrRequest) String() string {
 func (*GetXattrRequest) ProtoMessage() {}
 
 func (x *GetXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[35]
+	mi := &file_brick_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2414,7 +2547,7 @@ func (x *GetXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXattrRequest.ProtoReflect.Descriptor instead.
 func (*GetXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{35}
+	return file_brick_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *GetXattrRequest) GetGfid() []byte {
@@ -2443,7 +2576,7 @@ type SetXattrRequest struct {
 
 func (x *SetXattrRequest) Reset() {
 	*x = SetXattrRequest{}
-	mi := &file_brick_proto_msgTypes[36]
+	mi := &file_brick_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2455,7 +2588,7 @@ func (x *SetXattrRequest) String() string {
 func (*SetXattrRequest) ProtoMessage() {}
 
 func (x *SetXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[36]
+	mi := &file_brick_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2468,7 +2601,7 @@ func (x *SetXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetXattrRequest.ProtoReflect.Descriptor instead.
 func (*SetXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{36}
+	return file_brick_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *SetXattrRequest) GetGfid() []byte {
@@ -2508,7 +2641,7 @@ type ListXattrRequest struct {
 
 func (x *ListXattrRequest) Reset() {
 	*x = ListXattrRequest{}
-	mi := &file_brick_proto_msgTypes[37]
+	mi := &file_brick_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2520,7 +2653,7 @@ func (x *ListXattrRequest) String() string {
 func (*ListXattrRequest) ProtoMessage() {}
 
 func (x *ListXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[37]
+	mi := &file_brick_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2533,7 +2666,7 @@ func (x *ListXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXattrRequest.ProtoReflect.Descriptor instead.
 func (*ListXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{37}
+	return file_brick_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *ListXattrRequest) GetGfid() []byte {
@@ -2553,7 +2686,7 @@ type RemoveXattrRequest struct {
 
 func (x *RemoveXattrRequest) Reset() {
 	*x = RemoveXattrRequest{}
-	mi := &file_brick_proto_msgTypes[38]
+	mi := &file_brick_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2565,7 +2698,7 @@ func (x *RemoveXattrRequest) String() string {
 func (*RemoveXattrRequest) ProtoMessage() {}
 
 func (x *RemoveXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[38]
+	mi := &file_brick_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2578,7 +2711,7 @@ func (x *RemoveXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveXattrRequest.ProtoReflect.Descriptor instead.
 func (*RemoveXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{38}
+	return file_brick_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *RemoveXattrRequest) GetGfid() []byte {
@@ -2606,7 +2739,7 @@ type XattrOpRequest struct {
 
 func (x *XattrOpRequest) Reset() {
 	*x = XattrOpRequest{}
-	mi := &file_brick_proto_msgTypes[39]
+	mi := &file_brick_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2618,7 +2751,7 @@ func (x *XattrOpRequest) String() string {
 func (*XattrOpRequest) ProtoMessage() {}
 
 func (x *XattrOpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[39]
+	mi := &file_brick_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2631,7 +2764,7 @@ func (x *XattrOpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XattrOpRequest.ProtoReflect.Descriptor instead.
 func (*XattrOpRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{39}
+	return file_brick_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *XattrOpRequest) GetGfid() []byte {
@@ -2667,7 +2800,7 @@ type GetLkRequest struct {
 
 func (x *GetLkRequest) Reset() {
 	*x = GetLkRequest{}
-	mi := &file_brick_proto_msgTypes[40]
+	mi := &file_brick_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2679,7 +2812,7 @@ func (x *GetLkRequest) String() string {
 func (*GetLkRequest) ProtoMessage() {}
 
 func (x *GetLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[40]
+	mi := &file_brick_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2692,7 +2825,7 @@ func (x *GetLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLkRequest.ProtoReflect.Descriptor instead.
 func (*GetLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{40}
+	return file_brick_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *GetLkRequest) GetGfid() []byte {
@@ -2736,7 +2869,7 @@ type SetLkRequest struct {
 
 func (x *SetLkRequest) Reset() {
 	*x = SetLkRequest{}
-	mi := &file_brick_proto_msgTypes[41]
+	mi := &file_brick_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2748,7 +2881,7 @@ func (x *SetLkRequest) String() string {
 func (*SetLkRequest) ProtoMessage() {}
 
 func (x *SetLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[41]
+	mi := &file_brick_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2761,7 +2894,7 @@ func (x *SetLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLkRequest.ProtoReflect.Descriptor instead.
 func (*SetLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{41}
+	return file_brick_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *SetLkRequest) GetGfid() []byte {
@@ -2811,7 +2944,7 @@ type InodeLkRequest struct {
 
 func (x *InodeLkRequest) Reset() {
 	*x = InodeLkRequest{}
-	mi := &file_brick_proto_msgTypes[42]
+	mi := &file_brick_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2823,7 +2956,7 @@ func (x *InodeLkRequest) String() string {
 func (*InodeLkRequest) ProtoMessage() {}
 
 func (x *InodeLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[42]
+	mi := &file_brick_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2836,7 +2969,7 @@ func (x *InodeLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InodeLkRequest.ProtoReflect.Descriptor instead.
 func (*InodeLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{42}
+	return file_brick_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *InodeLkRequest) GetDomain() []byte {
@@ -2881,7 +3014,7 @@ type EntryLkRequest struct {
 
 func (x *EntryLkRequest) Reset() {
 	*x = EntryLkRequest{}
-	mi := &file_brick_proto_msgTypes[43]
+	mi := &file_brick_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2893,7 +3026,7 @@ func (x *EntryLkRequest) String() string {
 func (*EntryLkRequest) ProtoMessage() {}
 
 func (x *EntryLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[43]
+	mi := &file_brick_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2906,7 +3039,7 @@ func (x *EntryLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryLkRequest.ProtoReflect.Descriptor instead.
 func (*EntryLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{43}
+	return file_brick_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *EntryLkRequest) GetDomain() []byte {
@@ -2960,7 +3093,7 @@ type GetVolfileRequest struct {
 
 func (x *GetVolfileRequest) Reset() {
 	*x = GetVolfileRequest{}
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2972,7 +3105,7 @@ func (x *GetVolfileRequest) String() string {
 func (*GetVolfileRequest) ProtoMessage() {}
 
 func (x *GetVolfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2985,7 +3118,7 @@ func (x *GetVolfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVolfileRequest.ProtoReflect.Descriptor instead.
 func (*GetVolfileRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{44}
+	return file_brick_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *GetVolfileRequest) GetName() []byte {
@@ -3003,7 +3136,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3015,7 +3148,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3028,7 +3161,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{45}
+	return file_brick_proto_rawDescGZIP(), []int{48}
 }
 
 type CancelWaitRequest struct {
@@ -3040,7 +3173,7 @@ type CancelWaitRequest struct {
 
 func (x *CancelWaitRequest) Reset() {
 	*x = CancelWaitRequest{}
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3052,7 +3185,7 @@ func (x *CancelWaitRequest) String() string {
 func (*CancelWaitRequest) ProtoMessage() {}
 
 func (x *CancelWaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3065,7 +3198,7 @@ func (x *CancelWaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWaitRequest.ProtoReflect.Descriptor instead.
 func (*CancelWaitRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{46}
+	return file_brick_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *CancelWaitRequest) GetWaitId() uint64 {
@@ -3084,7 +3217,7 @@ type ErrnoReply struct {
 
 func (x *ErrnoReply) Reset() {
 	*x = ErrnoReply{}
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3096,7 +3229,7 @@ func (x *ErrnoReply) String() string {
 func (*ErrnoReply) ProtoMessage() {}
 
 func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3109,7 +3242,7 @@ func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrnoReply.ProtoReflect.Descriptor instead.
 func (*ErrnoReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{47}
+	return file_brick_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *ErrnoReply) GetErrno() uint32 {
@@ -3130,7 +3263,7 @@ type AttrReply struct {
 
 func (x *AttrReply) Reset() {
 	*x = AttrReply{}
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3142,7 +3275,7 @@ func (x *AttrReply) String() string {
 func (*AttrReply) ProtoMessage() {}
 
 func (x *AttrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3155,7 +3288,7 @@ func (x *AttrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttrReply.ProtoReflect.Descriptor instead.
 func (*AttrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{48}
+	return file_brick_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *AttrReply) GetErrno() uint32 {
@@ -3190,7 +3323,7 @@ type CreateReply struct {
 
 func (x *CreateReply) Reset() {
 	*x = CreateReply{}
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3202,7 +3335,7 @@ func (x *CreateReply) String() string {
 func (*CreateReply) ProtoMessage() {}
 
 func (x *CreateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3215,7 +3348,7 @@ func (x *CreateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReply.ProtoReflect.Descriptor instead.
 func (*CreateReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{49}
+	return file_brick_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CreateReply) GetErrno() uint32 {
@@ -3249,7 +3382,7 @@ type HandleReply struct {
 
 func (x *HandleReply) Reset() {
 	*x = HandleReply{}
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3261,7 +3394,7 @@ func (x *HandleReply) String() string {
 func (*HandleReply) ProtoMessage() {}
 
 func (x *HandleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3274,7 +3407,7 @@ func (x *HandleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleReply.ProtoReflect.Descriptor instead.
 func (*HandleReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{50}
+	return file_brick_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *HandleReply) GetErrno() uint32 {
@@ -3301,7 +3434,7 @@ type ReadlinkReply struct {
 
 func (x *ReadlinkReply) Reset() {
 	*x = ReadlinkReply{}
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3313,7 +3446,7 @@ func (x *ReadlinkReply) String() string {
 func (*ReadlinkReply) ProtoMessage() {}
 
 func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3326,7 +3459,7 @@ func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadlinkReply.ProtoReflect.Descriptor instead.
 func (*ReadlinkReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{51}
+	return file_brick_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *ReadlinkReply) GetErrno() uint32 {
@@ -3353,7 +3486,7 @@ type ReadReply struct {
 
 func (x *ReadReply) Reset() {
 	*x = ReadReply{}
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3365,7 +3498,7 @@ func (x *ReadReply) String() string {
 func (*ReadReply) ProtoMessage() {}
 
 func (x *ReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3378,7 +3511,7 @@ func (x *ReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadReply.ProtoReflect.Descriptor instead.
 func (*ReadReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{52}
+	return file_brick_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ReadReply) GetErrno() uint32 {
@@ -3405,7 +3538,7 @@ type WriteReply struct {
 
 func (x *WriteReply) Reset() {
 	*x = WriteReply{}
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3417,7 +3550,7 @@ func (x *WriteReply) String() string {
 func (*WriteReply) ProtoMessage() {}
 
 func (x *WriteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3430,7 +3563,7 @@ func (x *WriteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteReply.ProtoReflect.Descriptor instead.
 func (*WriteReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{53}
+	return file_brick_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *WriteReply) GetErrno() uint32 {
@@ -3457,7 +3590,7 @@ type LseekReply struct {
 
 func (x *LseekReply) Reset() {
 	*x = LseekReply{}
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3469,7 +3602,7 @@ func (x *LseekReply) String() string {
 func (*LseekReply) ProtoMessage() {}
 
 func (x *LseekReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3482,7 +3615,7 @@ func (x *LseekReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LseekReply.ProtoReflect.Descriptor instead.
 func (*LseekReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{54}
+	return file_brick_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *LseekReply) GetErrno() uint32 {
@@ -3510,7 +3643,7 @@ type ReadDirReply struct {
 
 func (x *ReadDirReply) Reset() {
 	*x = ReadDirReply{}
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3522,7 +3655,7 @@ func (x *ReadDirReply) String() string {
 func (*ReadDirReply) ProtoMessage() {}
 
 func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3535,7 +3668,7 @@ func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadDirReply.ProtoReflect.Descriptor instead.
 func (*ReadDirReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{55}
+	return file_brick_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ReadDirReply) GetErrno() uint32 {
@@ -3569,7 +3702,7 @@ type StatFSReply struct {
 
 func (x *StatFSReply) Reset() {
 	*x = StatFSReply{}
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3581,7 +3714,7 @@ func (x *StatFSReply) String() string {
 func (*StatFSReply) ProtoMessage() {}
 
 func (x *StatFSReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3594,7 +3727,7 @@ func (x *StatFSReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFSReply.ProtoReflect.Descriptor instead.
 func (*StatFSReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{56}
+	return file_brick_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *StatFSReply) GetErrno() uint32 {
@@ -3621,7 +3754,7 @@ type GetXattrReply struct {
 
 func (x *GetXattrReply) Reset() {
 	*x = GetXattrReply{}
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3633,7 +3766,7 @@ func (x *GetXattrReply) String() string {
 func (*GetXattrReply) ProtoMessage() {}
 
 func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3646,7 +3779,7 @@ func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXattrReply.ProtoReflect.Descriptor instead.
 func (*GetXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{57}
+	return file_brick_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *GetXattrReply) GetErrno() uint32 {
@@ -3673,7 +3806,7 @@ type ListXattrReply struct {
 
 func (x *ListXattrReply) Reset() {
 	*x = ListXattrReply{}
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3685,7 +3818,7 @@ func (x *ListXattrReply) String() string {
 func (*ListXattrReply) ProtoMessage() {}
 
 func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3698,7 +3831,7 @@ func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXattrReply.ProtoReflect.Descriptor instead.
 func (*ListXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{58}
+	return file_brick_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ListXattrReply) GetErrno() uint32 {
@@ -3725,7 +3858,7 @@ type XattrOpReply struct {
 
 func (x *XattrOpReply) Reset() {
 	*x = XattrOpReply{}
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3737,7 +3870,7 @@ func (x *XattrOpReply) String() string {
 func (*XattrOpReply) ProtoMessage() {}
 
 func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3750,7 +3883,7 @@ func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XattrOpReply.ProtoReflect.Descriptor instead.
 func (*XattrOpReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{59}
+	return file_brick_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *XattrOpReply) GetErrno() uint32 {
@@ -3777,7 +3910,7 @@ type LockReply struct {
 
 func (x *LockReply) Reset() {
 	*x = LockReply{}
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3789,7 +3922,7 @@ func (x *LockReply) String() string {
 func (*LockReply) ProtoMessage() {}
 
 func (x *LockReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3802,7 +3935,7 @@ func (x *LockReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockReply.ProtoReflect.Descriptor instead.
 func (*LockReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{60}
+	return file_brick_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *LockReply) GetErrno() uint32 {
@@ -3829,7 +3962,7 @@ type GetVolfileReply struct {
 
 func (x *GetVolfileReply) Reset() {
 	*x = GetVolfileReply{}
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3841,7 +3974,7 @@ func (x *GetVolfileReply) String() string {
 func (*GetVolfileReply) ProtoMessage() {}
 
 func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3854,7 +3987,7 @@ func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVolfileReply.ProtoReflect.Descriptor instead.
 func (*GetVolfileReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{61}
+	return file_brick_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *GetVolfileReply) GetErrno() uint32 {
@@ -3880,7 +4013,7 @@ type PingReply struct {
 
 func (x *PingReply) Reset() {
 	*x = PingReply{}
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3892,7 +4025,7 @@ func (x *PingReply) String() string {
 func (*PingReply) ProtoMessage() {}
 
 func (x *PingReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3905,7 +4038,7 @@ func (x *PingReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingReply.ProtoReflect.Descriptor instead.
 func (*PingReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{62}
+	return file_brick_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *PingReply) GetErrno() uint32 {
@@ -3931,7 +4064,7 @@ type CompoundRequest struct {
 
 func (x *CompoundRequest) Reset() {
 	*x = CompoundRequest{}
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3943,7 +4076,7 @@ func (x *CompoundRequest) String() string {
 func (*CompoundRequest) ProtoMessage() {}
 
 func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3956,7 +4089,7 @@ func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundRequest.ProtoReflect.Descriptor instead.
 func (*CompoundRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{63}
+	return file_brick_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *CompoundRequest) GetOps() []*SubRequest {
@@ -4001,7 +4134,7 @@ type SubRequest struct {
 
 func (x *SubRequest) Reset() {
 	*x = SubRequest{}
-	mi := &file_brick_proto_msgTypes[64]
+	mi := &file_brick_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4013,7 +4146,7 @@ func (x *SubRequest) String() string {
 func (*SubRequest) ProtoMessage() {}
 
 func (x *SubRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[64]
+	mi := &file_brick_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4026,7 +4159,7 @@ func (x *SubRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubRequest.ProtoReflect.Descriptor instead.
 func (*SubRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{64}
+	return file_brick_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *SubRequest) GetOp() isSubRequest_Op {
@@ -4420,7 +4553,7 @@ type SubReply struct {
 
 func (x *SubReply) Reset() {
 	*x = SubReply{}
-	mi := &file_brick_proto_msgTypes[65]
+	mi := &file_brick_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4432,7 +4565,7 @@ func (x *SubReply) String() string {
 func (*SubReply) ProtoMessage() {}
 
 func (x *SubReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[65]
+	mi := &file_brick_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4445,7 +4578,7 @@ func (x *SubReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubReply.ProtoReflect.Descriptor instead.
 func (*SubReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{65}
+	return file_brick_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *SubReply) GetReply() isSubReply_Reply {
@@ -4591,7 +4724,7 @@ type CompoundReply struct {
 
 func (x *CompoundReply) Reset() {
 	*x = CompoundReply{}
-	mi := &file_brick_proto_msgTypes[66]
+	mi := &file_brick_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4603,7 +4736,7 @@ func (x *CompoundReply) String() string {
 func (*CompoundReply) ProtoMessage() {}
 
 func (x *CompoundReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[66]
+	mi := &file_brick_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4616,7 +4749,7 @@ func (x *CompoundReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundReply.ProtoReflect.Descriptor instead.
 func (*CompoundReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{66}
+	return file_brick_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CompoundReply) GetErrno() uint32 {
@@ -4637,7 +4770,13 @@ var File_brick_proto protoreflect.FileDescriptor
 
 const file_brick_proto_rawDesc = "" +
 	"\n" +
-	"\vbrick.proto\x12\x0ecairn.brick.v1\"\x83\x01\n" +
+	"\vbrick.proto\x12\x0ecairn.brick.v1\"\x15\n" +
+	"\x13ChannelTokenRequest\")\n" +
+	"\x11ChannelTokenReply\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\fR\x05token\"B\n" +
+	"\fChannelHello\x12\x14\n" +
+	"\x05token\x18\x01 \x01(\fR\x05token\x12\x1c\n" +
+	"\tsubvolume\x18\x02 \x01(\tR\tsubvolume\"\x83\x01\n" +
 	"\vChannelCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\x04call\x18\x02 \x01(\v2\x1f.cairn.brick.v1.CompoundRequestR\x04call\x12\x16\n" +
@@ -4957,7 +5096,7 @@ const file_brick_proto_rawDesc = "" +
 	"\x05reply\"Y\n" +
 	"\rCompoundReply\x12\x14\n" +
 	"\x05errno\x18\x01 \x01(\rR\x05errno\x122\n" +
-	"\areplies\x18\x02 \x03(\v2\x18.cairn.brick.v1.SubReplyR\areplies2\xd1\x15\n" +
+	"\areplies\x18\x02 \x03(\v2\x18.cairn.brick.v1.SubReplyR\areplies2\xa9\x16\n" +
 	"\x05Brick\x12B\n" +
 	"\x06Lookup\x12\x1d.cairn.brick.v1.LookupRequest\x1a\x19.cairn.brick.v1.AttrReply\x12D\n" +
 	"\aGetAttr\x12\x1e.cairn.brick.v1.GetAttrRequest\x1a\x19.cairn.brick.v1.AttrReply\x12D\n" +
@@ -5000,7 +5139,8 @@ const file_brick_proto_rawDesc = "" +
 	"\bCompound\x12\x1f.cairn.brick.v1.CompoundRequest\x1a\x1d.cairn.brick.v1.CompoundReply\x12K\n" +
 	"\n" +
 	"CancelWait\x12!.cairn.brick.v1.CancelWaitRequest\x1a\x1a.cairn.brick.v1.ErrnoReply\x12H\n" +
-	"\aChannel\x12\x1b.cairn.brick.v1.ChannelCall\x1a\x1c.cairn.brick.v1.ChannelReply(\x010\x01B+Z)github.com/cairnfs/cairn/protocol/brickpbb\x06proto3"
+	"\aChannel\x12\x1b.cairn.brick.v1.ChannelCall\x1a\x1c.cairn.brick.v1.ChannelReply(\x010\x01\x12V\n" +
+	"\fChannelToken\x12#.cairn.brick.v1.ChannelTokenRequest\x1a!.cairn.brick.v1.ChannelTokenReplyB+Z)github.com/cairnfs/cairn/protocol/brickpbb\x06proto3"
 
 var (
 	file_brick_proto_rawDescOnce sync.Once
@@ -5014,210 +5154,215 @@ func file_brick_proto_rawDescGZIP() []byte {
 	return file_brick_proto_rawDescData
 }
 
-var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 67)
+var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
 var file_brick_proto_goTypes = []any{
-	(*ChannelCall)(nil),        // 0: cairn.brick.v1.ChannelCall
-	(*ChannelReply)(nil),       // 1: cairn.brick.v1.ChannelReply
-	(*Attr)(nil),               // 2: cairn.brick.v1.Attr
-	(*SetAttrIn)(nil),          // 3: cairn.brick.v1.SetAttrIn
-	(*CreateIn)(nil),           // 4: cairn.brick.v1.CreateIn
-	(*Lock)(nil),               // 5: cairn.brick.v1.Lock
-	(*Xattr)(nil),              // 6: cairn.brick.v1.Xattr
-	(*DirEntry)(nil),           // 7: cairn.brick.v1.DirEntry
-	(*StatFS)(nil),             // 8: cairn.brick.v1.StatFS
-	(*StaleHandle)(nil),        // 9: cairn.brick.v1.StaleHandle
-	(*LookupRequest)(nil),      // 10: cairn.brick.v1.LookupRequest
-	(*GetAttrRequest)(nil),     // 11: cairn.brick.v1.GetAttrRequest
-	(*SetAttrRequest)(nil),     // 12: cairn.brick.v1.SetAttrRequest
-	(*CreateRequest)(nil),      // 13: cairn.brick.v1.CreateRequest
-	(*MknodRequest)(nil),       // 14: cairn.brick.v1.MknodRequest
-	(*MkdirRequest)(nil),       // 15: cairn.brick.v1.MkdirRequest
-	(*SymlinkRequest)(nil),     // 16: cairn.brick.v1.SymlinkRequest
-	(*ReadlinkRequest)(nil),    // 17: cairn.brick.v1.ReadlinkRequest
-	(*LinkRequest)(nil),        // 18: cairn.brick.v1.LinkRequest
-	(*UnlinkRequest)(nil),      // 19: cairn.brick.v1.UnlinkRequest
-	(*RmdirRequest)(nil),       // 20: cairn.brick.v1.RmdirRequest
-	(*RenameRequest)(nil),      // 21: cairn.brick.v1.RenameRequest
-	(*OpenRequest)(nil),        // 22: cairn.brick.v1.OpenRequest
-	(*ReadRequest)(nil),        // 23: cairn.brick.v1.ReadRequest
-	(*WriteRequest)(nil),       // 24: cairn.brick.v1.WriteRequest
-	(*FlushRequest)(nil),       // 25: cairn.brick.v1.FlushRequest
-	(*FsyncRequest)(nil),       // 26: cairn.brick.v1.FsyncRequest
-	(*ReleaseRequest)(nil),     // 27: cairn.brick.v1.ReleaseRequest
-	(*FallocateRequest)(nil),   // 28: cairn.brick.v1.FallocateRequest
-	(*LseekRequest)(nil),       // 29: cairn.brick.v1.LseekRequest
-	(*OpenDirRequest)(nil),     // 30: cairn.brick.v1.OpenDirRequest
-	(*ReadDirRequest)(nil),     // 31: cairn.brick.v1.ReadDirRequest
-	(*ReleaseDirRequest)(nil),  // 32: cairn.brick.v1.ReleaseDirRequest
-	(*FsyncDirRequest)(nil),    // 33: cairn.brick.v1.FsyncDirRequest
-	(*StatFSRequest)(nil),      // 34: cairn.brick.v1.StatFSRequest
-	(*GetXattrRequest)(nil),    // 35: cairn.brick.v1.GetXattrRequest
-	(*SetXattrRequest)(nil),    // 36: cairn.brick.v1.SetXattrRequest
-	(*ListXattrRequest)(nil),   // 37: cairn.brick.v1.ListXattrRequest
-	(*RemoveXattrRequest)(nil), // 38: cairn.brick.v1.RemoveXattrRequest
-	(*XattrOpRequest)(nil),     // 39: cairn.brick.v1.XattrOpRequest
-	(*GetLkRequest)(nil),       // 40: cairn.brick.v1.GetLkRequest
-	(*SetLkRequest)(nil),       // 41: cairn.brick.v1.SetLkRequest
-	(*InodeLkRequest)(nil),     // 42: cairn.brick.v1.InodeLkRequest
-	(*EntryLkRequest)(nil),     // 43: cairn.brick.v1.EntryLkRequest
-	(*GetVolfileRequest)(nil),  // 44: cairn.brick.v1.GetVolfileRequest
-	(*PingRequest)(nil),        // 45: cairn.brick.v1.PingRequest
-	(*CancelWaitRequest)(nil),  // 46: cairn.brick.v1.CancelWaitRequest
-	(*ErrnoReply)(nil),         // 47: cairn.brick.v1.ErrnoReply
-	(*AttrReply)(nil),          // 48: cairn.brick.v1.AttrReply
-	(*CreateReply)(nil),        // 49: cairn.brick.v1.CreateReply
-	(*HandleReply)(nil),        // 50: cairn.brick.v1.HandleReply
-	(*ReadlinkReply)(nil),      // 51: cairn.brick.v1.ReadlinkReply
-	(*ReadReply)(nil),          // 52: cairn.brick.v1.ReadReply
-	(*WriteReply)(nil),         // 53: cairn.brick.v1.WriteReply
-	(*LseekReply)(nil),         // 54: cairn.brick.v1.LseekReply
-	(*ReadDirReply)(nil),       // 55: cairn.brick.v1.ReadDirReply
-	(*StatFSReply)(nil),        // 56: cairn.brick.v1.StatFSReply
-	(*GetXattrReply)(nil),      // 57: cairn.brick.v1.GetXattrReply
-	(*ListXattrReply)(nil),     // 58: cairn.brick.v1.ListXattrReply
-	(*XattrOpReply)(nil),       // 59: cairn.brick.v1.XattrOpReply
-	(*LockReply)(nil),          // 60: cairn.brick.v1.LockReply
-	(*GetVolfileReply)(nil),    // 61: cairn.brick.v1.GetVolfileReply
-	(*PingReply)(nil),          // 62: cairn.brick.v1.PingReply
-	(*CompoundRequest)(nil),    // 63: cairn.brick.v1.CompoundRequest
-	(*SubRequest)(nil),         // 64: cairn.brick.v1.SubRequest
-	(*SubReply)(nil),           // 65: cairn.brick.v1.SubReply
-	(*CompoundReply)(nil),      // 66: cairn.brick.v1.CompoundReply
+	(*ChannelTokenRequest)(nil), // 0: cairn.brick.v1.ChannelTokenRequest
+	(*ChannelTokenReply)(nil),   // 1: cairn.brick.v1.ChannelTokenReply
+	(*ChannelHello)(nil),        // 2: cairn.brick.v1.ChannelHello
+	(*ChannelCall)(nil),         // 3: cairn.brick.v1.ChannelCall
+	(*ChannelReply)(nil),        // 4: cairn.brick.v1.ChannelReply
+	(*Attr)(nil),                // 5: cairn.brick.v1.Attr
+	(*SetAttrIn)(nil),           // 6: cairn.brick.v1.SetAttrIn
+	(*CreateIn)(nil),            // 7: cairn.brick.v1.CreateIn
+	(*Lock)(nil),                // 8: cairn.brick.v1.Lock
+	(*Xattr)(nil),               // 9: cairn.brick.v1.Xattr
+	(*DirEntry)(nil),            // 10: cairn.brick.v1.DirEntry
+	(*StatFS)(nil),              // 11: cairn.brick.v1.StatFS
+	(*StaleHandle)(nil),         // 12: cairn.brick.v1.StaleHandle
+	(*LookupRequest)(nil),       // 13: cairn.brick.v1.LookupRequest
+	(*GetAttrRequest)(nil),      // 14: cairn.brick.v1.GetAttrRequest
+	(*SetAttrRequest)(nil),      // 15: cairn.brick.v1.SetAttrRequest
+	(*CreateRequest)(nil),       // 16: cairn.brick.v1.CreateRequest
+	(*MknodRequest)(nil),        // 17: cairn.brick.v1.MknodRequest
+	(*MkdirRequest)(nil),        // 18: cairn.brick.v1.MkdirRequest
+	(*SymlinkRequest)(nil),      // 19: cairn.brick.v1.SymlinkRequest
+	(*ReadlinkRequest)(nil),     // 20: cairn.brick.v1.ReadlinkRequest
+	(*LinkRequest)(nil),         // 21: cairn.brick.v1.LinkRequest
+	(*UnlinkRequest)(nil),       // 22: cairn.brick.v1.UnlinkRequest
+	(*RmdirRequest)(nil),        // 23: cairn.brick.v1.RmdirRequest
+	(*RenameRequest)(nil),       // 24: cairn.brick.v1.RenameRequest
+	(*OpenRequest)(nil),         // 25: cairn.brick.v1.OpenRequest
+	(*ReadRequest)(nil),         // 26: cairn.brick.v1.ReadRequest
+	(*WriteRequest)(nil),        // 27: cairn.brick.v1.WriteRequest
+	(*FlushRequest)(nil),        // 28: cairn.brick.v1.FlushRequest
+	(*FsyncRequest)(nil),        // 29: cairn.brick.v1.FsyncRequest
+	(*ReleaseRequest)(nil),      // 30: cairn.brick.v1.ReleaseRequest
+	(*FallocateRequest)(nil),    // 31: cairn.brick.v1.FallocateRequest
+	(*LseekRequest)(nil),        // 32: cairn.brick.v1.LseekRequest
+	(*OpenDirRequest)(nil),      // 33: cairn.brick.v1.OpenDirRequest
+	(*ReadDirRequest)(nil),      // 34: cairn.brick.v1.ReadDirRequest
+	(*ReleaseDirRequest)(nil),   // 35: cairn.brick.v1.ReleaseDirRequest
+	(*FsyncDirRequest)(nil),     // 36: cairn.brick.v1.FsyncDirRequest
+	(*StatFSRequest)(nil),       // 37: cairn.brick.v1.StatFSRequest
+	(*GetXattrRequest)(nil),     // 38: cairn.brick.v1.GetXattrRequest
+	(*SetXattrRequest)(nil),     // 39: cairn.brick.v1.SetXattrRequest
+	(*ListXattrRequest)(nil),    // 40: cairn.brick.v1.ListXattrRequest
+	(*RemoveXattrRequest)(nil),  // 41: cairn.brick.v1.RemoveXattrRequest
+	(*XattrOpRequest)(nil),      // 42: cairn.brick.v1.XattrOpRequest
+	(*GetLkRequest)(nil),        // 43: cairn.brick.v1.GetLkRequest
+	(*SetLkRequest)(nil),        // 44: cairn.brick.v1.SetLkRequest
+	(*InodeLkRequest)(nil),      // 45: cairn.brick.v1.InodeLkRequest
+	(*EntryLkRequest)(nil),      // 46: cairn.brick.v1.EntryLkRequest
+	(*GetVolfileRequest)(nil),   // 47: cairn.brick.v1.GetVolfileRequest
+	(*PingRequest)(nil),         // 48: cairn.brick.v1.PingRequest
+	(*CancelWaitRequest)(nil),   // 49: cairn.brick.v1.CancelWaitRequest
+	(*ErrnoReply)(nil),          // 50: cairn.brick.v1.ErrnoReply
+	(*AttrReply)(nil),           // 51: cairn.brick.v1.AttrReply
+	(*CreateReply)(nil),         // 52: cairn.brick.v1.CreateReply
+	(*HandleReply)(nil),         // 53: cairn.brick.v1.HandleReply
+	(*ReadlinkReply)(nil),       // 54: cairn.brick.v1.ReadlinkReply
+	(*ReadReply)(nil),           // 55: cairn.brick.v1.ReadReply
+	(*WriteReply)(nil),          // 56: cairn.brick.v1.WriteReply
+	(*LseekReply)(nil),          // 57: cairn.brick.v1.LseekReply
+	(*ReadDirReply)(nil),        // 58: cairn.brick.v1.ReadDirReply
+	(*StatFSReply)(nil),         // 59: cairn.brick.v1.StatFSReply
+	(*GetXattrReply)(nil),       // 60: cairn.brick.v1.GetXattrReply
+	(*ListXattrReply)(nil),      // 61: cairn.brick.v1.ListXattrReply
+	(*XattrOpReply)(nil),        // 62: cairn.brick.v1.XattrOpReply
+	(*LockReply)(nil),           // 63: cairn.brick.v1.LockReply
+	(*GetVolfileReply)(nil),     // 64: cairn.brick.v1.GetVolfileReply
+	(*PingReply)(nil),           // 65: cairn.brick.v1.PingReply
+	(*CompoundRequest)(nil),     // 66: cairn.brick.v1.CompoundRequest
+	(*SubRequest)(nil),          // 67: cairn.brick.v1.SubRequest
+	(*SubReply)(nil),            // 68: cairn.brick.v1.SubReply
+	(*CompoundReply)(nil),       // 69: cairn.brick.v1.CompoundReply
 }
 var file_brick_proto_depIdxs = []int32{
-	63, // 0: cairn.brick.v1.ChannelCall.call:type_name -> cairn.brick.v1.CompoundRequest
-	66, // 1: cairn.brick.v1.ChannelReply.reply:type_name -> cairn.brick.v1.CompoundReply
-	2,  // 2: cairn.brick.v1.DirEntry.attr:type_name -> cairn.brick.v1.Attr
-	3,  // 3: cairn.brick.v1.SetAttrRequest.in:type_name -> cairn.brick.v1.SetAttrIn
-	4,  // 4: cairn.brick.v1.CreateRequest.in:type_name -> cairn.brick.v1.CreateIn
-	4,  // 5: cairn.brick.v1.MknodRequest.in:type_name -> cairn.brick.v1.CreateIn
-	4,  // 6: cairn.brick.v1.MkdirRequest.in:type_name -> cairn.brick.v1.CreateIn
-	4,  // 7: cairn.brick.v1.SymlinkRequest.in:type_name -> cairn.brick.v1.CreateIn
-	6,  // 8: cairn.brick.v1.XattrOpRequest.operands:type_name -> cairn.brick.v1.Xattr
-	5,  // 9: cairn.brick.v1.GetLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	5,  // 10: cairn.brick.v1.SetLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	5,  // 11: cairn.brick.v1.InodeLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	2,  // 12: cairn.brick.v1.AttrReply.attr:type_name -> cairn.brick.v1.Attr
-	6,  // 13: cairn.brick.v1.AttrReply.xattrs:type_name -> cairn.brick.v1.Xattr
-	2,  // 14: cairn.brick.v1.CreateReply.attr:type_name -> cairn.brick.v1.Attr
-	7,  // 15: cairn.brick.v1.ReadDirReply.entries:type_name -> cairn.brick.v1.DirEntry
-	8,  // 16: cairn.brick.v1.StatFSReply.statfs:type_name -> cairn.brick.v1.StatFS
-	6,  // 17: cairn.brick.v1.XattrOpReply.values:type_name -> cairn.brick.v1.Xattr
-	5,  // 18: cairn.brick.v1.LockReply.lock:type_name -> cairn.brick.v1.Lock
-	64, // 19: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
-	10, // 20: cairn.brick.v1.SubRequest.lookup:type_name -> cairn.brick.v1.LookupRequest
-	11, // 21: cairn.brick.v1.SubRequest.getattr:type_name -> cairn.brick.v1.GetAttrRequest
-	12, // 22: cairn.brick.v1.SubRequest.setattr:type_name -> cairn.brick.v1.SetAttrRequest
-	13, // 23: cairn.brick.v1.SubRequest.create:type_name -> cairn.brick.v1.CreateRequest
-	14, // 24: cairn.brick.v1.SubRequest.mknod:type_name -> cairn.brick.v1.MknodRequest
-	15, // 25: cairn.brick.v1.SubRequest.mkdir:type_name -> cairn.brick.v1.MkdirRequest
-	16, // 26: cairn.brick.v1.SubRequest.symlink:type_name -> cairn.brick.v1.SymlinkRequest
-	18, // 27: cairn.brick.v1.SubRequest.link:type_name -> cairn.brick.v1.LinkRequest
-	19, // 28: cairn.brick.v1.SubRequest.unlink:type_name -> cairn.brick.v1.UnlinkRequest
-	20, // 29: cairn.brick.v1.SubRequest.rmdir:type_name -> cairn.brick.v1.RmdirRequest
-	21, // 30: cairn.brick.v1.SubRequest.rename:type_name -> cairn.brick.v1.RenameRequest
-	22, // 31: cairn.brick.v1.SubRequest.open:type_name -> cairn.brick.v1.OpenRequest
-	23, // 32: cairn.brick.v1.SubRequest.read:type_name -> cairn.brick.v1.ReadRequest
-	24, // 33: cairn.brick.v1.SubRequest.write:type_name -> cairn.brick.v1.WriteRequest
-	25, // 34: cairn.brick.v1.SubRequest.flush:type_name -> cairn.brick.v1.FlushRequest
-	26, // 35: cairn.brick.v1.SubRequest.fsync:type_name -> cairn.brick.v1.FsyncRequest
-	27, // 36: cairn.brick.v1.SubRequest.release:type_name -> cairn.brick.v1.ReleaseRequest
-	28, // 37: cairn.brick.v1.SubRequest.fallocate:type_name -> cairn.brick.v1.FallocateRequest
-	35, // 38: cairn.brick.v1.SubRequest.getxattr:type_name -> cairn.brick.v1.GetXattrRequest
-	36, // 39: cairn.brick.v1.SubRequest.setxattr:type_name -> cairn.brick.v1.SetXattrRequest
-	38, // 40: cairn.brick.v1.SubRequest.removexattr:type_name -> cairn.brick.v1.RemoveXattrRequest
-	39, // 41: cairn.brick.v1.SubRequest.xattrop:type_name -> cairn.brick.v1.XattrOpRequest
-	42, // 42: cairn.brick.v1.SubRequest.inodelk:type_name -> cairn.brick.v1.InodeLkRequest
-	43, // 43: cairn.brick.v1.SubRequest.entrylk:type_name -> cairn.brick.v1.EntryLkRequest
-	47, // 44: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
-	48, // 45: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
-	49, // 46: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
-	50, // 47: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
-	52, // 48: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
-	53, // 49: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
-	57, // 50: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
-	59, // 51: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
-	65, // 52: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
-	10, // 53: cairn.brick.v1.Brick.Lookup:input_type -> cairn.brick.v1.LookupRequest
-	11, // 54: cairn.brick.v1.Brick.GetAttr:input_type -> cairn.brick.v1.GetAttrRequest
-	12, // 55: cairn.brick.v1.Brick.SetAttr:input_type -> cairn.brick.v1.SetAttrRequest
-	13, // 56: cairn.brick.v1.Brick.Create:input_type -> cairn.brick.v1.CreateRequest
-	14, // 57: cairn.brick.v1.Brick.Mknod:input_type -> cairn.brick.v1.MknodRequest
-	15, // 58: cairn.brick.v1.Brick.Mkdir:input_type -> cairn.brick.v1.MkdirRequest
-	16, // 59: cairn.brick.v1.Brick.Symlink:input_type -> cairn.brick.v1.SymlinkRequest
-	17, // 60: cairn.brick.v1.Brick.Readlink:input_type -> cairn.brick.v1.ReadlinkRequest
-	18, // 61: cairn.brick.v1.Brick.Link:input_type -> cairn.brick.v1.LinkRequest
-	19, // 62: cairn.brick.v1.Brick.Unlink:input_type -> cairn.brick.v1.UnlinkRequest
-	20, // 63: cairn.brick.v1.Brick.Rmdir:input_type -> cairn.brick.v1.RmdirRequest
-	21, // 64: cairn.brick.v1.Brick.Rename:input_type -> cairn.brick.v1.RenameRequest
-	22, // 65: cairn.brick.v1.Brick.Open:input_type -> cairn.brick.v1.OpenRequest
-	23, // 66: cairn.brick.v1.Brick.Read:input_type -> cairn.brick.v1.ReadRequest
-	24, // 67: cairn.brick.v1.Brick.Write:input_type -> cairn.brick.v1.WriteRequest
-	25, // 68: cairn.brick.v1.Brick.Flush:input_type -> cairn.brick.v1.FlushRequest
-	26, // 69: cairn.brick.v1.Brick.Fsync:input_type -> cairn.brick.v1.FsyncRequest
-	27, // 70: cairn.brick.v1.Brick.Release:input_type -> cairn.brick.v1.ReleaseRequest
-	28, // 71: cairn.brick.v1.Brick.Fallocate:input_type -> cairn.brick.v1.FallocateRequest
-	29, // 72: cairn.brick.v1.Brick.Lseek:input_type -> cairn.brick.v1.LseekRequest
-	30, // 73: cairn.brick.v1.Brick.OpenDir:input_type -> cairn.brick.v1.OpenDirRequest
-	31, // 74: cairn.brick.v1.Brick.ReadDir:input_type -> cairn.brick.v1.ReadDirRequest
-	32, // 75: cairn.brick.v1.Brick.ReleaseDir:input_type -> cairn.brick.v1.ReleaseDirRequest
-	33, // 76: cairn.brick.v1.Brick.FsyncDir:input_type -> cairn.brick.v1.FsyncDirRequest
-	34, // 77: cairn.brick.v1.Brick.StatFS:input_type -> cairn.brick.v1.StatFSRequest
-	35, // 78: cairn.brick.v1.Brick.GetXattr:input_type -> cairn.brick.v1.GetXattrRequest
-	36, // 79: cairn.brick.v1.Brick.SetXattr:input_type -> cairn.brick.v1.SetXattrRequest
-	37, // 80: cairn.brick.v1.Brick.ListXattr:input_type -> cairn.brick.v1.ListXattrRequest
-	38, // 81: cairn.brick.v1.Brick.RemoveXattr:input_type -> cairn.brick.v1.RemoveXattrRequest
-	39, // 82: cairn.brick.v1.Brick.XattrOp:input_type -> cairn.brick.v1.XattrOpRequest
-	40, // 83: cairn.brick.v1.Brick.GetLk:input_type -> cairn.brick.v1.GetLkRequest
-	41, // 84: cairn.brick.v1.Brick.SetLk:input_type -> cairn.brick.v1.SetLkRequest
-	42, // 85: cairn.brick.v1.Brick.InodeLk:input_type -> cairn.brick.v1.InodeLkRequest
-	43, // 86: cairn.brick.v1.Brick.EntryLk:input_type -> cairn.brick.v1.EntryLkRequest
-	44, // 87: cairn.brick.v1.Brick.GetVolfile:input_type -> cairn.brick.v1.GetVolfileRequest
-	45, // 88: cairn.brick.v1.Brick.Ping:input_type -> cairn.brick.v1.PingRequest
-	63, // 89: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
-	46, // 90: cairn.brick.v1.Brick.CancelWait:input_type -> cairn.brick.v1.CancelWaitRequest
-	0,  // 91: cairn.brick.v1.Brick.Channel:input_type -> cairn.brick.v1.ChannelCall
-	48, // 92: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
-	48, // 93: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
-	48, // 94: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
-	49, // 95: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
-	48, // 96: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
-	48, // 97: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
-	48, // 98: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
-	51, // 99: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
-	48, // 100: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
-	47, // 101: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
-	47, // 102: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
-	47, // 103: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
-	50, // 104: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
-	52, // 105: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
-	53, // 106: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
-	47, // 107: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
-	47, // 108: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
-	47, // 109: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
-	47, // 110: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
-	54, // 111: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
-	50, // 112: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
-	55, // 113: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
-	47, // 114: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
-	47, // 115: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
-	56, // 116: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
-	57, // 117: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
-	47, // 118: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
-	58, // 119: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
-	47, // 120: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
-	59, // 121: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
-	60, // 122: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
-	47, // 123: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
-	47, // 124: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
-	47, // 125: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
-	61, // 126: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
-	62, // 127: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
-	66, // 128: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
-	47, // 129: cairn.brick.v1.Brick.CancelWait:output_type -> cairn.brick.v1.ErrnoReply
-	1,  // 130: cairn.brick.v1.Brick.Channel:output_type -> cairn.brick.v1.ChannelReply
-	92, // [92:131] is the sub-list for method output_type
-	53, // [53:92] is the sub-list for method input_type
+	66, // 0: cairn.brick.v1.ChannelCall.call:type_name -> cairn.brick.v1.CompoundRequest
+	69, // 1: cairn.brick.v1.ChannelReply.reply:type_name -> cairn.brick.v1.CompoundReply
+	5,  // 2: cairn.brick.v1.DirEntry.attr:type_name -> cairn.brick.v1.Attr
+	6,  // 3: cairn.brick.v1.SetAttrRequest.in:type_name -> cairn.brick.v1.SetAttrIn
+	7,  // 4: cairn.brick.v1.CreateRequest.in:type_name -> cairn.brick.v1.CreateIn
+	7,  // 5: cairn.brick.v1.MknodRequest.in:type_name -> cairn.brick.v1.CreateIn
+	7,  // 6: cairn.brick.v1.MkdirRequest.in:type_name -> cairn.brick.v1.CreateIn
+	7,  // 7: cairn.brick.v1.SymlinkRequest.in:type_name -> cairn.brick.v1.CreateIn
+	9,  // 8: cairn.brick.v1.XattrOpRequest.operands:type_name -> cairn.brick.v1.Xattr
+	8,  // 9: cairn.brick.v1.GetLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	8,  // 10: cairn.brick.v1.SetLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	8,  // 11: cairn.brick.v1.InodeLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	5,  // 12: cairn.brick.v1.AttrReply.attr:type_name -> cairn.brick.v1.Attr
+	9,  // 13: cairn.brick.v1.AttrReply.xattrs:type_name -> cairn.brick.v1.Xattr
+	5,  // 14: cairn.brick.v1.CreateReply.attr:type_name -> cairn.brick.v1.Attr
+	10, // 15: cairn.brick.v1.ReadDirReply.entries:type_name -> cairn.brick.v1.DirEntry
+	11, // 16: cairn.brick.v1.StatFSReply.statfs:type_name -> cairn.brick.v1.StatFS
+	9,  // 17: cairn.brick.v1.XattrOpReply.values:type_name -> cairn.brick.v1.Xattr
+	8,  // 18: cairn.brick.v1.LockReply.lock:type_name -> cairn.brick.v1.Lock
+	67, // 19: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
+	13, // 20: cairn.brick.v1.SubRequest.lookup:type_name -> cairn.brick.v1.LookupRequest
+	14, // 21: cairn.brick.v1.SubRequest.getattr:type_name -> cairn.brick.v1.GetAttrRequest
+	15, // 22: cairn.brick.v1.SubRequest.setattr:type_name -> cairn.brick.v1.SetAttrRequest
+	16, // 23: cairn.brick.v1.SubRequest.create:type_name -> cairn.brick.v1.CreateRequest
+	17, // 24: cairn.brick.v1.SubRequest.mknod:type_name -> cairn.brick.v1.MknodRequest
+	18, // 25: cairn.brick.v1.SubRequest.mkdir:type_name -> cairn.brick.v1.MkdirRequest
+	19, // 26: cairn.brick.v1.SubRequest.symlink:type_name -> cairn.brick.v1.SymlinkRequest
+	21, // 27: cairn.brick.v1.SubRequest.link:type_name -> cairn.brick.v1.LinkRequest
+	22, // 28: cairn.brick.v1.SubRequest.unlink:type_name -> cairn.brick.v1.UnlinkRequest
+	23, // 29: cairn.brick.v1.SubRequest.rmdir:type_name -> cairn.brick.v1.RmdirRequest
+	24, // 30: cairn.brick.v1.SubRequest.rename:type_name -> cairn.brick.v1.RenameRequest
+	25, // 31: cairn.brick.v1.SubRequest.open:type_name -> cairn.brick.v1.OpenRequest
+	26, // 32: cairn.brick.v1.SubRequest.read:type_name -> cairn.brick.v1.ReadRequest
+	27, // 33: cairn.brick.v1.SubRequest.write:type_name -> cairn.brick.v1.WriteRequest
+	28, // 34: cairn.brick.v1.SubRequest.flush:type_name -> cairn.brick.v1.FlushRequest
+	29, // 35: cairn.brick.v1.SubRequest.fsync:type_name -> cairn.brick.v1.FsyncRequest
+	30, // 36: cairn.brick.v1.SubRequest.release:type_name -> cairn.brick.v1.ReleaseRequest
+	31, // 37: cairn.brick.v1.SubRequest.fallocate:type_name -> cairn.brick.v1.FallocateRequest
+	38, // 38: cairn.brick.v1.SubRequest.getxattr:type_name -> cairn.brick.v1.GetXattrRequest
+	39, // 39: cairn.brick.v1.SubRequest.setxattr:type_name -> cairn.brick.v1.SetXattrRequest
+	41, // 40: cairn.brick.v1.SubRequest.removexattr:type_name -> cairn.brick.v1.RemoveXattrRequest
+	42, // 41: cairn.brick.v1.SubRequest.xattrop:type_name -> cairn.brick.v1.XattrOpRequest
+	45, // 42: cairn.brick.v1.SubRequest.inodelk:type_name -> cairn.brick.v1.InodeLkRequest
+	46, // 43: cairn.brick.v1.SubRequest.entrylk:type_name -> cairn.brick.v1.EntryLkRequest
+	50, // 44: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
+	51, // 45: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
+	52, // 46: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
+	53, // 47: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
+	55, // 48: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
+	56, // 49: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
+	60, // 50: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
+	62, // 51: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
+	68, // 52: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
+	13, // 53: cairn.brick.v1.Brick.Lookup:input_type -> cairn.brick.v1.LookupRequest
+	14, // 54: cairn.brick.v1.Brick.GetAttr:input_type -> cairn.brick.v1.GetAttrRequest
+	15, // 55: cairn.brick.v1.Brick.SetAttr:input_type -> cairn.brick.v1.SetAttrRequest
+	16, // 56: cairn.brick.v1.Brick.Create:input_type -> cairn.brick.v1.CreateRequest
+	17, // 57: cairn.brick.v1.Brick.Mknod:input_type -> cairn.brick.v1.MknodRequest
+	18, // 58: cairn.brick.v1.Brick.Mkdir:input_type -> cairn.brick.v1.MkdirRequest
+	19, // 59: cairn.brick.v1.Brick.Symlink:input_type -> cairn.brick.v1.SymlinkRequest
+	20, // 60: cairn.brick.v1.Brick.Readlink:input_type -> cairn.brick.v1.ReadlinkRequest
+	21, // 61: cairn.brick.v1.Brick.Link:input_type -> cairn.brick.v1.LinkRequest
+	22, // 62: cairn.brick.v1.Brick.Unlink:input_type -> cairn.brick.v1.UnlinkRequest
+	23, // 63: cairn.brick.v1.Brick.Rmdir:input_type -> cairn.brick.v1.RmdirRequest
+	24, // 64: cairn.brick.v1.Brick.Rename:input_type -> cairn.brick.v1.RenameRequest
+	25, // 65: cairn.brick.v1.Brick.Open:input_type -> cairn.brick.v1.OpenRequest
+	26, // 66: cairn.brick.v1.Brick.Read:input_type -> cairn.brick.v1.ReadRequest
+	27, // 67: cairn.brick.v1.Brick.Write:input_type -> cairn.brick.v1.WriteRequest
+	28, // 68: cairn.brick.v1.Brick.Flush:input_type -> cairn.brick.v1.FlushRequest
+	29, // 69: cairn.brick.v1.Brick.Fsync:input_type -> cairn.brick.v1.FsyncRequest
+	30, // 70: cairn.brick.v1.Brick.Release:input_type -> cairn.brick.v1.ReleaseRequest
+	31, // 71: cairn.brick.v1.Brick.Fallocate:input_type -> cairn.brick.v1.FallocateRequest
+	32, // 72: cairn.brick.v1.Brick.Lseek:input_type -> cairn.brick.v1.LseekRequest
+	33, // 73: cairn.brick.v1.Brick.OpenDir:input_type -> cairn.brick.v1.OpenDirRequest
+	34, // 74: cairn.brick.v1.Brick.ReadDir:input_type -> cairn.brick.v1.ReadDirRequest
+	35, // 75: cairn.brick.v1.Brick.ReleaseDir:input_type -> cairn.brick.v1.ReleaseDirRequest
+	36, // 76: cairn.brick.v1.Brick.FsyncDir:input_type -> cairn.brick.v1.FsyncDirRequest
+	37, // 77: cairn.brick.v1.Brick.StatFS:input_type -> cairn.brick.v1.StatFSRequest
+	38, // 78: cairn.brick.v1.Brick.GetXattr:input_type -> cairn.brick.v1.GetXattrRequest
+	39, // 79: cairn.brick.v1.Brick.SetXattr:input_type -> cairn.brick.v1.SetXattrRequest
+	40, // 80: cairn.brick.v1.Brick.ListXattr:input_type -> cairn.brick.v1.ListXattrRequest
+	41, // 81: cairn.brick.v1.Brick.RemoveXattr:input_type -> cairn.brick.v1.RemoveXattrRequest
+	42, // 82: cairn.brick.v1.Brick.XattrOp:input_type -> cairn.brick.v1.XattrOpRequest
+	43, // 83: cairn.brick.v1.Brick.GetLk:input_type -> cairn.brick.v1.GetLkRequest
+	44, // 84: cairn.brick.v1.Brick.SetLk:input_type -> cairn.brick.v1.SetLkRequest
+	45, // 85: cairn.brick.v1.Brick.InodeLk:input_type -> cairn.brick.v1.InodeLkRequest
+	46, // 86: cairn.brick.v1.Brick.EntryLk:input_type -> cairn.brick.v1.EntryLkRequest
+	47, // 87: cairn.brick.v1.Brick.GetVolfile:input_type -> cairn.brick.v1.GetVolfileRequest
+	48, // 88: cairn.brick.v1.Brick.Ping:input_type -> cairn.brick.v1.PingRequest
+	66, // 89: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
+	49, // 90: cairn.brick.v1.Brick.CancelWait:input_type -> cairn.brick.v1.CancelWaitRequest
+	3,  // 91: cairn.brick.v1.Brick.Channel:input_type -> cairn.brick.v1.ChannelCall
+	0,  // 92: cairn.brick.v1.Brick.ChannelToken:input_type -> cairn.brick.v1.ChannelTokenRequest
+	51, // 93: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
+	51, // 94: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
+	51, // 95: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
+	52, // 96: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
+	51, // 97: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
+	51, // 98: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
+	51, // 99: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
+	54, // 100: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
+	51, // 101: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
+	50, // 102: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
+	50, // 103: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
+	50, // 104: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
+	53, // 105: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
+	55, // 106: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
+	56, // 107: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
+	50, // 108: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
+	50, // 109: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
+	50, // 110: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
+	50, // 111: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
+	57, // 112: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
+	53, // 113: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
+	58, // 114: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
+	50, // 115: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
+	50, // 116: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
+	59, // 117: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
+	60, // 118: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
+	50, // 119: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
+	61, // 120: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
+	50, // 121: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
+	62, // 122: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
+	63, // 123: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
+	50, // 124: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
+	50, // 125: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
+	50, // 126: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
+	64, // 127: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
+	65, // 128: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
+	69, // 129: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
+	50, // 130: cairn.brick.v1.Brick.CancelWait:output_type -> cairn.brick.v1.ErrnoReply
+	4,  // 131: cairn.brick.v1.Brick.Channel:output_type -> cairn.brick.v1.ChannelReply
+	1,  // 132: cairn.brick.v1.Brick.ChannelToken:output_type -> cairn.brick.v1.ChannelTokenReply
+	93, // [93:133] is the sub-list for method output_type
+	53, // [53:93] is the sub-list for method input_type
 	53, // [53:53] is the sub-list for extension type_name
 	53, // [53:53] is the sub-list for extension extendee
 	0,  // [0:53] is the sub-list for field type_name
@@ -5228,7 +5373,7 @@ func file_brick_proto_init() {
 	if File_brick_proto != nil {
 		return
 	}
-	file_brick_proto_msgTypes[64].OneofWrappers = []any{
+	file_brick_proto_msgTypes[67].OneofWrappers = []any{
 		(*SubRequest_Lookup)(nil),
 		(*SubRequest_Getattr)(nil),
 		(*SubRequest_Setattr)(nil),
@@ -5254,7 +5399,7 @@ func file_brick_proto_init() {
 		(*SubRequest_Inodelk)(nil),
 		(*SubRequest_Entrylk)(nil),
 	}
-	file_brick_proto_msgTypes[65].OneofWrappers = []any{
+	file_brick_proto_msgTypes[68].OneofWrappers = []any{
 		(*SubReply_Errno)(nil),
 		(*SubReply_Attr)(nil),
 		(*SubReply_Create)(nil),
@@ -5270,7 +5415,7 @@ func file_brick_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_brick_proto_rawDesc), len(file_brick_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   67,
+			NumMessages:   70,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -38,45 +38,46 @@ import (
 const _ = grpc.SupportPackageIsVersion9
 
 const (
-	Brick_Lookup_FullMethodName      = "/cairn.brick.v1.Brick/Lookup"
-	Brick_GetAttr_FullMethodName     = "/cairn.brick.v1.Brick/GetAttr"
-	Brick_SetAttr_FullMethodName     = "/cairn.brick.v1.Brick/SetAttr"
-	Brick_Create_FullMethodName      = "/cairn.brick.v1.Brick/Create"
-	Brick_Mknod_FullMethodName       = "/cairn.brick.v1.Brick/Mknod"
-	Brick_Mkdir_FullMethodName       = "/cairn.brick.v1.Brick/Mkdir"
-	Brick_Symlink_FullMethodName     = "/cairn.brick.v1.Brick/Symlink"
-	Brick_Readlink_FullMethodName    = "/cairn.brick.v1.Brick/Readlink"
-	Brick_Link_FullMethodName        = "/cairn.brick.v1.Brick/Link"
-	Brick_Unlink_FullMethodName      = "/cairn.brick.v1.Brick/Unlink"
-	Brick_Rmdir_FullMethodName       = "/cairn.brick.v1.Brick/Rmdir"
-	Brick_Rename_FullMethodName      = "/cairn.brick.v1.Brick/Rename"
-	Brick_Open_FullMethodName        = "/cairn.brick.v1.Brick/Open"
-	Brick_Read_FullMethodName        = "/cairn.brick.v1.Brick/Read"
-	Brick_Write_FullMethodName       = "/cairn.brick.v1.Brick/Write"
-	Brick_Flush_FullMethodName       = "/cairn.brick.v1.Brick/Flush"
-	Brick_Fsync_FullMethodName       = "/cairn.brick.v1.Brick/Fsync"
-	Brick_Release_FullMethodName     = "/cairn.brick.v1.Brick/Release"
-	Brick_Fallocate_FullMethodName   = "/cairn.brick.v1.Brick/Fallocate"
-	Brick_Lseek_FullMethodName       = "/cairn.brick.v1.Brick/Lseek"
-	Brick_OpenDir_FullMethodName     = "/cairn.brick.v1.Brick/OpenDir"
-	Brick_ReadDir_FullMethodName     = "/cairn.brick.v1.Brick/ReadDir"
-	Brick_ReleaseDir_FullMethodName  = "/cairn.brick.v1.Brick/ReleaseDir"
-	Brick_FsyncDir_FullMethodName    = "/cairn.brick.v1.Brick/FsyncDir"
-	Brick_StatFS_FullMethodName      = "/cairn.brick.v1.Brick/StatFS"
-	Brick_GetXattr_FullMethodName    = "/cairn.brick.v1.Brick/GetXattr"
-	Brick_SetXattr_FullMethodName    = "/cairn.brick.v1.Brick/SetXattr"
-	Brick_ListXattr_FullMethodName   = "/cairn.brick.v1.Brick/ListXattr"
-	Brick_RemoveXattr_FullMethodName = "/cairn.brick.v1.Brick/RemoveXattr"
-	Brick_XattrOp_FullMethodName     = "/cairn.brick.v1.Brick/XattrOp"
-	Brick_GetLk_FullMethodName       = "/cairn.brick.v1.Brick/GetLk"
-	Brick_SetLk_FullMethodName       = "/cairn.brick.v1.Brick/SetLk"
-	Brick_InodeLk_FullMethodName     = "/cairn.brick.v1.Brick/InodeLk"
-	Brick_EntryLk_FullMethodName     = "/cairn.brick.v1.Brick/EntryLk"
-	Brick_GetVolfile_FullMethodName  = "/cairn.brick.v1.Brick/GetVolfile"
-	Brick_Ping_FullMethodName        = "/cairn.brick.v1.Brick/Ping"
-	Brick_Compound_FullMethodName    = "/cairn.brick.v1.Brick/Compound"
-	Brick_CancelWait_FullMethodName  = "/cairn.brick.v1.Brick/CancelWait"
-	Brick_Channel_FullMethodName     = "/cairn.brick.v1.Brick/Channel"
+	Brick_Lookup_FullMethodName       = "/cairn.brick.v1.Brick/Lookup"
+	Brick_GetAttr_FullMethodName      = "/cairn.brick.v1.Brick/GetAttr"
+	Brick_SetAttr_FullMethodName      = "/cairn.brick.v1.Brick/SetAttr"
+	Brick_Create_FullMethodName       = "/cairn.brick.v1.Brick/Create"
+	Brick_Mknod_FullMethodName        = "/cairn.brick.v1.Brick/Mknod"
+	Brick_Mkdir_FullMethodName        = "/cairn.brick.v1.Brick/Mkdir"
+	Brick_Symlink_FullMethodName      = "/cairn.brick.v1.Brick/Symlink"
+	Brick_Readlink_FullMethodName     = "/cairn.brick.v1.Brick/Readlink"
+	Brick_Link_FullMethodName         = "/cairn.brick.v1.Brick/Link"
+	Brick_Unlink_FullMethodName       = "/cairn.brick.v1.Brick/Unlink"
+	Brick_Rmdir_FullMethodName        = "/cairn.brick.v1.Brick/Rmdir"
+	Brick_Rename_FullMethodName       = "/cairn.brick.v1.Brick/Rename"
+	Brick_Open_FullMethodName         = "/cairn.brick.v1.Brick/Open"
+	Brick_Read_FullMethodName         = "/cairn.brick.v1.Brick/Read"
+	Brick_Write_FullMethodName        = "/cairn.brick.v1.Brick/Write"
+	Brick_Flush_FullMethodName        = "/cairn.brick.v1.Brick/Flush"
+	Brick_Fsync_FullMethodName        = "/cairn.brick.v1.Brick/Fsync"
+	Brick_Release_FullMethodName      = "/cairn.brick.v1.Brick/Release"
+	Brick_Fallocate_FullMethodName    = "/cairn.brick.v1.Brick/Fallocate"
+	Brick_Lseek_FullMethodName        = "/cairn.brick.v1.Brick/Lseek"
+	Brick_OpenDir_FullMethodName      = "/cairn.brick.v1.Brick/OpenDir"
+	Brick_ReadDir_FullMethodName      = "/cairn.brick.v1.Brick/ReadDir"
+	Brick_ReleaseDir_FullMethodName   = "/cairn.brick.v1.Brick/ReleaseDir"
+	Brick_FsyncDir_FullMethodName     = "/cairn.brick.v1.Brick/FsyncDir"
+	Brick_StatFS_FullMethodName       = "/cairn.brick.v1.Brick/StatFS"
+	Brick_GetXattr_FullMethodName     = "/cairn.brick.v1.Brick/GetXattr"
+	Brick_SetXattr_FullMethodName     = "/cairn.brick.v1.Brick/SetXattr"
+	Brick_ListXattr_FullMethodName    = "/cairn.brick.v1.Brick/ListXattr"
+	Brick_RemoveXattr_FullMethodName  = "/cairn.brick.v1.Brick/RemoveXattr"
+	Brick_XattrOp_FullMethodName      = "/cairn.brick.v1.Brick/XattrOp"
+	Brick_GetLk_FullMethodName        = "/cairn.brick.v1.Brick/GetLk"
+	Brick_SetLk_FullMethodName        = "/cairn.brick.v1.Brick/SetLk"
+	Brick_InodeLk_FullMethodName      = "/cairn.brick.v1.Brick/InodeLk"
+	Brick_EntryLk_FullMethodName      = "/cairn.brick.v1.Brick/EntryLk"
+	Brick_GetVolfile_FullMethodName   = "/cairn.brick.v1.Brick/GetVolfile"
+	Brick_Ping_FullMethodName         = "/cairn.brick.v1.Brick/Ping"
+	Brick_Compound_FullMethodName     = "/cairn.brick.v1.Brick/Compound"
+	Brick_CancelWait_FullMethodName   = "/cairn.brick.v1.Brick/CancelWait"
+	Brick_Channel_FullMethodName      = "/cairn.brick.v1.Brick/Channel"
+	Brick_ChannelToken_FullMethodName = "/cairn.brick.v1.Brick/ChannelToken"
 )
 
 // BrickClient is the client API for Brick service.
@@ -144,6 +145,12 @@ type BrickClient interface {
 	// caller. A call answers exactly as Compound would (an error status
 	// travels as code, message and stale handle).
 	Channel(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[ChannelCall, ChannelReply], error)
+	// ChannelToken returns a secret that names this gRPC connection. A
+	// client opens a plain TCP side connection to the same port, presents
+	// it (see protocol/fastpath.go), and then carries Channel messages there
+	// without HTTP/2: the side connection shares this connection's identity,
+	// handles, locks and lock-wait cancellation, and ends with it.
+	ChannelToken(ctx context.Context, in *ChannelTokenRequest, opts ...grpc.CallOption) (*ChannelTokenReply, error)
 }
 
 type brickClient struct {
@@ -547,6 +554,16 @@ func (c *brickClient) Channel(ctx context.Context, opts ...grpc.CallOption) (grp
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Brick_ChannelClient = grpc.BidiStreamingClient[ChannelCall, ChannelReply]
 
+func (c *brickClient) ChannelToken(ctx context.Context, in *ChannelTokenRequest, opts ...grpc.CallOption) (*ChannelTokenReply, error) {
+	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
+	out := new(ChannelTokenReply)
+	err := c.cc.Invoke(ctx, Brick_ChannelToken_FullMethodName, in, out, cOpts...)
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
 // BrickServer is the server API for Brick service.
 // All implementations must embed UnimplementedBrickServer
 // for forward compatibility.
@@ -612,6 +629,12 @@ type BrickServer interface {
 	// caller. A call answers exactly as Compound would (an error status
 	// travels as code, message and stale handle).
 	Channel(grpc.BidiStreamingServer[ChannelCall, ChannelReply]) error
+	// ChannelToken returns a secret that names this gRPC connection. A
+	// client opens a plain TCP side connection to the same port, presents
+	// it (see protocol/fastpath.go), and then carries Channel messages there
+	// without HTTP/2: the side connection shares this connection's identity,
+	// handles, locks and lock-wait cancellation, and ends with it.
+	ChannelToken(context.Context, *ChannelTokenRequest) (*ChannelTokenReply, error)
 	mustEmbedUnimplementedBrickServer()
 }
 
@@ -738,6 +761,9 @@ func (UnimplementedBrickServer) CancelWait(context.Context, *CancelWaitRequest) 
 }
 func (UnimplementedBrickServer) Channel(grpc.BidiStreamingServer[ChannelCall, ChannelReply]) error {
 	return status.Error(codes.Unimplemented, "method Channel not implemented")
+}
+func (UnimplementedBrickServer) ChannelToken(context.Context, *ChannelTokenRequest) (*ChannelTokenReply, error) {
+	return nil, status.Error(codes.Unimplemented, "method ChannelToken not implemented")
 }
 func (UnimplementedBrickServer) mustEmbedUnimplementedBrickServer() {}
 func (UnimplementedBrickServer) testEmbeddedByValue()               {}
@@ -1451,6 +1477,24 @@ func _Brick_Channel_Handler(srv interface{}, stream grpc.ServerStream) error {
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
 type Brick_ChannelServer = grpc.BidiStreamingServer[ChannelCall, ChannelReply]
 
+func _Brick_ChannelToken_Handler(srv interface{}, ctx context.Context, dec func(interface{}) error, interceptor grpc.UnaryServerInterceptor) (interface{}, error) {
+	in := new(ChannelTokenRequest)
+	if err := dec(in); err != nil {
+		return nil, err
+	}
+	if interceptor == nil {
+		return srv.(BrickServer).ChannelToken(ctx, in)
+	}
+	info := &grpc.UnaryServerInfo{
+		Server:     srv,
+		FullMethod: Brick_ChannelToken_FullMethodName,
+	}
+	handler := func(ctx context.Context, req interface{}) (interface{}, error) {
+		return srv.(BrickServer).ChannelToken(ctx, req.(*ChannelTokenRequest))
+	}
+	return interceptor(ctx, in, info, handler)
+}
+
 // Brick_ServiceDesc is the grpc.ServiceDesc for Brick service.
 // It's only intended for direct use with grpc.RegisterService,
 // and not to be introspected or modified (even as a copy)
@@ -1609,6 +1653,10 @@ var Brick_ServiceDesc = grpc.ServiceDesc{
 		{
 			MethodName: "CancelWait",
 			Handler:    _Brick_CancelWait_Handler,
+		},
+		{
+			MethodName: "ChannelToken",
+			Handler:    _Brick_ChannelToken_Handler,
 		},
 	},
 	Streams: []grpc.StreamDesc{

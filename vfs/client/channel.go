@@ -1,11 +1,14 @@
 package client
 
 import (
+	"bufio"
 	"context"
 	"sync"
+	"time"
 
 	"github.com/cairnfs/cairn/protocol"
 	"github.com/cairnfs/cairn/protocol/brickpb"
+	"github.com/cairnfs/cairn/vfs"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/metadata"
 	"google.golang.org/grpc/status"
@@ -18,8 +21,11 @@ import (
 // one frame each way. The stream lives as long as its epoch: it is
 // cancelled when the brick is declared down.
 type channel struct {
-	stream brickpb.Brick_ChannelClient
-	cancel context.CancelFunc
+	// send and recv move one message; side is true on a side connection.
+	send   func(*brickpb.ChannelCall) error
+	recv   func() (*brickpb.ChannelReply, error)
+	cancel func()
+	side   bool
 
 	sendMu sync.Mutex // gRPC allows one Send at a time
 
@@ -44,14 +50,13 @@ func (c *Client) channel(ep *epoch) (*channel, error) {
 	if err := ep.ctx.Err(); err != nil {
 		return nil, status.FromContextError(err).Err()
 	}
-	sctx, cancel := context.WithCancel(ep.ctx)
-	sctx = metadata.AppendToOutgoingContext(sctx, protocol.MDSubvolume, c.cfg.RemoteSubvolume)
-	stream, err := ep.rpc.Channel(sctx)
+	ch, err := c.openSide(ep)
 	if err != nil {
-		cancel()
-		return nil, err
+		c.log.Debug("no side connection, channel on gRPC", "err", err)
+		if ch, err = c.openStream(ep); err != nil {
+			return nil, err
+		}
 	}
-	ch := &channel{stream: stream, cancel: cancel, pending: map[uint64]chan *brickpb.ChannelReply{}}
 	ep.ch = ch
 	c.wg.Add(1)
 	go func() {
@@ -61,11 +66,81 @@ func (c *Client) channel(ep *epoch) (*channel, error) {
 	return ch, nil
 }
 
+// openStream opens the Channel as a gRPC stream.
+func (c *Client) openStream(ep *epoch) (*channel, error) {
+	sctx, cancel := context.WithCancel(ep.ctx)
+	sctx = metadata.AppendToOutgoingContext(sctx, protocol.MDSubvolume, c.cfg.RemoteSubvolume)
+	stream, err := ep.rpc.Channel(sctx)
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	return &channel{send: stream.Send, recv: stream.Recv, cancel: cancel,
+		pending: map[uint64]chan *brickpb.ChannelReply{}}, nil
+}
+
+// openSide opens the Channel on a side connection (protocol/fastpath.go):
+// a token from the brick over gRPC, then a plain TCP connection presenting
+// it. It is closed when ep ends.
+func (c *Client) openSide(ep *epoch) (*channel, error) {
+	ctx, cancel := context.WithTimeout(ep.ctx, c.cfg.PingTimeout)
+	defer cancel()
+	tctx := metadata.AppendToOutgoingContext(ctx, protocol.MDSubvolume, c.cfg.RemoteSubvolume,
+		protocol.MDCaller, protocol.EncodeCaller(&vfs.Caller{}))
+	tok, err := ep.rpc.ChannelToken(tctx, &brickpb.ChannelTokenRequest{})
+	if err != nil {
+		return nil, err
+	}
+	nc, err := c.dialer.DialContext(ctx, "tcp", c.addr)
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*channel, error) {
+		nc.Close()
+		return nil, err
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(dl)
+	}
+	if _, err := nc.Write([]byte(protocol.FastPathMagic)); err != nil {
+		return fail(err)
+	}
+	if err := protocol.WriteFrame(nc, &brickpb.ChannelHello{Token: tok.Token, Subvolume: c.cfg.RemoteSubvolume}); err != nil {
+		return fail(err)
+	}
+	r := bufio.NewReaderSize(nc, 64<<10)
+	var answer brickpb.ChannelReply
+	if _, err := protocol.ReadFrame(r, &answer, nil); err != nil {
+		return fail(err)
+	}
+	if answer.Code != 0 {
+		return fail(status.Error(codes.Code(answer.Code), answer.Message))
+	}
+	nc.SetDeadline(time.Time{})
+	stop := context.AfterFunc(ep.ctx, func() { nc.Close() })
+	var buf []byte
+	return &channel{
+		send: func(m *brickpb.ChannelCall) error { return protocol.WriteFrame(nc, m) },
+		recv: func() (*brickpb.ChannelReply, error) {
+			rep := new(brickpb.ChannelReply)
+			var err error
+			buf, err = protocol.ReadFrame(r, rep, buf)
+			if err != nil {
+				return nil, err
+			}
+			return rep, nil
+		},
+		cancel:  func() { stop(); nc.Close() },
+		side:    true,
+		pending: map[uint64]chan *brickpb.ChannelReply{},
+	}, nil
+}
+
 // receive hands each reply to its caller until the stream ends, then fails
 // the calls still waiting with the stream's error.
 func (ch *channel) receive() {
 	for {
-		rep, err := ch.stream.Recv()
+		rep, err := ch.recv()
 		if err != nil {
 			if _, ok := status.FromError(err); !ok { // io.EOF: the brick ended the stream
 				err = status.Error(codes.Unavailable, "brick channel closed: "+err.Error())
@@ -108,7 +183,7 @@ func (ch *channel) call(ctx context.Context, req *brickpb.CompoundRequest, calle
 	ch.mu.Unlock()
 
 	ch.sendMu.Lock()
-	err := ch.stream.Send(&brickpb.ChannelCall{Id: id, Call: req, Caller: []byte(caller), WaitId: waitID})
+	err := ch.send(&brickpb.ChannelCall{Id: id, Call: req, Caller: []byte(caller), WaitId: waitID})
 	ch.sendMu.Unlock()
 	if err != nil {
 		// The stream broke; Recv reports why and fails the others.

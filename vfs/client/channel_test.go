@@ -3,14 +3,19 @@ package client
 import (
 	"context"
 	"fmt"
+	"net"
 	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cairnfs/cairn/brick/locks"
+	"github.com/cairnfs/cairn/protocol"
+	"github.com/cairnfs/cairn/protocol/brickpb"
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/memfs"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/metadata"
 )
 
 // TestChannelConcurrentCalls checks that calls sharing the Channel stream
@@ -94,5 +99,95 @@ func TestChannelWaitDoesNotBlockOthers(t *testing.T) {
 	}
 	if e := c.InodeLk(ctx, "dom", a.GFID, vfs.Lock{Type: vfs.WriteLock, End: vfs.LockEOF, Owner: 3}, false); e != 0 {
 		t.Fatalf("lock after the cancelled wait: %v (a lock was left behind)", e)
+	}
+}
+
+// TestSideConnection: small calls go on a side connection (a plain TCP
+// connection attached to the gRPC one), sharing its handles with the unary
+// Read and Write; after the brick restarts a new one is opened.
+func TestSideConnection(t *testing.T) {
+	c, b := connected(t, locks.New(memfs.New(memfs.Config{})), nil)
+	ctx := context.Background()
+	a, fh, e := c.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	ep := c.ep.Load()
+	ep.chMu.Lock()
+	side := ep.ch != nil && ep.ch.side
+	ep.chMu.Unlock()
+	if !side {
+		t.Fatal("the channel is not on a side connection")
+	}
+	// The handle made on the side connection serves the unary Write and
+	// Read of the gRPC connection.
+	if n, e := c.Write(ctx, a.GFID, fh, []byte("data"), 0); e != 0 || n != 4 {
+		t.Fatalf("write: %d %v", n, e)
+	}
+	buf := make([]byte, 8)
+	if n, e := c.Read(ctx, a.GFID, fh, buf, 0); e != 0 || string(buf[:n]) != "data" {
+		t.Fatalf("read: %q %v", buf[:n], e)
+	}
+	c.Release(ctx, a.GFID, fh)
+
+	b.stop()
+	b.restart()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		_, e := c.GetAttr(ctx, vfs.RootGFID, 0)
+		if e == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no getattr after the brick restarted: %v", e)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	ep = c.ep.Load()
+	ep.chMu.Lock()
+	side = ep.ch != nil && ep.ch.side
+	ep.chMu.Unlock()
+	if !side {
+		t.Error("after the restart, the channel is not on a side connection")
+	}
+}
+
+// TestSideConnectionRefused: a side connection with a made-up token, or
+// from another address than its gRPC connection, is refused.
+func TestSideConnectionRefused(t *testing.T) {
+	c, b := connected(t, locks.New(memfs.New(memfs.Config{})), nil)
+	hello := func(local string, token []byte) *brickpb.ChannelReply {
+		t.Helper()
+		d := net.Dialer{LocalAddr: &net.TCPAddr{IP: net.ParseIP(local)}}
+		nc, err := d.Dial("tcp", b.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer nc.Close()
+		nc.SetDeadline(time.Now().Add(5 * time.Second))
+		nc.Write([]byte(protocol.FastPathMagic))
+		if err := protocol.WriteFrame(nc, &brickpb.ChannelHello{Token: token, Subvolume: "brick"}); err != nil {
+			t.Fatal(err)
+		}
+		var rep brickpb.ChannelReply
+		if _, err := protocol.ReadFrame(nc, &rep, nil); err != nil {
+			t.Fatal(err)
+		}
+		return &rep
+	}
+	if rep := hello("127.0.0.1", []byte("not a token at all")); codes.Code(rep.Code) != codes.Unauthenticated {
+		t.Errorf("made-up token: %v %q", codes.Code(rep.Code), rep.Message)
+	}
+	ctx := metadata.AppendToOutgoingContext(context.Background(), protocol.MDSubvolume, "brick",
+		protocol.MDCaller, protocol.EncodeCaller(&vfs.Caller{}))
+	tok, err := c.ep.Load().rpc.ChannelToken(ctx, &brickpb.ChannelTokenRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep := hello("127.0.0.2", tok.Token); codes.Code(rep.Code) != codes.PermissionDenied {
+		t.Errorf("token from another address: %v %q", codes.Code(rep.Code), rep.Message)
+	}
+	if rep := hello("127.0.0.1", tok.Token); rep.Code != 0 {
+		t.Errorf("the connection's own token: %v %q", codes.Code(rep.Code), rep.Message)
 	}
 }

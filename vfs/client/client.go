@@ -137,6 +137,7 @@ type Client struct {
 	log      *slog.Logger
 	addr     string
 	dialOpts []grpc.DialOption
+	dialer   *net.Dialer // side connections (channel.go)
 
 	state   atomic.Int32
 	ep      atomic.Pointer[epoch]
@@ -220,6 +221,7 @@ func New(cfg Config) (*Client, error) {
 		log:       log,
 		addr:      addr,
 		dialOpts:  dialOptions(local, cfg.PingTimeout),
+		dialer:    &net.Dialer{LocalAddr: local},
 		kickCh:    make(chan struct{}, 1),
 		closed:    make(chan struct{}),
 		firstDone: make(chan struct{}),

@@ -81,7 +81,26 @@ type IOCache struct {
 	bytes  int64
 	direct map[vfs.Handle]struct{} // open with O_DIRECT
 	stats  Stats
+	// hints are attributes of regular files without an entry, seen in
+	// Lookup and GetAttr replies: a first read within the timeout takes
+	// its entry's attributes from there instead of asking the child
+	// (the GetAttr before every first read was half the cost of reading
+	// a small file).
+	hints map[vfs.GFID]hint
 }
+
+// hint is what observe saw of a file: its attributes as of asked (the
+// time the call that returned them started). Pages read after asked are
+// at least as new as these attributes, so a later change shows as a
+// mismatch and retires them, as with attributes from GetAttr.
+type hint struct {
+	mtime vfs.Timespec
+	size  uint64
+	asked time.Time
+}
+
+// maxHints bounds the hints kept; when full they are all dropped.
+const maxHints = 4096
 
 var _ vfs.Translator = (*IOCache)(nil)
 
@@ -165,6 +184,7 @@ func (c *IOCache) Stats() Stats {
 func (c *IOCache) Invalidate(gfid vfs.GFID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.hints, gfid)
 	if f := c.files[gfid]; f != nil {
 		c.retire(f)
 	}
@@ -205,7 +225,12 @@ func (c *IOCache) observe(a *vfs.Attr, asked time.Time) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.checkLocked(a, asked)
+	if c.checkLocked(a, asked) == nil && c.files[a.GFID] == nil && c.timeout > 0 {
+		if c.hints == nil || len(c.hints) >= maxHints {
+			c.hints = make(map[vfs.GFID]hint)
+		}
+		c.hints[a.GFID] = hint{mtime: a.Mtime, size: a.Size, asked: asked}
+	}
 }
 
 // checkLocked compares a with the entry of its file: a change retires the
@@ -238,6 +263,16 @@ func (c *IOCache) entry(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) *file
 		f.readers++
 		c.mu.Unlock()
 		return f
+	}
+	if h, ok := c.hints[gfid]; ok {
+		delete(c.hints, gfid)
+		if c.files[gfid] == nil && now.Sub(h.asked) < c.timeout {
+			f := &file{gfid: gfid, pages: make(map[int64]*page), mtime: h.mtime, size: h.size, validated: h.asked}
+			c.files[gfid] = f
+			f.readers++
+			c.mu.Unlock()
+			return f
+		}
 	}
 	c.stats.Revalidations++
 	c.mu.Unlock()

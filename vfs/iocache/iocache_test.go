@@ -562,3 +562,65 @@ func TestForwardsEveryOp(t *testing.T) {
 		}
 	}
 }
+
+// TestLookupHint: a first read soon after a lookup takes its attributes
+// from the lookup instead of asking the child again; a hint past the
+// timeout, or dropped by a write of this client, is not used, and data
+// another client wrote after the lookup is noticed at the next check.
+func TestLookupHint(t *testing.T) {
+	e := newEnv(t, Config{CacheTimeout: time.Second})
+	g := e.file(t, "f", []byte("old data"))
+	if _, errno := e.cache.Lookup(bg, vfs.RootGFID, "f"); errno != 0 {
+		t.Fatal(errno)
+	}
+	attrs := e.fake.Count(vfsfake.GetAttr)
+	if got := read(t, e.cache, g, 0, 100); string(got) != "old data" {
+		t.Fatalf("read %q", got)
+	}
+	if n := e.fake.Count(vfsfake.GetAttr) - attrs; n != 0 {
+		t.Errorf("%d GetAttr calls for a read right after a lookup, want 0", n)
+	}
+
+	// Written by another client after the lookup: the pages carry the
+	// lookup's (older) attributes, so the next check retires them.
+	g2 := e.file(t, "g", []byte("aaaaaaaa"))
+	if _, errno := e.cache.Lookup(bg, vfs.RootGFID, "g"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if _, errno := e.fs.Write(bg, g2, 0, []byte("bbbbbbbbbb"), 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	read(t, e.cache, g2, 0, 100)
+	e.clock.Advance(time.Second)
+	if got := read(t, e.cache, g2, 0, 100); string(got) != "bbbbbbbbbb" {
+		t.Errorf("after the timeout: %q, want the other client's data", got)
+	}
+
+	// A stale hint is not used.
+	g3 := e.file(t, "h", []byte("x"))
+	if _, errno := e.cache.Lookup(bg, vfs.RootGFID, "h"); errno != 0 {
+		t.Fatal(errno)
+	}
+	e.clock.Advance(time.Second)
+	attrs = e.fake.Count(vfsfake.GetAttr)
+	read(t, e.cache, g3, 0, 10)
+	if n := e.fake.Count(vfsfake.GetAttr) - attrs; n != 1 {
+		t.Errorf("%d GetAttr calls with an expired hint, want 1", n)
+	}
+	// A write through the cache drops the hint.
+	g4 := e.file(t, "i", []byte("1234"))
+	if _, errno := e.cache.Lookup(bg, vfs.RootGFID, "i"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if _, errno := e.cache.Write(bg, g4, 0, []byte("56789"), 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	attrs = e.fake.Count(vfsfake.GetAttr)
+	if got := read(t, e.cache, g4, 0, 10); string(got) != "56789" {
+		t.Errorf("after a write: %q", got)
+	}
+	if n := e.fake.Count(vfsfake.GetAttr) - attrs; n != 1 {
+		t.Errorf("%d GetAttr calls after a write dropped the hint, want 1", n)
+	}
+	checkAccounting(t, e.cache)
+}

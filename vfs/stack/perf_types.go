@@ -6,6 +6,7 @@ import (
 
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/mdcache"
+	"github.com/cairnfs/cairn/vfs/openbehind"
 	"github.com/cairnfs/cairn/vfs/readahead"
 	"github.com/cairnfs/cairn/vfs/volfile"
 	"github.com/cairnfs/cairn/vfs/writebehind"
@@ -84,6 +85,21 @@ func addPerfTypes(reg volfile.Registry) {
 				cfg.XattrCacheList = append(cfg.XattrCacheList, p)
 			}
 			return mdcache.New(cfg, c[0])
+		},
+	}
+	reg["performance/open-behind"] = &volfile.TypeSpec{
+		Help:        "answers read-only opens at once and reads through anonymous handles until a real handle is needed",
+		MinChildren: 1, MaxChildren: 1,
+		Options: []volfile.OptionSpec{
+			{Key: "lazy-open", Kind: volfile.Bool, Default: "on", Help: "open read-only files on the bricks only when a real handle is needed (off: pass every open through)"},
+			{Key: "read-after-open", Kind: volfile.Bool, Default: "on", Help: "accepted for GlusterFS compatibility"},
+			{Key: "use-anonymous-fd", Kind: volfile.Bool, Default: "on", Help: "accepted for GlusterFS compatibility (reads of lazily opened files always use anonymous handles)"},
+		},
+		Build: func(ctx context.Context, v *volfile.Volume, o volfile.Options, c []vfs.Translator) (vfs.Translator, error) {
+			if !o.Bool("lazy-open") {
+				return vfs.Passthrough{Child: c[0]}, nil
+			}
+			return openbehind.New(c[0]), nil
 		},
 	}
 }

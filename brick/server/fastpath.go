@@ -1,0 +1,213 @@
+package server
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"errors"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/cairnfs/cairn/protocol"
+	"github.com/cairnfs/cairn/protocol/brickpb"
+	"google.golang.org/grpc/codes"
+)
+
+// Side connections (protocol/fastpath.go): plain TCP connections on the
+// brick's port that carry Channel messages for a gRPC connection.
+
+// helloTimeout bounds how long an accepted connection may take to say
+// which protocol it speaks and who it is.
+const helloTimeout = 10 * time.Second
+
+// tokenOf returns c's side-connection token, making it on first use.
+func (s *Server) tokenOf(c *conn) ([]byte, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.token != "" {
+		return []byte(c.token), nil
+	}
+	if c.closed {
+		return nil, errors.New("connection closing")
+	}
+	b := make([]byte, 16)
+	if _, err := rand.Read(b); err != nil {
+		return nil, err
+	}
+	c.token = string(b)
+	s.connMu.Lock()
+	if s.tokens == nil {
+		s.tokens = map[string]*conn{}
+	}
+	s.tokens[c.token] = c
+	s.connMu.Unlock()
+	return b, nil
+}
+
+// demux is the listener gRPC serves: it passes on the connections that do
+// not start with protocol.FastPathMagic and serves the others itself.
+type demux struct {
+	net.Listener
+	s      *Server
+	conns  chan net.Conn
+	done   chan struct{}
+	once   sync.Once
+	accErr error
+}
+
+func (s *Server) newDemux(lis net.Listener) *demux {
+	d := &demux{Listener: lis, s: s, conns: make(chan net.Conn), done: make(chan struct{})}
+	go d.loop()
+	return d
+}
+
+func (d *demux) loop() {
+	for {
+		nc, err := d.Listener.Accept()
+		if err != nil {
+			d.closeWith(err)
+			return
+		}
+		go d.sort(nc)
+	}
+}
+
+// sort reads the first bytes of nc and routes it.
+func (d *demux) sort(nc net.Conn) {
+	nc.SetReadDeadline(time.Now().Add(helloTimeout))
+	head := make([]byte, len(protocol.FastPathMagic))
+	n, err := io.ReadFull(nc, head)
+	nc.SetReadDeadline(time.Time{})
+	if err == nil && bytes.Equal(head, []byte(protocol.FastPathMagic)) {
+		d.s.serveSide(nc)
+		return
+	}
+	if n == 0 {
+		nc.Close()
+		return
+	}
+	pc := &prefixConn{Conn: nc, prefix: head[:n]}
+	select {
+	case d.conns <- pc:
+	case <-d.done:
+		nc.Close()
+	}
+}
+
+func (d *demux) Accept() (net.Conn, error) {
+	select {
+	case nc := <-d.conns:
+		return nc, nil
+	case <-d.done:
+		if d.accErr != nil {
+			return nil, d.accErr
+		}
+		return nil, net.ErrClosed
+	}
+}
+
+func (d *demux) Close() error { return d.closeWith(nil) }
+
+// closeWith closes the listener; accErr (written before done is closed,
+// so that Accept may read it after) is what Accept returns from then on.
+func (d *demux) closeWith(accErr error) error {
+	var err error
+	d.once.Do(func() {
+		d.accErr = accErr
+		close(d.done)
+		err = d.Listener.Close()
+	})
+	return err
+}
+
+// prefixConn replays the bytes sort read before handing a connection to
+// gRPC.
+type prefixConn struct {
+	net.Conn
+	prefix []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.prefix) > 0 {
+		n := copy(b, p.prefix)
+		p.prefix = p.prefix[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
+}
+
+// serveSide serves one side connection until it or its gRPC connection
+// ends.
+func (s *Server) serveSide(nc net.Conn) {
+	defer nc.Close()
+	r := bufio.NewReaderSize(nc, 64<<10)
+	var hello brickpb.ChannelHello
+	nc.SetReadDeadline(time.Now().Add(helloTimeout))
+	buf, err := protocol.ReadFrame(r, &hello, nil)
+	nc.SetReadDeadline(time.Time{})
+	if err != nil {
+		return
+	}
+	refuse := func(code codes.Code, msg string) {
+		protocol.WriteFrame(nc, &brickpb.ChannelReply{Code: uint32(code), Message: msg})
+	}
+	s.connMu.Lock()
+	c := s.tokens[string(hello.Token)]
+	s.connMu.Unlock()
+	if c == nil || len(hello.Token) == 0 {
+		refuse(codes.Unauthenticated, "protocol/server: unknown channel token")
+		return
+	}
+	// The side connection must come from the host of its gRPC connection
+	// and pass the same auth rules.
+	if ip, _ := peerIP(nc.RemoteAddr()); ip != c.ip {
+		s.log.Warn("side connection from another address than its connection", "client", c.id, "from", nc.RemoteAddr().String())
+		refuse(codes.PermissionDenied, "protocol/server: side connection from another address")
+		return
+	}
+	ss, err := s.session(c, hello.Subvolume)
+	if err != nil {
+		refuse(codes.PermissionDenied, err.Error())
+		return
+	}
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), connKey{}, c))
+	defer cancel()
+	if !c.addSide(nc) {
+		refuse(codes.Unavailable, "protocol/server: connection closing")
+		return
+	}
+	defer c.delSide(nc)
+	if err := protocol.WriteFrame(nc, &brickpb.ChannelReply{}); err != nil {
+		return
+	}
+	h := &service{s: s}
+	sctx := context.WithValue(ctx, sessionKey{}, ss)
+	var wmu sync.Mutex
+	send := func(rep *brickpb.ChannelReply) {
+		wmu.Lock()
+		defer wmu.Unlock()
+		protocol.WriteFrame(nc, rep) // a broken connection fails the read loop too
+	}
+	var calls sync.WaitGroup
+	defer calls.Wait()
+	defer cancel() // before Wait: calls waiting for locks give up
+	for {
+		call := new(brickpb.ChannelCall)
+		if buf, err = protocol.ReadFrame(r, call, buf); err != nil {
+			return
+		}
+		if !c.enter() {
+			send(&brickpb.ChannelReply{Id: call.Id, Code: uint32(codes.Unavailable), Message: "protocol/server: connection closing"})
+			continue
+		}
+		calls.Add(1)
+		s.dispatch(func() {
+			defer calls.Done()
+			defer c.leave()
+			send(h.channelCall(sctx, c, call))
+		})
+	}
+}
