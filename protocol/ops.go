@@ -18,7 +18,7 @@ func DecodeOp(m proto.Message) (op compound.Op, ok bool) {
 	var g1, g2 bool
 	switch r := m.(type) {
 	case *brickpb.LookupRequest:
-		op = compound.Op{Kind: compound.OpLookup, Name: string(r.Name), Keys: keysFromPB(r.Xattrs)}
+		op = compound.Op{Kind: compound.OpLookup, Name: string(r.Name), Keys: keysFromPB(r.Xattrs), ReadMax: int64(r.ReadMax)}
 		op.GFID, g1 = GFID(r.Parent)
 		return op, g1
 	case *brickpb.GetAttrRequest:
@@ -200,7 +200,11 @@ func EncodeSubRequest(op *compound.Op) *brickpb.SubRequest {
 	s := &brickpb.SubRequest{}
 	switch op.Kind {
 	case compound.OpLookup:
-		s.Op = &brickpb.SubRequest_Lookup{Lookup: &brickpb.LookupRequest{Parent: g, Name: []byte(op.Name), Xattrs: keysToPB(op.Keys)}}
+		readMax := uint32(0)
+		if op.ReadMax > 0 {
+			readMax = uint32(min(op.ReadMax, MaxIOSize+1)) // over the limit: refused by the brick
+		}
+		s.Op = &brickpb.SubRequest_Lookup{Lookup: &brickpb.LookupRequest{Parent: g, Name: []byte(op.Name), Xattrs: keysToPB(op.Keys), ReadMax: readMax}}
 	case compound.OpGetAttr:
 		s.Op = &brickpb.SubRequest_Getattr{Getattr: &brickpb.GetAttrRequest{Gfid: g, Fh: fh, Xattrs: keysToPB(op.Keys)}}
 	case compound.OpSetAttr:
@@ -276,6 +280,7 @@ func EncodeResult(k compound.Kind, r *compound.Result) *brickpb.SubReply {
 			if len(r.Xattrs) > 0 {
 				rep.Xattrs = XattrsToPB(r.Xattrs)
 			}
+			rep.Data, rep.HasData = r.Data, r.HasData
 		}
 		s.Reply = &brickpb.SubReply_Attr{Attr: rep}
 	case compound.OpCreate:
@@ -319,6 +324,12 @@ func DecodeResult(k compound.Kind, s *brickpb.SubReply) compound.Result {
 		r.Attr = AttrFromPB(rep.Attr.GetAttr())
 		if xs := rep.Attr.GetXattrs(); len(xs) > 0 {
 			r.Xattrs = XattrsFromPB(xs)
+		}
+		if rep.Attr.GetHasData() {
+			r.HasData, r.Data = true, rep.Attr.GetData()
+			if r.Data == nil {
+				r.Data = []byte{}
+			}
 		}
 	case *brickpb.SubReply_Create:
 		r.Errno = ErrnoOf(rep.Create.GetErrno())

@@ -130,6 +130,7 @@ func attrReply(r *compound.Result) *brickpb.AttrReply {
 		if len(r.Xattrs) > 0 {
 			rep.Xattrs = protocol.XattrsToPB(r.Xattrs)
 		}
+		rep.Data, rep.HasData = r.Data, r.HasData
 	}
 	return rep
 }

@@ -28,6 +28,9 @@ func validate(op *compound.Op) syscall.Errno {
 			}
 		}
 	}
+	if op.ReadMax != 0 && (op.Kind != compound.OpLookup || op.ReadMax < 0 || op.ReadMax > protocol.MaxIOSize) {
+		return syscall.EINVAL
+	}
 	switch op.Kind {
 	case compound.OpLookup, compound.OpUnlink, compound.OpRmdir:
 		return vfs.CheckName(op.Name)

@@ -1032,7 +1032,11 @@ type LookupRequest struct {
 	// xattrs names extended attributes of the object found whose values the
 	// reply carries (those it has), as GlusterFS's lookup xdata: replicate
 	// reads its changelog in the lookup's round trip.
-	Xattrs        [][]byte `protobuf:"bytes,3,rep,name=xattrs,proto3" json:"xattrs,omitempty"`
+	Xattrs [][]byte `protobuf:"bytes,3,rep,name=xattrs,proto3" json:"xattrs,omitempty"`
+	// read_max, when non-zero, asks for the content of the object found if
+	// it is a regular file of at most read_max bytes that the caller may
+	// read (GlusterFS's quick-read): AttrReply.data, with has_data set.
+	ReadMax       uint32 `protobuf:"varint,4,opt,name=read_max,json=readMax,proto3" json:"read_max,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1086,6 +1090,13 @@ func (x *LookupRequest) GetXattrs() [][]byte {
 		return x.Xattrs
 	}
 	return nil
+}
+
+func (x *LookupRequest) GetReadMax() uint32 {
+	if x != nil {
+		return x.ReadMax
+	}
+	return 0
 }
 
 type GetAttrRequest struct {
@@ -3257,6 +3268,8 @@ type AttrReply struct {
 	Errno         uint32                 `protobuf:"varint,1,opt,name=errno,proto3" json:"errno,omitempty"`
 	Attr          *Attr                  `protobuf:"bytes,2,opt,name=attr,proto3" json:"attr,omitempty"`
 	Xattrs        []*Xattr               `protobuf:"bytes,3,rep,name=xattrs,proto3" json:"xattrs,omitempty"` // the requested xattrs the object has
+	Data          []byte                 `protobuf:"bytes,4,opt,name=data,proto3" json:"data,omitempty"`     // LookupRequest.read_max
+	HasData       bool                   `protobuf:"varint,5,opt,name=has_data,json=hasData,proto3" json:"has_data,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -3310,6 +3323,20 @@ func (x *AttrReply) GetXattrs() []*Xattr {
 		return x.Xattrs
 	}
 	return nil
+}
+
+func (x *AttrReply) GetData() []byte {
+	if x != nil {
+		return x.Data
+	}
+	return nil
+}
+
+func (x *AttrReply) GetHasData() bool {
+	if x != nil {
+		return x.HasData
+	}
+	return false
 }
 
 type CreateReply struct {
@@ -4854,11 +4881,12 @@ const file_brick_proto_rawDesc = "" +
 	"\x05ffree\x18\a \x01(\x04R\x05ffree\x12\x19\n" +
 	"\bname_len\x18\b \x01(\rR\anameLen\"\x1d\n" +
 	"\vStaleHandle\x12\x0e\n" +
-	"\x02fh\x18\x01 \x01(\x04R\x02fh\"S\n" +
+	"\x02fh\x18\x01 \x01(\x04R\x02fh\"n\n" +
 	"\rLookupRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\fR\x06parent\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\fR\x04name\x12\x16\n" +
-	"\x06xattrs\x18\x03 \x03(\fR\x06xattrs\"L\n" +
+	"\x06xattrs\x18\x03 \x03(\fR\x06xattrs\x12\x19\n" +
+	"\bread_max\x18\x04 \x01(\rR\areadMax\"L\n" +
 	"\x0eGetAttrRequest\x12\x12\n" +
 	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x0e\n" +
 	"\x02fh\x18\x02 \x01(\x04R\x02fh\x12\x16\n" +
@@ -5003,11 +5031,13 @@ const file_brick_proto_rawDesc = "" +
 	"\await_id\x18\x01 \x01(\x04R\x06waitId\"\"\n" +
 	"\n" +
 	"ErrnoReply\x12\x14\n" +
-	"\x05errno\x18\x01 \x01(\rR\x05errno\"z\n" +
+	"\x05errno\x18\x01 \x01(\rR\x05errno\"\xa9\x01\n" +
 	"\tAttrReply\x12\x14\n" +
 	"\x05errno\x18\x01 \x01(\rR\x05errno\x12(\n" +
 	"\x04attr\x18\x02 \x01(\v2\x14.cairn.brick.v1.AttrR\x04attr\x12-\n" +
-	"\x06xattrs\x18\x03 \x03(\v2\x15.cairn.brick.v1.XattrR\x06xattrs\"]\n" +
+	"\x06xattrs\x18\x03 \x03(\v2\x15.cairn.brick.v1.XattrR\x06xattrs\x12\x12\n" +
+	"\x04data\x18\x04 \x01(\fR\x04data\x12\x19\n" +
+	"\bhas_data\x18\x05 \x01(\bR\ahasData\"]\n" +
 	"\vCreateReply\x12\x14\n" +
 	"\x05errno\x18\x01 \x01(\rR\x05errno\x12(\n" +
 	"\x04attr\x18\x02 \x01(\v2\x14.cairn.brick.v1.AttrR\x04attr\x12\x0e\n" +

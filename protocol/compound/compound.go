@@ -112,6 +112,10 @@ type Op struct {
 	// Result.Xattrs; names the object lacks are left out), as GlusterFS's
 	// lookup xdata, so that replicate gets a changelog with the attributes.
 	Keys []string
+	// ReadMax, for Lookup, also asks for the content of a regular file of
+	// at most ReadMax bytes (Result.Data, HasData), read after the lookup
+	// and only when the caller may read it (GlusterFS's quick-read).
+	ReadMax int64
 }
 
 // Result is the outcome of one operation.
@@ -122,6 +126,9 @@ type Result struct {
 	N      int               // Write
 	Data   []byte            // Read, GetXattr
 	Xattrs map[string][]byte // XattrOp; Lookup and GetAttr with Keys
+	// HasData says that Data is the content a Lookup with ReadMax asked
+	// for (of Attr.Size bytes).
+	HasData bool
 }
 
 // Compounder is implemented by translators that can run a batch in one round
@@ -160,6 +167,14 @@ func Do(ctx context.Context, t vfs.Translator, op *Op) Result {
 		r.Attr, r.Errno = t.Lookup(ctx, op.GFID, op.Name)
 		if r.Errno == 0 && len(op.Keys) > 0 {
 			r.Xattrs, r.Errno = getKeys(ctx, t, r.Attr.GFID, op.Keys)
+		}
+		if r.Errno == 0 && op.ReadMax > 0 && r.Attr.IsRegular() && int64(r.Attr.Size) <= op.ReadMax {
+			// Best effort: a file that changed size meanwhile, or that
+			// the caller may not read, is simply not included.
+			buf := make([]byte, r.Attr.Size)
+			if n, e := t.Read(ctx, r.Attr.GFID, 0, buf, 0); e == 0 && n == len(buf) {
+				r.Data, r.HasData = buf, true
+			}
 		}
 	case OpGetAttr:
 		r.Attr, r.Errno = t.GetAttr(ctx, op.GFID, op.Fh)
@@ -257,6 +272,12 @@ func GetAttr(gfid vfs.GFID, fh vfs.Handle) Op { return Op{Kind: OpGetAttr, GFID:
 // LookupXattrs is Lookup that also returns the xattrs keys of the object.
 func LookupXattrs(parent vfs.GFID, name string, keys []string) Op {
 	return Op{Kind: OpLookup, GFID: parent, Name: name, Keys: keys}
+}
+
+// LookupContent is LookupXattrs that also returns the content of a regular
+// file of at most readMax bytes (see Op.ReadMax).
+func LookupContent(parent vfs.GFID, name string, keys []string, readMax int64) Op {
+	return Op{Kind: OpLookup, GFID: parent, Name: name, Keys: keys, ReadMax: readMax}
 }
 
 // GetAttrXattrs is GetAttr that also returns the xattrs keys.

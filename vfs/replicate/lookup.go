@@ -18,10 +18,29 @@ import (
 // logged, and EIO. Any disagreement or non-zero changelog schedules a
 // background self-heal.
 func (r *Replicate) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs.Attr, syscall.Errno) {
+	a, _, _, e := r.lookup(ctx, parent, name, 0)
+	return a, e
+}
+
+// LookupContent is Lookup that also returns the content of a regular file
+// of at most readMax bytes, read by the first reachable child in the same
+// round trip, when that child holds a good copy and its attributes are the
+// ones returned (GlusterFS's quick-read; see vfs/quickread).
+func (r *Replicate) LookupContent(ctx context.Context, parent vfs.GFID, name string, readMax int64) (vfs.Attr, []byte, bool, syscall.Errno) {
+	return r.lookup(ctx, parent, name, readMax)
+}
+
+func (r *Replicate) lookup(ctx context.Context, parent vfs.GFID, name string, readMax int64) (vfs.Attr, []byte, bool, syscall.Errno) {
 	if name == vfs.ReservedName && parent == vfs.RootGFID {
-		return vfs.Attr{}, syscall.ENOENT
+		return vfs.Attr{}, nil, false, syscall.ENOENT
 	}
 	up := r.upMask()
+	reader := -1 // the child asked for the content
+	if readMax > 0 && up != 0 {
+		reader = first(up)
+	}
+	var content []byte
+	var hasContent bool
 	attrs := make([]vfs.Attr, len(r.children))
 	errs := make([]syscall.Errno, len(r.children))
 	// The changelog comes back with the attributes (GlusterFS's lookup
@@ -29,9 +48,16 @@ func (r *Replicate) Lookup(ctx context.Context, parent vfs.GFID, name string) (v
 	// getxattr per changelog key.
 	xattrs := make([]map[string][]byte, len(r.children))
 	r.parallel(up, func(i int) {
-		res, e := compound.Run(ctx, r.children[i].t, []compound.Op{compound.LookupXattrs(parent, name, r.pendingKeys)})
+		op := compound.LookupXattrs(parent, name, r.pendingKeys)
+		if i == reader {
+			op.ReadMax = readMax
+		}
+		res, e := compound.Run(ctx, r.children[i].t, []compound.Op{op})
 		if len(res) > 0 {
 			attrs[i], xattrs[i] = res[0].Attr, res[0].Xattrs
+			if i == reader {
+				content, hasContent = res[0].Data, res[0].HasData
+			}
 		}
 		errs[i] = e
 	})
@@ -46,9 +72,9 @@ func (r *Replicate) Lookup(ctx context.Context, parent vfs.GFID, name string) (v
 	})
 	if found == 0 {
 		if absent != 0 {
-			return vfs.Attr{}, syscall.ENOENT
+			return vfs.Attr{}, nil, false, syscall.ENOENT
 		}
-		return vfs.Attr{}, combine(errs, up)
+		return vfs.Attr{}, nil, false, combine(errs, up)
 	}
 	// Group the children that found it by GFID.
 	agree := true
@@ -59,7 +85,8 @@ func (r *Replicate) Lookup(ctx context.Context, parent vfs.GFID, name string) (v
 		}
 	})
 	if !agree || absent != 0 {
-		return r.lookupDisagree(ctx, parent, name, up, found, absent, attrs, errs)
+		a, e := r.lookupDisagree(ctx, parent, name, up, found, absent, attrs, errs)
+		return a, nil, false, e
 	}
 	r.noteName(g0, parent, name)
 	m := make(matrix, len(r.children))
@@ -69,7 +96,15 @@ func (r *Replicate) Lookup(ctx context.Context, parent vfs.GFID, name string) (v
 	if st.dirty[dataKind] || st.dirty[metaKind] || st.dirty[entryKind] {
 		r.maybeHeal(g0, st)
 	}
-	return r.mergeAttr(g0, st, found, attrs), 0
+	a := r.mergeAttr(g0, st, found, attrs)
+	// The content is good if its child holds a good copy of the data (the
+	// attributes may come from another good copy: mtimes differ between
+	// bricks, sizes do not).
+	if hasContent && st.readable[dataKind]&(1<<reader) != 0 && !st.dirty[dataKind] &&
+		a.Size == attrs[reader].Size && int64(len(content)) == int64(a.Size) {
+		return a, content, true, 0
+	}
+	return a, nil, false, 0
 }
 
 // lookupDisagree settles a lookup whose children disagree.

@@ -7,6 +7,7 @@ import (
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/mdcache"
 	"github.com/cairnfs/cairn/vfs/openbehind"
+	"github.com/cairnfs/cairn/vfs/quickread"
 	"github.com/cairnfs/cairn/vfs/readahead"
 	"github.com/cairnfs/cairn/vfs/volfile"
 	"github.com/cairnfs/cairn/vfs/writebehind"
@@ -100,6 +101,22 @@ func addPerfTypes(reg volfile.Registry) {
 				return vfs.Passthrough{Child: c[0]}, nil
 			}
 			return openbehind.New(c[0]), nil
+		},
+	}
+	reg["performance/quick-read"] = &volfile.TypeSpec{
+		Help:        "brings the content of small files back with their lookup and serves reads from it",
+		MinChildren: 1, MaxChildren: 1,
+		Options: []volfile.OptionSpec{
+			{Key: "max-file-size", Kind: volfile.Size, Default: "64KB", Min: "0", Max: "1MB", Help: "largest file whose content a lookup fetches"},
+			{Key: "cache-size", Kind: volfile.Size, Default: "128MB", Min: "0", Help: "bytes of content kept"},
+			{Key: "cache-timeout", Kind: volfile.Duration, Default: "1", Max: "60", Help: "seconds content is trusted"},
+		},
+		Build: func(ctx context.Context, v *volfile.Volume, o volfile.Options, c []vfs.Translator) (vfs.Translator, error) {
+			cfg := quickread.DefaultConfig()
+			cfg.MaxFileSize = o.Size("max-file-size")
+			cfg.CacheSize = o.Size("cache-size")
+			cfg.CacheTimeout = o.Duration("cache-timeout")
+			return quickread.New(cfg, c[0]), nil
 		},
 	}
 }
