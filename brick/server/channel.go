@@ -68,14 +68,9 @@ func (h *service) channelCall(ctx context.Context, c *conn, call *brickpb.Channe
 	}
 	caller.Client = c.id
 	if id := call.WaitId; id != 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		if c.addWait(id, cancel) {
-			defer c.delWait(id)
-		} else {
-			cancel()
-		}
+		var done func()
+		ctx, done = c.withWait(ctx, id)
+		defer done()
 	}
 	req := call.Call
 	if req == nil {

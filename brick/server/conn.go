@@ -83,6 +83,17 @@ func (c *conn) addWait(id uint64, cancel context.CancelFunc) bool {
 	return true
 }
 
+// withWait returns ctx made cancellable by a CancelWait for id on c, and
+// the function that ends the registration (and the context).
+func (c *conn) withWait(ctx context.Context, id uint64) (context.Context, func()) {
+	ctx, cancel := context.WithCancel(ctx)
+	if !c.addWait(id, cancel) {
+		cancel() // its CancelWait came first
+		return ctx, cancel
+	}
+	return ctx, func() { c.delWait(id); cancel() }
+}
+
 func (c *conn) delWait(id uint64) {
 	c.mu.Lock()
 	delete(c.waits, id)

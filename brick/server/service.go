@@ -50,14 +50,9 @@ func (s *Server) intercept(ctx context.Context, req any, info *grpc.UnaryServerI
 		if err != nil {
 			return nil, status.Errorf(codes.InvalidArgument, "malformed %s metadata", protocol.MDWaitID)
 		}
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithCancel(ctx)
-		defer cancel()
-		if c.addWait(id, cancel) {
-			defer c.delWait(id)
-		} else {
-			cancel()
-		}
+		var done func()
+		ctx, done = c.withWait(ctx, id)
+		defer done()
 	}
 	ctx = vfs.WithCaller(context.WithValue(ctx, sessionKey{}, ss), caller)
 	return handler(ctx, req)
