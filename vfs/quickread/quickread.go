@@ -54,10 +54,20 @@ type QuickRead struct {
 	bytes int64
 	gen   map[vfs.GFID]uint64 // bumped by local changes; a lookup started before one is not stored
 	seq   uint64
+	// names maps the name each entry was looked up by to its GFID, so that
+	// an unlink or a rename over that name drops the content: a removed
+	// file's GFID must turn stale, not keep serving reads.
+	names map[dentry]vfs.GFID
+}
+
+type dentry struct {
+	parent vfs.GFID
+	name   string
 }
 
 type entry struct {
 	gfid  vfs.GFID
+	name  dentry
 	data  []byte
 	asked time.Time
 }
@@ -68,7 +78,7 @@ func New(cfg Config, child vfs.Translator) *QuickRead {
 		cfg.Clock = time.Now
 	}
 	q := &QuickRead{Passthrough: vfs.Passthrough{Child: child}, cfg: cfg,
-		files: map[vfs.GFID]*list.Element{}, gen: map[vfs.GFID]uint64{}}
+		files: map[vfs.GFID]*list.Element{}, gen: map[vfs.GFID]uint64{}, names: map[dentry]vfs.GFID{}}
 	if l, ok := child.(ContentLooker); ok && cfg.MaxFileSize > 0 && cfg.CacheSize > 0 && cfg.CacheTimeout > 0 {
 		q.looker = l
 	}
@@ -85,32 +95,57 @@ func (q *QuickRead) Lookup(ctx context.Context, parent vfs.GFID, name string) (v
 	q.mu.Unlock()
 	a, data, ok, e := q.looker.LookupContent(ctx, parent, name, q.cfg.MaxFileSize)
 	if e == 0 && ok {
-		q.store(a.GFID, data, asked, seq)
+		q.store(a.GFID, dentry{parent, name}, data, asked, seq)
 	}
 	return a, e
 }
 
 // store keeps data unless the file was changed here since the lookup
 // began (seq: the change counter then).
-func (q *QuickRead) store(g vfs.GFID, data []byte, asked time.Time, seq uint64) {
+func (q *QuickRead) store(g vfs.GFID, name dentry, data []byte, asked time.Time, seq uint64) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
-	if q.gen[g] > seq || int64(len(data)) > q.cfg.CacheSize {
+	if q.gen[g] > seq || q.gen[vfs.GFID{}] > seq || int64(len(data)) > q.cfg.CacheSize {
 		return
 	}
 	q.dropLocked(g)
+	if old, ok := q.names[name]; ok {
+		q.dropLocked(old)
+	}
 	for q.bytes+int64(len(data)) > q.cfg.CacheSize && q.lru.Len() > 0 {
 		q.dropLocked(q.lru.Back().Value.(*entry).gfid)
 	}
-	q.files[g] = q.lru.PushFront(&entry{gfid: g, data: data, asked: asked})
+	q.files[g] = q.lru.PushFront(&entry{gfid: g, name: name, data: data, asked: asked})
+	q.names[name] = g
 	q.bytes += int64(len(data))
 }
 
 func (q *QuickRead) dropLocked(g vfs.GFID) {
 	if el := q.files[g]; el != nil {
-		q.bytes -= int64(len(el.Value.(*entry).data))
+		en := el.Value.(*entry)
+		q.bytes -= int64(len(en.data))
 		q.lru.Remove(el)
 		delete(q.files, g)
+		if q.names[en.name] == g {
+			delete(q.names, en.name)
+		}
+	}
+}
+
+// nameChanged drops the content of the file cached under (parent, name),
+// if any, and keeps lookups in flight from storing (they may have found
+// the file that is going away).
+func (q *QuickRead) nameChanged(parent vfs.GFID, name string) {
+	if q.looker == nil {
+		return
+	}
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.seq++
+	q.gen[vfs.GFID{}] = q.seq // every lookup in flight: which file it found is unknown
+	if g, ok := q.names[dentry{parent, name}]; ok {
+		q.gen[g] = q.seq
+		q.dropLocked(g)
 	}
 }
 
@@ -125,14 +160,9 @@ func (q *QuickRead) changed(g vfs.GFID) {
 	q.seq++
 	q.gen[g] = q.seq
 	if len(q.gen) > 4096 {
-		// Old marks only matter to lookups in flight; a fresh counter
-		// base keeps every earlier lookup from storing.
-		q.gen = map[vfs.GFID]uint64{}
-		q.seq++
-		for g := range q.files {
-			q.gen[g] = q.seq
-		}
-		q.gen[g] = q.seq
+		// Marks only matter to lookups in flight: start afresh, refusing
+		// every lookup begun before now (the zero GFID stands for all).
+		q.gen = map[vfs.GFID]uint64{{}: q.seq}
 	}
 	q.dropLocked(g)
 }
@@ -194,4 +224,23 @@ func (q *QuickRead) Create(ctx context.Context, parent vfs.GFID, name string, in
 		q.changed(a.GFID) // may have opened and truncated an existing file
 	}
 	return a, fh, e
+}
+
+func (q *QuickRead) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
+	q.nameChanged(parent, name)
+	e := q.Child.Unlink(ctx, parent, name)
+	q.nameChanged(parent, name)
+	return e
+}
+
+func (q *QuickRead) Rename(ctx context.Context, oldParent vfs.GFID, oldName string, newParent vfs.GFID, newName string, flags uint32) syscall.Errno {
+	// Both names change what they refer to (the target is replaced, or
+	// exchanged); the content of the files themselves does not, but it is
+	// simplest to let the next lookup fetch it again.
+	q.nameChanged(oldParent, oldName)
+	q.nameChanged(newParent, newName)
+	e := q.Child.Rename(ctx, oldParent, oldName, newParent, newName, flags)
+	q.nameChanged(oldParent, oldName)
+	q.nameChanged(newParent, newName)
+	return e
 }

@@ -107,6 +107,35 @@ func TestServedFromLookup(t *testing.T) {
 	}
 }
 
+// TestUnlinkedIsStale: content cached by a lookup does not outlive an
+// unlink or a rename over its name: the GFID turns stale for reads.
+func TestUnlinkedIsStale(t *testing.T) {
+	ctx := context.Background()
+	for _, how := range []string{"unlink", "rename-over"} {
+		q := New(DefaultConfig(), looker{memfs.New(memfs.Config{})})
+		a, fh, e := q.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+		if e != 0 {
+			t.Fatal(e)
+		}
+		q.Write(ctx, a.GFID, fh, []byte("x"), 0)
+		q.Release(ctx, a.GFID, fh)
+		q.Lookup(ctx, vfs.RootGFID, "f")
+		if how == "unlink" {
+			e = q.Unlink(ctx, vfs.RootGFID, "f")
+		} else {
+			b, bfh, _ := q.Create(ctx, vfs.RootGFID, "g", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+			q.Release(ctx, b.GFID, bfh)
+			e = q.Rename(ctx, vfs.RootGFID, "g", vfs.RootGFID, "f", 0)
+		}
+		if e != 0 {
+			t.Fatal(e)
+		}
+		if n, e := q.Read(ctx, a.GFID, 0, make([]byte, 4), 0); e != syscall.ESTALE && e != syscall.ENOENT {
+			t.Errorf("%s: read of the removed file: %d bytes, %v; want ESTALE", how, n, e)
+		}
+	}
+}
+
 // TestCacheSize: content beyond cache-size is evicted, least recently used
 // first, and files over max-file-size are not fetched.
 func TestCacheSize(t *testing.T) {
