@@ -82,7 +82,8 @@ func (r *Replicate) healData(ctx context.Context, gfid vfs.GFID, o *healOpts) he
 }
 
 // copyData makes sink's content of gfid equal to src's (size bytes). With
-// diff, only blocks that differ are written; otherwise the sink is
+// diff, only blocks that differ are written (blocks past the sink's old end
+// are not compared: they are written unless zero); otherwise the sink is
 // truncated and every non-zero block written (zero blocks stay holes).
 func (r *Replicate) copyData(ctx context.Context, gfid vfs.GFID, src, sink int, size int64, diff bool, o *healOpts) (int64, syscall.Errno) {
 	st, dt := r.children[src].t, r.children[sink].t
@@ -90,11 +91,16 @@ func (r *Replicate) copyData(ctx context.Context, gfid vfs.GFID, src, sink int, 
 		_, e := dt.SetAttr(ctx, gfid, 0, &vfs.SetAttrIn{Valid: vfs.SetSize, Size: uint64(n)})
 		return e
 	}
+	// sinkSize is how much of the sink may already hold the right bytes:
+	// beyond it the sink reads as zeros (it is extended below), so blocks
+	// there are written, or skipped when zero, without comparing.
+	var sinkSize int64
 	if diff {
 		sa, e := dt.GetAttr(ctx, gfid, 0)
 		if e != 0 {
 			return 0, e
 		}
+		sinkSize = min(int64(sa.Size), size)
 		if int64(sa.Size) > size {
 			if e := trunc(size); e != 0 {
 				return 0, e
@@ -123,7 +129,8 @@ func (r *Replicate) copyData(ctx context.Context, gfid vfs.GFID, src, sink int, 
 		if size-off < int64(want) {
 			want = int(size - off)
 		}
-		if diff && sc != nil && dc != nil {
+		compare := diff && off < sinkSize
+		if compare && sc != nil && dc != nil {
 			a, e1 := sc.Checksum(ctx, gfid, off, want)
 			b, e2 := dc.Checksum(ctx, gfid, off, want)
 			if e1 == 0 && e2 == 0 && bytes.Equal(a, b) {
@@ -141,7 +148,7 @@ func (r *Replicate) copyData(ctx context.Context, gfid vfs.GFID, src, sink int, 
 			size = off + int64(n)
 		}
 		blk := sbuf[:want]
-		if diff {
+		if compare {
 			m, e := readFull(ctx, dt, gfid, dbuf[:want], off)
 			if e == 0 && m == want && bytes.Equal(dbuf[:want], blk) {
 				continue

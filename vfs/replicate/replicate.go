@@ -95,7 +95,9 @@ type Config struct {
 	// HealInterval is the self-heal daemon's period (GlusterFS
 	// cluster.heal-timeout). 0 means the default, 10 minutes.
 	HealInterval time.Duration
-	// HealBlockSize is the unit of data self-heal. 0 means 128 KiB.
+	// HealBlockSize is the unit of data self-heal. 0 means 1 MiB (the
+	// largest brick I/O: a 2 GiB heal is 2,048 reads and writes rather
+	// than 16,384).
 	HealBlockSize int
 }
 
@@ -229,7 +231,7 @@ func New(cfg Config, children []vfs.Translator) (*Replicate, error) {
 		cfg.HealInterval = 10 * time.Minute
 	}
 	if cfg.HealBlockSize <= 0 {
-		cfg.HealBlockSize = 128 << 10
+		cfg.HealBlockSize = 1 << 20
 	}
 	log := cfg.Logger
 	if log == nil {

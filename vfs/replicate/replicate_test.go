@@ -2,7 +2,9 @@ package replicate
 
 import (
 	"bytes"
+	"context"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 
@@ -124,15 +126,19 @@ func TestHealIndexLocalLister(t *testing.T) {
 }
 
 // TestDataHealAlgorithms: diff rewrites only the block that changed while
-// the sink was away; full rewrites the file (zero blocks stay holes).
+// the sink was away; full rewrites the file (zero blocks stay holes); a
+// sink that is shorter than the source gets the blocks past its end
+// without their being compared (read) first.
 func TestDataHealAlgorithms(t *testing.T) {
 	for _, c := range []struct {
 		algo string
 		want int64
 	}{{HealDiffAlgorithm, 128 << 10}, {HealFullAlgorithm, 1 << 20}} {
+
 		t.Run(c.algo, func(t *testing.T) {
 			cfg := noBackgroundHeal()
 			cfg.DataSelfHealAlgorithm = c.algo
+			cfg.HealBlockSize = 128 << 10
 			e := newEnv(t, 2, cfg)
 			g := e.writeFile(e.r, vfs.RootGFID, "f", bytes.Repeat([]byte("x"), 1<<20))
 			e.down(1)
@@ -149,4 +155,38 @@ func TestDataHealAlgorithms(t *testing.T) {
 			e.compareBricks()
 		})
 	}
+}
+
+// TestDiffHealPastSinkEnd: the sink missed an append; diff heal writes the
+// appended blocks and reads nothing of the sink past its old end.
+func TestDiffHealPastSinkEnd(t *testing.T) {
+	cfg := noBackgroundHeal()
+	cfg.DataSelfHealAlgorithm = HealDiffAlgorithm
+	cfg.HealBlockSize = 128 << 10
+	e := newEnv(t, 2, cfg)
+	g := e.writeFile(e.r, vfs.RootGFID, "f", bytes.Repeat([]byte("x"), 256<<10))
+	e.down(1)
+	e.must("append", e.writeAt(e.r, g, bytes.Repeat([]byte("y"), 512<<10), 256<<10))
+	e.bricks[1].setDown(false)
+	e.r.FlushTransactions(e.ctx)
+	var reads atomic.Int64
+	e.bricks[1].mu.Lock()
+	e.bricks[1].hook = func(_ context.Context, op string) syscall.Errno {
+		if op == "Read" {
+			reads.Add(1)
+		}
+		return 0
+	}
+	e.bricks[1].mu.Unlock()
+	st, err := e.r.HealIndex(e.ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Bytes != 512<<10 {
+		t.Errorf("heal wrote %d bytes, want %d", st.Bytes, 512<<10)
+	}
+	if n := reads.Load(); n > 2 {
+		t.Errorf("%d reads of the sink, want at most the 2 blocks within its old end", n)
+	}
+	e.compareBricks()
 }
