@@ -389,17 +389,7 @@ func (t *MDCache) evict() {
 
 // mayExec reports whether c may search a directory with attributes a, by
 // its mode bits.
-func mayExec(a *vfs.Attr, c *vfs.Caller) bool {
-	switch {
-	case c.IsRoot():
-		return true
-	case c.UID == a.UID:
-		return a.Mode&0o100 != 0
-	case c.InGroup(a.GID):
-		return a.Mode&0o010 != 0
-	}
-	return a.Mode&0o001 != 0
-}
+func mayExec(a *vfs.Attr, c *vfs.Caller) bool { return c.ModeAllows(a, 1) }
 
 // whoOf names the caller for per-caller records.
 func whoOf(ctx context.Context) string {

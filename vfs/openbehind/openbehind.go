@@ -68,7 +68,7 @@ func (t *OpenBehind) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs
 	}
 	a, e := t.Child.GetAttr(ctx, gfid, 0)
 	c := vfs.CallerFrom(ctx)
-	if e != 0 || a.Mode&syscall.S_IFMT != syscall.S_IFREG || !mayRead(&a, c) {
+	if e != 0 || a.Mode&syscall.S_IFMT != syscall.S_IFREG || !c.ModeAllows(&a, 4) {
 		return t.Child.Open(ctx, gfid, flags) // the bricks judge
 	}
 	f := &file{gfid: gfid, flags: flags, caller: *c}
@@ -84,20 +84,6 @@ func (t *OpenBehind) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs
 	set[f] = struct{}{}
 	t.mu.Unlock()
 	return fh, 0
-}
-
-// mayRead reports whether c may read a file with attributes a by its mode
-// bits (root always may).
-func mayRead(a *vfs.Attr, c *vfs.Caller) bool {
-	switch {
-	case c.IsRoot():
-		return true
-	case c.UID == a.UID:
-		return a.Mode&0o400 != 0
-	case c.InGroup(a.GID):
-		return a.Mode&0o040 != 0
-	}
-	return a.Mode&0o004 != 0
 }
 
 func (t *OpenBehind) lookupFile(fh vfs.Handle) (*file, syscall.Errno) {
