@@ -191,3 +191,46 @@ func TestSideConnectionRefused(t *testing.T) {
 		t.Errorf("the connection's own token: %v %q", codes.Code(rep.Code), rep.Message)
 	}
 }
+
+// TestChannelMoreWaitsThanWorkers: the brick runs channel calls on a pool
+// of workers; calls waiting for locks, more of them than workers, must not
+// keep a later call from running.
+func TestChannelMoreWaitsThanWorkers(t *testing.T) {
+	c, _ := connected(t, locks.New(memfs.New(memfs.Config{})), nil)
+	ctx := context.Background()
+	a, e := c.Mkdir(ctx, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o755})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	if e := c.InodeLk(ctx, "dom", a.GFID, vfs.Lock{Type: vfs.WriteLock, End: vfs.LockEOF, Owner: 1}, false); e != 0 {
+		t.Fatal(e)
+	}
+	const waiters = 64 // the brick has max(8, 4×CPUs) workers
+	wctx, cancel := context.WithCancel(ctx)
+	got := make(chan syscall.Errno, waiters)
+	for i := range waiters {
+		go func() {
+			got <- c.InodeLk(wctx, "dom", a.GFID, vfs.Lock{Type: vfs.WriteLock, End: vfs.LockEOF, Owner: uint64(100 + i)}, true)
+		}()
+	}
+	time.Sleep(300 * time.Millisecond) // let the waits reach the brick
+	done := make(chan syscall.Errno, 1)
+	go func() {
+		_, e := c.GetAttr(ctx, a.GFID, 0)
+		done <- e
+	}()
+	select {
+	case e := <-done:
+		if e != 0 {
+			t.Errorf("getattr behind %d waiting calls: %v", waiters, e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("getattr stuck behind %d waiting calls", waiters)
+	}
+	cancel()
+	for range waiters {
+		if e := <-got; e != syscall.EINTR {
+			t.Errorf("cancelled wait: %v, want EINTR", e)
+		}
+	}
+}
