@@ -10,19 +10,13 @@ import (
 	"github.com/cairnfs/cairn/vfs"
 )
 
-// The vfs.Translator methods. Each is one RPC (Read and Write of more than
+// The vfs.Translator methods that take unary calls (directories, statfs,
+// listxattr, readlink, lseek, POSIX locks, and Read and Write above
+// channelIOSize), plus Open and Release, which keep the client's handle
+// table around channel calls. The others travel on the channel
+// (ops_small.go). Each is one call (Read and Write of more than
 // protocol.MaxIOSize are several); see the package doc for errors and
 // handles.
-
-func attrOf(rep *brickpb.AttrReply, e syscall.Errno) (vfs.Attr, syscall.Errno) {
-	if e != 0 {
-		return vfs.Attr{}, e
-	}
-	if e := protocol.ErrnoOf(rep.GetErrno()); e != 0 {
-		return vfs.Attr{}, e
-	}
-	return protocol.AttrFromPB(rep.GetAttr()), 0
-}
 
 type errnoReply interface{ GetErrno() uint32 }
 
