@@ -55,16 +55,19 @@ func (h *service) Channel(stream brickpb.Brick_ChannelServer) error {
 		h.s.dispatch(func() {
 			defer calls.Done()
 			defer c.leave()
-			send(h.channelCall(sctx, c, call))
+			rep, _ := h.channelCall(sctx, c, call, false)
+			send(rep)
 		})
 	}
 }
 
 // channelCall runs one call of a Channel as Compound runs a unary one.
-func (h *service) channelCall(ctx context.Context, c *conn, call *brickpb.ChannelCall) *brickpb.ChannelReply {
+// With pooled, Read members read into pool buffers, returned for the
+// caller to give back once the reply is sent.
+func (h *service) channelCall(ctx context.Context, c *conn, call *brickpb.ChannelCall, pooled bool) (*brickpb.ChannelReply, []*[]byte) {
 	caller, err := protocol.DecodeCaller(string(call.Caller))
 	if err != nil {
-		return &brickpb.ChannelReply{Id: call.Id, Code: uint32(codes.InvalidArgument), Message: err.Error()}
+		return &brickpb.ChannelReply{Id: call.Id, Code: uint32(codes.InvalidArgument), Message: err.Error()}, nil
 	}
 	caller.Client = c.id
 	if id := call.WaitId; id != 0 {
@@ -76,7 +79,7 @@ func (h *service) channelCall(ctx context.Context, c *conn, call *brickpb.Channe
 	if req == nil {
 		req = &brickpb.CompoundRequest{}
 	}
-	rep, err := h.Compound(vfs.WithCaller(ctx, caller), req)
+	rep, bufs, err := h.compound(vfs.WithCaller(ctx, caller), req, pooled)
 	if err != nil {
 		st := status.Convert(err)
 		out := &brickpb.ChannelReply{Id: call.Id, Code: uint32(st.Code()), Message: st.Message()}
@@ -88,9 +91,9 @@ func (h *service) channelCall(ctx context.Context, c *conn, call *brickpb.Channe
 				out.StaleFh = s.Fh
 			}
 		}
-		return out
+		return out, bufs
 	}
-	return &brickpb.ChannelReply{Id: call.Id, Reply: rep}
+	return &brickpb.ChannelReply{Id: call.Id, Reply: rep}, bufs
 }
 
 // dispatch runs fn on an idle worker, or on a new goroutine when every

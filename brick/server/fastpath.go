@@ -180,16 +180,21 @@ func (s *Server) serveSide(nc net.Conn) {
 		return
 	}
 	defer c.delSide(nc)
-	if err := protocol.WriteFrame(nc, &brickpb.ChannelReply{}); err != nil {
+	raw := hello.RawPayloads
+	if err := protocol.WriteFrame(nc, &brickpb.ChannelReply{RawPayloads: raw}); err != nil {
 		return
 	}
 	h := &service{s: s}
 	sctx := context.WithValue(ctx, sessionKey{}, ss)
 	var wmu sync.Mutex
-	send := func(rep *brickpb.ChannelReply) {
+	send := func(rep *brickpb.ChannelReply, rawReply bool) {
+		var data []byte
+		if rawReply {
+			data = detachReadData(rep)
+		}
 		wmu.Lock()
 		defer wmu.Unlock()
-		protocol.WriteFrame(nc, rep) // a broken connection fails the read loop too
+		protocol.WriteFrameRaw(nc, rep, data) // a broken connection fails the read loop too
 	}
 	var calls sync.WaitGroup
 	defer calls.Wait()
@@ -199,15 +204,75 @@ func (s *Server) serveSide(nc net.Conn) {
 		if buf, err = protocol.ReadFrame(r, call, buf); err != nil {
 			return
 		}
+		var payload *[]byte
+		if call.RawOp != 0 || call.RawLen != 0 {
+			if !raw || call.RawLen > protocol.MaxIOSize {
+				s.log.Warn("side connection: raw payload not agreed or too large; closing", "client", c.id, "len", call.RawLen)
+				return
+			}
+			payload = s.getBuf()
+			if _, err := io.ReadFull(r, (*payload)[:call.RawLen]); err != nil {
+				s.putBuf(payload)
+				return
+			}
+			if !attachWriteData(call, (*payload)[:call.RawLen]) {
+				s.putBuf(payload)
+				send(&brickpb.ChannelReply{Id: call.Id, Code: uint32(codes.InvalidArgument),
+					Message: "protocol/server: raw payload must belong to a Write sent without data"}, false)
+				continue
+			}
+		}
 		if !c.enter() {
-			send(&brickpb.ChannelReply{Id: call.Id, Code: uint32(codes.Unavailable), Message: "protocol/server: connection closing"})
+			if payload != nil {
+				s.putBuf(payload)
+			}
+			send(&brickpb.ChannelReply{Id: call.Id, Code: uint32(codes.Unavailable), Message: "protocol/server: connection closing"}, false)
 			continue
 		}
+		rawReply := raw && call.RawReply
 		calls.Add(1)
 		s.dispatch(func() {
 			defer calls.Done()
 			defer c.leave()
-			send(h.channelCall(sctx, c, call))
+			rep, bufs := h.channelCall(sctx, c, call, rawReply)
+			if payload != nil {
+				// Translators do not keep write buffers.
+				s.putBuf(payload)
+			}
+			send(rep, rawReply)
+			for _, bp := range bufs {
+				s.putBuf(bp)
+			}
 		})
 	}
+}
+
+// attachWriteData makes data the data of the call's raw_op-th operation,
+// which must be a Write sent without data.
+func attachWriteData(call *brickpb.ChannelCall, data []byte) bool {
+	ops := call.GetCall().GetOps()
+	k := int(call.RawOp) - 1
+	if k < 0 || k >= len(ops) {
+		return false
+	}
+	w := ops[k].GetWrite()
+	if w == nil || len(w.Data) != 0 {
+		return false
+	}
+	w.Data = data
+	return true
+}
+
+// detachReadData takes the data of the first Read reply out of rep,
+// marking where it belongs, to be sent after the frame.
+func detachReadData(rep *brickpb.ChannelReply) []byte {
+	for k, sub := range rep.GetReply().GetReplies() {
+		if rd := sub.GetRead(); rd != nil && len(rd.Data) > 0 {
+			data := rd.Data
+			rd.Data = nil
+			rep.RawOp, rep.RawLen = uint32(k+1), uint32(len(data))
+			return data
+		}
+	}
+	return nil
 }

@@ -539,26 +539,44 @@ func errnoOf(err error) syscall.Errno {
 // before running the first, so a malformed or stale request does nothing;
 // then it runs them in order and stops at the first failure.
 func (h *service) Compound(ctx context.Context, r *brickpb.CompoundRequest) (*brickpb.CompoundReply, error) {
+	rep, _, err := h.compound(ctx, r, false)
+	return rep, err
+}
+
+// compound runs a compound request. With pooled, Read members read into
+// buffers of the server's pool, returned for the caller to give back (with
+// putBuf) once the reply has been sent.
+func (h *service) compound(ctx context.Context, r *brickpb.CompoundRequest, pooled bool) (*brickpb.CompoundReply, []*[]byte, error) {
 	ss, err := sessionFrom(ctx)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if len(r.Ops) > protocol.MaxCompoundOps {
-		return &brickpb.CompoundReply{Errno: uint32(syscall.EINVAL)}, nil
+		return &brickpb.CompoundReply{Errno: uint32(syscall.EINVAL)}, nil, nil
 	}
 	ops := make([]compound.Op, len(r.Ops))
 	for i, sub := range r.Ops {
 		op, ok := protocol.DecodeSubRequest(sub)
 		if !ok {
-			return &brickpb.CompoundReply{Errno: uint32(syscall.EINVAL)}, nil
+			return &brickpb.CompoundReply{Errno: uint32(syscall.EINVAL)}, nil, nil
 		}
 		if e := validate(&op); e != 0 {
-			return &brickpb.CompoundReply{Errno: uint32(e)}, nil
+			return &brickpb.CompoundReply{Errno: uint32(e)}, nil, nil
 		}
 		if e, err := ss.checkOp(&op); err != nil || e != 0 {
-			return &brickpb.CompoundReply{Errno: uint32(e)}, err
+			return &brickpb.CompoundReply{Errno: uint32(e)}, nil, err
 		}
 		ops[i] = op
+	}
+	var bufs []*[]byte
+	if pooled {
+		for i := range ops {
+			if ops[i].Kind == compound.OpRead {
+				bp := h.s.getBuf()
+				bufs = append(bufs, bp)
+				ops[i].Data = (*bp)[:0]
+			}
+		}
 	}
 	rep := &brickpb.CompoundReply{Replies: make([]*brickpb.SubReply, 0, len(ops))}
 	for i := range ops {
@@ -569,5 +587,5 @@ func (h *service) Compound(ctx context.Context, r *brickpb.CompoundRequest) (*br
 			break
 		}
 	}
-	return rep, nil
+	return rep, bufs, nil
 }

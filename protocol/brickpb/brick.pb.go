@@ -122,9 +122,12 @@ func (x *ChannelTokenReply) GetToken() []byte {
 
 // ChannelHello is the first frame of a side connection.
 type ChannelHello struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Token         []byte                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
-	Subvolume     string                 `protobuf:"bytes,2,opt,name=subvolume,proto3" json:"subvolume,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Token     []byte                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	Subvolume string                 `protobuf:"bytes,2,opt,name=subvolume,proto3" json:"subvolume,omitempty"`
+	// raw_payloads asks for bulk data outside the frames (see raw_op below);
+	// the brick's accepting ChannelReply says whether it agrees.
+	RawPayloads   bool `protobuf:"varint,3,opt,name=raw_payloads,json=rawPayloads,proto3" json:"raw_payloads,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -173,6 +176,13 @@ func (x *ChannelHello) GetSubvolume() string {
 	return ""
 }
 
+func (x *ChannelHello) GetRawPayloads() bool {
+	if x != nil {
+		return x.RawPayloads
+	}
+	return false
+}
+
 type ChannelCall struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -181,7 +191,16 @@ type ChannelCall struct {
 	Caller []byte `protobuf:"bytes,3,opt,name=caller,proto3" json:"caller,omitempty"`
 	// wait_id, when non-zero, is the "cairn-wait-id" of a call that may
 	// wait for a lock: CancelWait on this connection cancels it.
-	WaitId        uint64 `protobuf:"varint,4,opt,name=wait_id,json=waitId,proto3" json:"wait_id,omitempty"`
+	WaitId uint64 `protobuf:"varint,4,opt,name=wait_id,json=waitId,proto3" json:"wait_id,omitempty"`
+	// On a side connection whose hello agreed to raw payloads: when raw_op
+	// is k > 0, the frame is followed by raw_len bytes that are the data of
+	// the k-th operation of call, a Write sent with empty data. Bulk data
+	// then goes from the caller's buffer to the socket and from the socket
+	// into the brick's buffer without being marshalled or copied again.
+	RawOp  uint32 `protobuf:"varint,5,opt,name=raw_op,json=rawOp,proto3" json:"raw_op,omitempty"`
+	RawLen uint32 `protobuf:"varint,6,opt,name=raw_len,json=rawLen,proto3" json:"raw_len,omitempty"`
+	// raw_reply lets the brick send the data of a Read reply the same way.
+	RawReply      bool `protobuf:"varint,7,opt,name=raw_reply,json=rawReply,proto3" json:"raw_reply,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -244,6 +263,27 @@ func (x *ChannelCall) GetWaitId() uint64 {
 	return 0
 }
 
+func (x *ChannelCall) GetRawOp() uint32 {
+	if x != nil {
+		return x.RawOp
+	}
+	return 0
+}
+
+func (x *ChannelCall) GetRawLen() uint32 {
+	if x != nil {
+		return x.RawLen
+	}
+	return 0
+}
+
+func (x *ChannelCall) GetRawReply() bool {
+	if x != nil {
+		return x.RawReply
+	}
+	return false
+}
+
 type ChannelReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -253,7 +293,14 @@ type ChannelReply struct {
 	Code    uint32 `protobuf:"varint,3,opt,name=code,proto3" json:"code,omitempty"`
 	Message string `protobuf:"bytes,4,opt,name=message,proto3" json:"message,omitempty"`
 	// stale_fh is the handle of a FailedPrecondition "stale handle" status.
-	StaleFh       uint64 `protobuf:"varint,5,opt,name=stale_fh,json=staleFh,proto3" json:"stale_fh,omitempty"`
+	StaleFh uint64 `protobuf:"varint,5,opt,name=stale_fh,json=staleFh,proto3" json:"stale_fh,omitempty"`
+	// raw_op and raw_len: as in ChannelCall, the data of the raw_op-th
+	// reply, a Read, follows the frame (only when the call set raw_reply).
+	RawOp  uint32 `protobuf:"varint,6,opt,name=raw_op,json=rawOp,proto3" json:"raw_op,omitempty"`
+	RawLen uint32 `protobuf:"varint,7,opt,name=raw_len,json=rawLen,proto3" json:"raw_len,omitempty"`
+	// raw_payloads, in the reply accepting a side connection, agrees to
+	// ChannelHello.raw_payloads.
+	RawPayloads   bool `protobuf:"varint,8,opt,name=raw_payloads,json=rawPayloads,proto3" json:"raw_payloads,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -321,6 +368,27 @@ func (x *ChannelReply) GetStaleFh() uint64 {
 		return x.StaleFh
 	}
 	return 0
+}
+
+func (x *ChannelReply) GetRawOp() uint32 {
+	if x != nil {
+		return x.RawOp
+	}
+	return 0
+}
+
+func (x *ChannelReply) GetRawLen() uint32 {
+	if x != nil {
+		return x.RawLen
+	}
+	return 0
+}
+
+func (x *ChannelReply) GetRawPayloads() bool {
+	if x != nil {
+		return x.RawPayloads
+	}
+	return false
 }
 
 // Attr is vfs.Attr: struct stat plus the GFID.
@@ -4800,21 +4868,28 @@ const file_brick_proto_rawDesc = "" +
 	"\vbrick.proto\x12\x0ecairn.brick.v1\"\x15\n" +
 	"\x13ChannelTokenRequest\")\n" +
 	"\x11ChannelTokenReply\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\fR\x05token\"B\n" +
+	"\x05token\x18\x01 \x01(\fR\x05token\"e\n" +
 	"\fChannelHello\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\fR\x05token\x12\x1c\n" +
-	"\tsubvolume\x18\x02 \x01(\tR\tsubvolume\"\x83\x01\n" +
+	"\tsubvolume\x18\x02 \x01(\tR\tsubvolume\x12!\n" +
+	"\fraw_payloads\x18\x03 \x01(\bR\vrawPayloads\"\xd0\x01\n" +
 	"\vChannelCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\x04call\x18\x02 \x01(\v2\x1f.cairn.brick.v1.CompoundRequestR\x04call\x12\x16\n" +
 	"\x06caller\x18\x03 \x01(\fR\x06caller\x12\x17\n" +
-	"\await_id\x18\x04 \x01(\x04R\x06waitId\"\x9c\x01\n" +
+	"\await_id\x18\x04 \x01(\x04R\x06waitId\x12\x15\n" +
+	"\x06raw_op\x18\x05 \x01(\rR\x05rawOp\x12\x17\n" +
+	"\araw_len\x18\x06 \x01(\rR\x06rawLen\x12\x1b\n" +
+	"\traw_reply\x18\a \x01(\bR\brawReply\"\xef\x01\n" +
 	"\fChannelReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\x05reply\x18\x02 \x01(\v2\x1d.cairn.brick.v1.CompoundReplyR\x05reply\x12\x12\n" +
 	"\x04code\x18\x03 \x01(\rR\x04code\x12\x18\n" +
 	"\amessage\x18\x04 \x01(\tR\amessage\x12\x19\n" +
-	"\bstale_fh\x18\x05 \x01(\x04R\astaleFh\"\xf6\x02\n" +
+	"\bstale_fh\x18\x05 \x01(\x04R\astaleFh\x12\x15\n" +
+	"\x06raw_op\x18\x06 \x01(\rR\x05rawOp\x12\x17\n" +
+	"\araw_len\x18\a \x01(\rR\x06rawLen\x12!\n" +
+	"\fraw_payloads\x18\b \x01(\bR\vrawPayloads\"\xf6\x02\n" +
 	"\x04Attr\x12\x12\n" +
 	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\rR\x04mode\x12\x14\n" +

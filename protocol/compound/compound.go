@@ -94,14 +94,16 @@ type Op struct {
 	Fh        vfs.Handle
 	// Flags are open(2) flags (Open), rename flags (Rename) or setxattr
 	// flags (SetXattr).
-	Flags    uint32
-	Create   vfs.CreateIn  // Create, Mknod, Mkdir, Symlink
-	SetAttr  vfs.SetAttrIn // SetAttr
-	Off      int64         // Read, Write, Fallocate
-	Len      int64         // Read size, Fallocate length
-	Mode     uint32        // Fallocate mode
-	Data     []byte        // Write data, SetXattr value
-	Datasync bool          // Fsync
+	Flags   uint32
+	Create  vfs.CreateIn  // Create, Mknod, Mkdir, Symlink
+	SetAttr vfs.SetAttrIn // SetAttr
+	Off     int64         // Read, Write, Fallocate
+	Len     int64         // Read size, Fallocate length
+	Mode    uint32        // Fallocate mode
+	// Data is the Write data and the SetXattr value; for Read, a buffer
+	// with room for Len bytes that Do may read into (optional).
+	Data     []byte
+	Datasync bool // Fsync
 	XattrOp  vfs.XattrOpKind
 	Xattrs   map[string][]byte // XattrOp operands
 	Domain   string            // InodeLk, EntryLk
@@ -211,7 +213,14 @@ func Do(ctx context.Context, t vfs.Translator, op *Op) Result {
 			r.Errno = syscall.EINVAL
 			break
 		}
-		buf := make([]byte, op.Len)
+		// A caller may lend the buffer (Data with room for Len bytes),
+		// e.g. a brick reading into its pool.
+		buf := op.Data
+		if int64(cap(buf)) >= op.Len {
+			buf = buf[:op.Len]
+		} else {
+			buf = make([]byte, op.Len)
+		}
 		var n int
 		n, r.Errno = t.Read(ctx, op.GFID, op.Fh, buf, op.Off)
 		if r.Errno == 0 {

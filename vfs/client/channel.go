@@ -3,6 +3,8 @@ package client
 import (
 	"bufio"
 	"context"
+	"fmt"
+	"io"
 	"sync"
 	"time"
 
@@ -22,17 +24,41 @@ import (
 // cancelled when the brick is declared down.
 type channel struct {
 	// send and recv move one message; side is true on a side connection.
-	send   func(*brickpb.ChannelCall) error
-	recv   func() (*brickpb.ChannelReply, error)
-	cancel func()
-	side   bool
+	// send writes raw (may be nil) after the message; readRaw reads the
+	// raw payload that follows a reply. Both only on a side connection
+	// with raw payloads agreed (raw true).
+	send    func(m *brickpb.ChannelCall, raw []byte) error
+	recv    func() (*brickpb.ChannelReply, error)
+	readRaw func([]byte) error
+	cancel  func()
+	side    bool
+	raw     bool
 
 	sendMu sync.Mutex // gRPC allows one Send at a time
 
 	mu      sync.Mutex
 	next    uint64
-	pending map[uint64]chan *brickpb.ChannelReply
+	pending map[uint64]*pendingCall
 	err     error // why the stream broke; nil while it works
+}
+
+// pendingCall is a call waiting for its reply.
+type pendingCall struct {
+	reply chan *brickpb.ChannelReply // buffered; closed if the channel breaks
+	// dest receives a raw Read payload when it is large enough.
+	dest []byte
+	// claimed is set (under channel.mu) when the receiver took the call
+	// and may be writing into dest: the caller must then wait for the
+	// reply even if its context ends, or dest could change under it.
+	claimed bool
+}
+
+// rawIO names the bulk data of a call that may travel as a raw payload:
+// the data of the Write at op, or the destination of the Read at op.
+type rawIO struct {
+	op   int
+	data []byte
+	dest []byte
 }
 
 // channel returns ep's channel, opening it on first use or after it broke.
@@ -58,6 +84,7 @@ func (c *Client) channel(ep *epoch) (*channel, error) {
 		}
 	}
 	ep.ch = ch
+	c.rawBulk.Store(ch.raw)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
@@ -75,8 +102,9 @@ func (c *Client) openStream(ep *epoch) (*channel, error) {
 		cancel()
 		return nil, err
 	}
-	return &channel{send: stream.Send, recv: stream.Recv, cancel: cancel,
-		pending: map[uint64]chan *brickpb.ChannelReply{}}, nil
+	send := func(m *brickpb.ChannelCall, _ []byte) error { return stream.Send(m) }
+	return &channel{send: send, recv: stream.Recv, cancel: cancel,
+		pending: map[uint64]*pendingCall{}}, nil
 }
 
 // openSide opens the Channel on a side connection (protocol/fastpath.go):
@@ -105,7 +133,8 @@ func (c *Client) openSide(ep *epoch) (*channel, error) {
 	if _, err := nc.Write([]byte(protocol.FastPathMagic)); err != nil {
 		return fail(err)
 	}
-	if err := protocol.WriteFrame(nc, &brickpb.ChannelHello{Token: tok.Token, Subvolume: c.cfg.RemoteSubvolume}); err != nil {
+	hello := &brickpb.ChannelHello{Token: tok.Token, Subvolume: c.cfg.RemoteSubvolume, RawPayloads: true}
+	if err := protocol.WriteFrame(nc, hello); err != nil {
 		return fail(err)
 	}
 	r := bufio.NewReaderSize(nc, 64<<10)
@@ -120,7 +149,11 @@ func (c *Client) openSide(ep *epoch) (*channel, error) {
 	stop := context.AfterFunc(ep.ctx, func() { nc.Close() })
 	var buf []byte
 	return &channel{
-		send: func(m *brickpb.ChannelCall) error { return protocol.WriteFrame(nc, m) },
+		send: func(m *brickpb.ChannelCall, raw []byte) error { return protocol.WriteFrameRaw(nc, m, raw) },
+		readRaw: func(b []byte) error {
+			_, err := io.ReadFull(r, b)
+			return err
+		},
 		recv: func() (*brickpb.ChannelReply, error) {
 			rep := new(brickpb.ChannelReply)
 			var err error
@@ -132,7 +165,8 @@ func (c *Client) openSide(ep *epoch) (*channel, error) {
 		},
 		cancel:  func() { stop(); nc.Close() },
 		side:    true,
-		pending: map[uint64]chan *brickpb.ChannelReply{},
+		raw:     answer.RawPayloads,
+		pending: map[uint64]*pendingCall{},
 	}, nil
 }
 
@@ -141,6 +175,18 @@ func (c *Client) openSide(ep *epoch) (*channel, error) {
 func (ch *channel) receive() {
 	for {
 		rep, err := ch.recv()
+		var p *pendingCall
+		if err == nil {
+			ch.mu.Lock()
+			if p = ch.pending[rep.Id]; p != nil {
+				delete(ch.pending, rep.Id)
+				p.claimed = true
+			}
+			ch.mu.Unlock()
+			if rep.RawLen > 0 || rep.RawOp > 0 {
+				err = ch.receiveRaw(rep, p)
+			}
+		}
 		if err != nil {
 			if _, ok := status.FromError(err); !ok { // io.EOF: the brick ended the stream
 				err = status.Error(codes.Unavailable, "brick channel closed: "+err.Error())
@@ -150,27 +196,67 @@ func (ch *channel) receive() {
 			pending := ch.pending
 			ch.pending = nil
 			ch.mu.Unlock()
+			if p != nil {
+				close(p.reply)
+			}
 			for _, p := range pending {
-				close(p)
+				close(p.reply)
 			}
 			ch.cancel()
 			return
 		}
-		ch.mu.Lock()
-		p := ch.pending[rep.Id]
-		delete(ch.pending, rep.Id)
-		ch.mu.Unlock()
 		if p != nil {
-			p <- rep // buffered: never blocks
+			p.reply <- rep // buffered: never blocks
 		}
 	}
 }
 
+// receiveRaw reads the raw payload following rep into p's destination
+// when it fits (a read straight into the caller's buffer), and makes it
+// the data of the Read reply it belongs to. Any inconsistency breaks the
+// channel: the byte stream can no longer be trusted.
+func (ch *channel) receiveRaw(rep *brickpb.ChannelReply, p *pendingCall) error {
+	n := int(rep.RawLen)
+	k := int(rep.RawOp) - 1
+	replies := rep.GetReply().GetReplies()
+	if !ch.raw || n > protocol.MaxIOSize || k < 0 || k >= len(replies) || replies[k].GetRead() == nil {
+		return fmt.Errorf("malformed raw payload (op %d, %d bytes)", rep.RawOp, rep.RawLen)
+	}
+	var dst []byte
+	if p != nil && cap(p.dest) >= n {
+		dst = p.dest[:n]
+	} else {
+		dst = make([]byte, n) // the caller gave up, or lent too little
+	}
+	if err := ch.readRaw(dst); err != nil {
+		return err
+	}
+	replies[k].GetRead().Data = dst
+	return nil
+}
+
 // call sends req and waits for its reply or for ctx. The error is a gRPC
 // status as a unary Compound call would return, so that Client.fail and
-// staleHandle judge both paths alike.
-func (ch *channel) call(ctx context.Context, req *brickpb.CompoundRequest, caller string, waitID uint64) (*brickpb.CompoundReply, error) {
-	p := make(chan *brickpb.ChannelReply, 1)
+// staleHandle judge both paths alike. With rio on a channel that carries
+// raw payloads, the Write data named there goes as one (req's copy of it
+// is taken out while sending) and a Read reply's data lands in rio.dest;
+// elsewhere the data travels inside the messages as usual.
+func (ch *channel) call(ctx context.Context, req *brickpb.CompoundRequest, caller string, waitID uint64, rio *rawIO) (*brickpb.CompoundReply, error) {
+	p := &pendingCall{reply: make(chan *brickpb.ChannelReply, 1)}
+	msg := &brickpb.ChannelCall{Call: req, Caller: []byte(caller), WaitId: waitID}
+	var raw []byte
+	if rio != nil && ch.raw && rio.op >= 0 && rio.op < len(req.Ops) {
+		if w := req.Ops[rio.op].GetWrite(); w != nil && len(w.Data) > 0 {
+			raw = w.Data
+			w.Data = nil
+			defer func() { w.Data = raw }()
+			msg.RawOp, msg.RawLen = uint32(rio.op+1), uint32(len(raw))
+		}
+		if rio.dest != nil {
+			p.dest = rio.dest
+			msg.RawReply = true
+		}
+	}
 	ch.mu.Lock()
 	if ch.err != nil {
 		err := ch.err
@@ -178,43 +264,55 @@ func (ch *channel) call(ctx context.Context, req *brickpb.CompoundRequest, calle
 		return nil, err
 	}
 	ch.next++
-	id := ch.next
-	ch.pending[id] = p
+	msg.Id = ch.next
+	ch.pending[msg.Id] = p
 	ch.mu.Unlock()
 
 	ch.sendMu.Lock()
-	err := ch.send(&brickpb.ChannelCall{Id: id, Call: req, Caller: []byte(caller), WaitId: waitID})
+	err := ch.send(msg, raw)
 	ch.sendMu.Unlock()
 	if err != nil {
 		// The stream broke; Recv reports why and fails the others.
-		ch.forget(id)
+		ch.forget(msg.Id)
 		return nil, status.Error(codes.Unavailable, "brick channel: "+err.Error())
 	}
+	var rep *brickpb.ChannelReply
+	var ok bool
 	select {
-	case rep, ok := <-p:
-		if !ok {
-			ch.mu.Lock()
-			err := ch.err
-			ch.mu.Unlock()
-			return nil, err
-		}
-		if rep.Code != 0 {
-			st := status.New(codes.Code(rep.Code), rep.Message)
-			if rep.StaleFh != 0 {
-				if d, err := st.WithDetails(&brickpb.StaleHandle{Fh: rep.StaleFh}); err == nil {
-					st = d
-				}
-			}
-			return nil, st.Err()
-		}
-		if rep.Reply == nil {
-			return &brickpb.CompoundReply{}, nil
-		}
-		return rep.Reply, nil
+	case rep, ok = <-p.reply:
 	case <-ctx.Done():
-		ch.forget(id)
+		ch.mu.Lock()
+		claimed := p.claimed
+		if !claimed {
+			delete(ch.pending, msg.Id)
+		}
+		ch.mu.Unlock()
+		if claimed {
+			// The receiver may be filling p.dest: wait until it is
+			// done (or the channel breaks) before giving dest back.
+			<-p.reply
+		}
 		return nil, status.FromContextError(ctx.Err()).Err()
 	}
+	if !ok {
+		ch.mu.Lock()
+		err := ch.err
+		ch.mu.Unlock()
+		return nil, err
+	}
+	if rep.Code != 0 {
+		st := status.New(codes.Code(rep.Code), rep.Message)
+		if rep.StaleFh != 0 {
+			if d, err := st.WithDetails(&brickpb.StaleHandle{Fh: rep.StaleFh}); err == nil {
+				st = d
+			}
+		}
+		return nil, st.Err()
+	}
+	if rep.Reply == nil {
+		return &brickpb.CompoundReply{}, nil
+	}
+	return rep.Reply, nil
 }
 
 func (ch *channel) forget(id uint64) {

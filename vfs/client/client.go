@@ -156,6 +156,9 @@ type Client struct {
 	hooks  []func(up bool)
 
 	waitSeq atomic.Uint64 // ids of calls that may wait (protocol.MDWaitID)
+	// rawBulk says the newest channel is a side connection with raw
+	// payloads: bulk reads and writes then go there (channel.go).
+	rawBulk atomic.Bool
 
 	hmu     sync.RWMutex
 	handles map[vfs.Handle]*openFile

@@ -65,7 +65,7 @@ func (c *Client) Compound(ctx context.Context, ops []compound.Op) ([]compound.Re
 		if e != 0 {
 			return nil, e
 		}
-		rep, err := c.viaChannel(cctx, ep, req, protocol.EncodeCaller(vfs.CallerFrom(ctx)), waitID)
+		rep, err := c.viaChannel(cctx, ep, req, protocol.EncodeCaller(vfs.CallerFrom(ctx)), waitID, nil)
 		if err != nil {
 			if stale, ok := staleHandle(err); ok {
 				done()
@@ -125,11 +125,11 @@ func (c *Client) compoundResults(ops []compound.Op, rep *brickpb.CompoundReply) 
 	return results, e
 }
 
-// viaChannel runs a compound call on ep's channel.
-func (c *Client) viaChannel(ctx context.Context, ep *epoch, req *brickpb.CompoundRequest, caller string, waitID uint64) (*brickpb.CompoundReply, error) {
+// viaChannel runs a compound call on ep's channel (rio: see channel.call).
+func (c *Client) viaChannel(ctx context.Context, ep *epoch, req *brickpb.CompoundRequest, caller string, waitID uint64, rio *rawIO) (*brickpb.CompoundReply, error) {
 	ch, err := c.channel(ep)
 	if err != nil {
 		return nil, err
 	}
-	return ch.call(ctx, req, caller, waitID)
+	return ch.call(ctx, req, caller, waitID, rio)
 }

@@ -45,8 +45,10 @@ func (c *Client) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Han
 	return c.addHandle(gfid, remote, flags, false), 0
 }
 
-// channelIOSize is the largest Read or Write sent on the channel; larger
-// ones take the unary calls, whose codec moves the data without copies.
+// channelIOSize is the largest Read or Write sent on the channel when it
+// is a gRPC stream or lacks raw payloads; larger ones take the unary
+// calls, whose codec moves the data without copies. On a side connection
+// with raw payloads (Client.rawBulk) every size goes on the channel.
 const channelIOSize = 256 << 10
 
 // Read reads in chunks of at most protocol.MaxIOSize, stopping at the first
@@ -56,14 +58,35 @@ func (c *Client) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []
 	if e != 0 {
 		return 0, e
 	}
-	if len(dest) <= channelIOSize {
+	if len(dest) <= channelIOSize || c.rawBulk.Load() {
 		// Small reads cost less as a channel message than as a unary
-		// call, even with the copies the message decoding makes.
-		r := c.one(ctx, of, compound.Read(gfid, 0, off, len(dest)))
-		if r.Errno != 0 {
-			return 0, r.Errno
+		// call, even with the copies the message decoding makes; on a
+		// side connection with raw payloads, reads of any size land in
+		// dest straight from the socket.
+		total := 0
+		for first := true; first || total < len(dest); first = false {
+			want := min(len(dest)-total, protocol.MaxIOSize)
+			d := dest[total : total+want]
+			r := c.oneRaw(ctx, of, compound.Read(gfid, 0, off+int64(total), want), &rawIO{dest: d})
+			if r.Errno != 0 {
+				if total > 0 {
+					return total, 0
+				}
+				return 0, r.Errno
+			}
+			n := len(r.Data)
+			if n > want {
+				return total, syscall.EIO // a brick sending more than asked
+			}
+			if n > 0 && &r.Data[0] != &d[0] {
+				copy(d, r.Data)
+			}
+			total += n
+			if n < want {
+				break
+			}
 		}
-		return copy(dest, r.Data), 0
+		return total, 0
 	}
 	g := protocol.GFIDBytes(gfid)
 	total := 0
@@ -98,12 +121,24 @@ func (c *Client) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data [
 	if e != 0 {
 		return 0, e
 	}
-	if len(data) <= channelIOSize {
-		r := c.one(ctx, of, compound.Write(gfid, 0, data, off))
-		if r.Errno != 0 {
-			return 0, r.Errno
+	if len(data) <= channelIOSize || c.rawBulk.Load() {
+		total := 0
+		for first := true; first || total < len(data); first = false {
+			chunk := data[total:min(len(data), total+protocol.MaxIOSize)]
+			r := c.oneRaw(ctx, of, compound.Write(gfid, 0, chunk, off+int64(total)), &rawIO{data: chunk})
+			if r.Errno != 0 {
+				if total > 0 {
+					return total, 0
+				}
+				return 0, r.Errno
+			}
+			n := min(r.N, len(chunk))
+			total += n
+			if n < len(chunk) {
+				break
+			}
 		}
-		return min(r.N, len(data)), 0
+		return total, 0
 	}
 	g := protocol.GFIDBytes(gfid)
 	total := 0

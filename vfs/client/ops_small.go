@@ -19,6 +19,12 @@ import (
 // into op.Fh (nil: op.Fh is sent as is); a stale handle is reopened and the
 // call retried once, as call does.
 func (c *Client) one(ctx context.Context, of *openFile, op compound.Op) compound.Result {
+	return c.oneRaw(ctx, of, op, nil)
+}
+
+// oneRaw is one whose Write data or Read destination may travel as a raw
+// payload (rio.op is 0: the only op).
+func (c *Client) oneRaw(ctx context.Context, of *openFile, op compound.Op, rio *rawIO) compound.Result {
 	blocking := (op.Kind == compound.OpInodeLk || op.Kind == compound.OpEntryLk) && op.Wait
 	caller := protocol.EncodeCaller(vfs.CallerFrom(ctx))
 	for attempt := 0; ; attempt++ {
@@ -34,7 +40,7 @@ func (c *Client) one(ctx context.Context, of *openFile, op compound.Op) compound
 			done()
 			return compound.Result{Errno: syscall.EINVAL}
 		}
-		rep, err := c.viaChannel(cctx, ep, &brickpb.CompoundRequest{Ops: []*brickpb.SubRequest{sub}}, caller, waitID)
+		rep, err := c.viaChannel(cctx, ep, &brickpb.CompoundRequest{Ops: []*brickpb.SubRequest{sub}}, caller, waitID, rio)
 		if err == nil {
 			done()
 			c.alive()
