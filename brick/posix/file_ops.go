@@ -3,6 +3,7 @@ package posix
 import (
 	"context"
 	"syscall"
+	"unsafe"
 
 	"github.com/cairnfs/cairn/internal/sys"
 	"github.com/cairnfs/cairn/vfs"
@@ -66,21 +67,28 @@ func (p *Posix) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Hand
 // anonymous handle 0 one opened for this call (after a permission check,
 // since no Open did one). done must be called after use.
 func (p *Posix) ioFD(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, want uint32) (int, func(), syscall.Errno) {
+	fd, _, done, e := p.ioHandle(ctx, gfid, fh, want)
+	return fd, done, e
+}
+
+// ioHandle is ioFD that also returns the open handle (nil for an
+// anonymous descriptor).
+func (p *Posix) ioHandle(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, want uint32) (int, *handle, func(), syscall.Errno) {
 	if fh != 0 {
 		h, e := p.getHandle(gfid, fh)
 		if e != 0 {
-			return -1, nil, e
+			return -1, nil, nil, e
 		}
 		if h.dir {
 			h.mu.RUnlock()
-			return -1, nil, syscall.EISDIR
+			return -1, nil, nil, syscall.EISDIR
 		}
 		acc := h.flags & syscall.O_ACCMODE
 		if (want&mayWrite != 0 && acc == syscall.O_RDONLY) || (want&mayRead != 0 && acc == syscall.O_WRONLY) {
 			h.mu.RUnlock()
-			return -1, nil, syscall.EBADF
+			return -1, nil, nil, syscall.EBADF
 		}
-		return h.fd, h.mu.RUnlock, 0
+		return h.fd, h, h.mu.RUnlock, 0
 	}
 	c := vfs.CallerFrom(ctx)
 	if a := p.anon.get(gfid, want&mayWrite != 0); a != nil {
@@ -88,9 +96,9 @@ func (p *Posix) ioFD(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, want uin
 		if err := sys.Fstat(a.fd, &st); err == nil && st.Nlink > 0 {
 			if e := access(c, &st, want); e != 0 {
 				p.anon.put(a)
-				return -1, nil, e
+				return -1, nil, nil, e
 			}
-			return a.fd, func() { p.anon.put(a) }, 0
+			return a.fd, nil, func() { p.anon.put(a) }, 0
 		}
 		// Deleted since it was cached: resolve afresh (ESTALE).
 		p.anon.put(a)
@@ -98,14 +106,14 @@ func (p *Posix) ioFD(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, want uin
 	}
 	o, e := p.resolve(gfid)
 	if e != 0 {
-		return -1, nil, e
+		return -1, nil, nil, e
 	}
 	defer o.close()
 	if o.isDir() {
-		return -1, nil, syscall.EISDIR
+		return -1, nil, nil, syscall.EISDIR
 	}
 	if e := access(c, &o.st, want); e != 0 {
-		return -1, nil, e
+		return -1, nil, nil, e
 	}
 	if o.st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		fd, e := openObj(o, syscall.O_RDONLY) // refuses it with the right errno
@@ -113,7 +121,7 @@ func (p *Posix) ioFD(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, want uin
 			sys.Close(fd)
 			e = syscall.EINVAL
 		}
-		return -1, nil, e
+		return -1, nil, nil, e
 	}
 	// Open read-write whatever this call needs, so that the cached
 	// descriptor serves later writes too; a read-only export still serves
@@ -125,10 +133,10 @@ func (p *Posix) ioFD(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, want uin
 		fd, e = openObj(o, syscall.O_RDONLY)
 	}
 	if e != 0 {
-		return -1, nil, e
+		return -1, nil, nil, e
 	}
 	a := p.anon.add(gfid, fd, writable)
-	return a.fd, func() { p.anon.put(a) }, 0
+	return a.fd, nil, func() { p.anon.put(a) }, 0
 }
 
 // Read reads at off.
@@ -163,7 +171,7 @@ func (p *Posix) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []
 	if off < 0 {
 		return 0, syscall.EINVAL
 	}
-	fd, done, e := p.ioFD(ctx, gfid, fh, mayWrite)
+	fd, h, done, e := p.ioHandle(ctx, gfid, fh, mayWrite)
 	if e != 0 {
 		return 0, e
 	}
@@ -174,6 +182,9 @@ func (p *Posix) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []
 		if sys.Fstat(fd, &st) == nil {
 			killPriv(c, fd, &st)
 		}
+	}
+	if n, ok := p.directWrite(h, data, off); ok {
+		return n, 0
 	}
 	total := 0
 	for total < len(data) {
@@ -187,6 +198,44 @@ func (p *Posix) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []
 		total += n
 	}
 	return total, 0
+}
+
+// directAlign is the alignment O_DIRECT needs of offset, length and
+// buffer address on every Linux file system and device we meet (the
+// logical block size is at most 4 KiB).
+const directAlign = 4096
+
+// directWrite writes data through fh's O_DIRECT descriptor when the write
+// is large and aligned enough (Config.DirectWriteMin), and reports whether
+// it did. A large streaming write gains nothing from the brick's page
+// cache (the client caches what it reads back) and pays for filling it:
+// on the VMs measured here, page cache beyond what was recently in use
+// costs ~3 ms of CPU per MiB to populate (buffered 4 GiB: 304 MiB/s at 87%
+// system time; O_DIRECT: 1,093 MiB/s at 15%). Linux keeps the page cache
+// coherent with O_DIRECT writes (it writes back and drops the cached
+// range), so buffered readers still see the data. Anything unusual
+// (O_APPEND, a file system without O_DIRECT, a short or failed direct
+// write) falls back to the buffered path, which then writes it all.
+// h (nil for an anonymous descriptor) is held for reading by the caller.
+func (p *Posix) directWrite(h *handle, data []byte, off int64) (int, bool) {
+	if p.directMin <= 0 || h == nil || len(data) < p.directMin ||
+		off%directAlign != 0 || len(data)%directAlign != 0 ||
+		uintptr(unsafe.Pointer(unsafe.SliceData(data)))%directAlign != 0 {
+		return 0, false
+	}
+	if h.flags&syscall.O_APPEND != 0 {
+		return 0, false
+	}
+	dfd, ok := h.directFD()
+	if !ok {
+		return 0, false
+	}
+	n, err := sys.Pwrite(dfd, data, off)
+	if err != nil || n != len(data) {
+		// Whatever part went through is written again, buffered.
+		return 0, false
+	}
+	return n, true
 }
 
 // Flush is a no-op: data is written through to the disk's page cache.

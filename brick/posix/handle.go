@@ -22,6 +22,12 @@ type handle struct {
 	// dmu serialises ReadDir on one handle (it seeks the shared fd).
 	dmu sync.Mutex
 	buf []byte
+
+	// direct is a second descriptor of the file opened O_WRONLY|O_DIRECT
+	// for large aligned writes (see Posix.directWrite): -1 until first
+	// needed, -2 when the file system refused O_DIRECT.
+	directMu sync.Mutex
+	direct   int
 }
 
 func (h *handle) close() {
@@ -30,7 +36,27 @@ func (h *handle) close() {
 	if !h.closed {
 		h.closed = true
 		sys.Close(h.fd)
+		if h.direct >= 0 {
+			sys.Close(h.direct)
+		}
 	}
+}
+
+// directFD returns the handle's O_DIRECT descriptor, opening it on first
+// use; ok is false when the file system does not take O_DIRECT. The
+// caller holds h.mu for reading.
+func (h *handle) directFD() (fd int, ok bool) {
+	h.directMu.Lock()
+	defer h.directMu.Unlock()
+	if h.direct == -1 {
+		fd, err := sys.Reopen(h.fd, syscall.O_WRONLY|syscall.O_DIRECT)
+		if err != nil {
+			h.direct = -2
+		} else {
+			h.direct = fd
+		}
+	}
+	return h.direct, h.direct >= 0
 }
 
 // addHandle registers fd. Callers hold g's stripe, so that an Unlink
@@ -44,7 +70,7 @@ func (p *Posix) addHandle(g vfs.GFID, fd int, flags int, dir bool) (vfs.Handle, 
 	}
 	p.nextFH++
 	fh := p.nextFH
-	p.handles[fh] = &handle{fd: fd, gfid: g, flags: flags, dir: dir}
+	p.handles[fh] = &handle{fd: fd, gfid: g, flags: flags, dir: dir, direct: -1}
 	p.openCount[g]++
 	return fh, 0
 }

@@ -41,12 +41,18 @@ type Config struct {
 	Directory string
 	// Logger receives warnings about on-disk inconsistencies; nil discards.
 	Logger *slog.Logger
+	// DirectWriteMin (option o-direct-min-size): writes through an open
+	// handle of at least this many bytes, with offset, length and buffer
+	// aligned to 4 KiB, bypass the page cache (O_DIRECT). 0 turns it off.
+	DirectWriteMin int
 }
 
 // Posix is the storage/posix translator. It is safe for concurrent use.
 type Posix struct {
 	dir string
 	log *slog.Logger
+
+	directMin int // Config.DirectWriteMin
 
 	// ctime hides ctime changes made only by internal xattrs.
 	ctime ctimeMask
@@ -89,6 +95,7 @@ func New(cfg Config) (*Posix, error) {
 	p := &Posix{
 		dir:       cfg.Directory,
 		log:       log.With("xlator", "storage/posix", "directory", cfg.Directory),
+		directMin: cfg.DirectWriteMin,
 		rootFD:    -1,
 		metaFD:    -1,
 		gfidFD:    -1,

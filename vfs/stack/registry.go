@@ -41,9 +41,13 @@ func Registry(env Env) volfile.Registry {
 	reg := volfile.Registry{
 		"storage/posix": {
 			Help:    "stores the volume in a local export directory (brick side)",
-			Options: []volfile.OptionSpec{{Key: "directory", Kind: volfile.Path, Required: true, Help: "export directory; must exist"}},
+			Options: []volfile.OptionSpec{
+				{Key: "directory", Kind: volfile.Path, Required: true, Help: "export directory; must exist"},
+				{Key: "o-direct-min-size", Kind: volfile.Size, Default: "256KB", Help: "writes of at least this size, 4 KiB aligned, bypass the brick's page cache (O_DIRECT); 0 turns it off"},
+			},
 			Build: func(ctx context.Context, v *volfile.Volume, o volfile.Options, _ []vfs.Translator) (vfs.Translator, error) {
-				p, err := posix.New(posix.Config{Directory: o.String("directory"), Logger: env.logger().With("volume", v.Name)})
+				p, err := posix.New(posix.Config{Directory: o.String("directory"), Logger: env.logger().With("volume", v.Name),
+					DirectWriteMin: int(o.Size("o-direct-min-size"))})
 				if err != nil {
 					return nil, o.Errorf("directory", "%v", err)
 				}
