@@ -87,7 +87,17 @@ type IOCache struct {
 	// (the GetAttr before every first read was half the cost of reading
 	// a small file).
 	hints map[vfs.GFID]hint
+	// spare holds page buffers of dropped pages for reuse (at most
+	// maxSpare): a streaming reader replaces the whole cache every
+	// cache-size bytes, and fresh buffers cost more than the copy (Go
+	// zeroes them, and on the VMs measured here first touching memory
+	// is expensive).
+	spare [][]byte
 }
+
+// maxSpare bounds IOCache.spare, so that the cache's memory stays within
+// cache-size plus at most this many pages.
+const maxSpare = 16
 
 // hint is what observe saw of a file: its attributes as of asked (the
 // time the call that returned them started). Pages read after asked are
@@ -195,6 +205,7 @@ func (c *IOCache) retire(f *file) {
 	for _, p := range f.pages {
 		c.lru.Remove(p.elem)
 		c.bytes -= int64(len(p.data))
+		c.recycle(p)
 	}
 	f.pages = nil
 	f.dead = true
@@ -210,6 +221,7 @@ func (c *IOCache) evict(p *page, keep *file) {
 	c.lru.Remove(p.elem)
 	c.bytes -= int64(len(p.data))
 	delete(p.f.pages, p.idx)
+	c.recycle(p)
 	if len(p.f.pages) == 0 && p.f != keep && p.f.readers == 0 {
 		// Forget files without pages, so that the index follows the
 		// cache's size rather than the number of files ever read.
@@ -321,13 +333,29 @@ func (c *IOCache) insert(f *file, idx int64, data []byte) {
 		c.lru.Remove(old.elem)
 		c.bytes -= int64(len(old.data))
 		delete(f.pages, idx)
+		c.recycle(old)
 	}
 	for c.bytes+n > c.size {
 		c.evict(c.lru.Back().Value.(*page), f)
 	}
-	p := &page{f: f, idx: idx, data: make([]byte, n)}
+	var buf []byte
+	if k := len(c.spare); k > 0 && n == c.pageSize {
+		buf, c.spare = c.spare[k-1][:n], c.spare[:k-1]
+	} else {
+		buf = make([]byte, n)
+	}
+	p := &page{f: f, idx: idx, data: buf}
 	copy(p.data, data)
 	p.elem = c.lru.PushFront(p)
 	f.pages[idx] = p
 	c.bytes += n
+}
+
+// recycle keeps the buffer of a dropped full page for reuse. Page data
+// never leaves the cache (reads copy it under mu), so nothing else can
+// hold it. Called with mu held.
+func (c *IOCache) recycle(p *page) {
+	if int64(cap(p.data)) == c.pageSize && len(c.spare) < maxSpare {
+		c.spare = append(c.spare, p.data[:0])
+	}
 }

@@ -624,3 +624,32 @@ func TestLookupHint(t *testing.T) {
 	}
 	checkAccounting(t, e.cache)
 }
+
+// TestStreamingReuse: a reader streaming through a file larger than the
+// cache, in page-aligned reads of several pages (read straight into its
+// buffer), gets the right bytes, a second pass serves the tail from the
+// cache, and the pages dropped on the way are reused, not reallocated.
+func TestStreamingReuse(t *testing.T) {
+	e := newEnv(t, Config{CacheSize: 8 * ps, CacheTimeout: time.Hour})
+	content := pattern(40*ps+123, 3)
+	g := e.file(t, "big", content)
+	for pass := 0; pass < 2; pass++ {
+		for off := 0; off < len(content); off += 4 * ps {
+			got := read(t, e.cache, g, off, 4*ps)
+			want := content[off:min(off+4*ps, len(content))]
+			if !bytes.Equal(got, want) {
+				t.Fatalf("pass %d: read at %d: wrong data (%d bytes, want %d)", pass, off, len(got), len(want))
+			}
+		}
+		checkAccounting(t, e.cache)
+	}
+	e.cache.mu.Lock()
+	spare := len(e.cache.spare)
+	e.cache.mu.Unlock()
+	if spare == 0 {
+		t.Error("no page buffer was kept for reuse while streaming")
+	}
+	if got := read(t, e.cache, g, 39*ps, 2*ps); !bytes.Equal(got, content[39*ps:]) {
+		t.Error("the cached tail differs")
+	}
+}

@@ -47,8 +47,17 @@ func (c *IOCache) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest [
 		}
 		c.mu.Unlock()
 
-		buf := make([]byte, run*ps)
-		got, errno := c.Child.Read(ctx, gfid, fh, buf, idx*ps)
+		// Whole pages inside dest are read straight into it and copied
+		// into the cache from there; otherwise through a buffer.
+		lo, hi := idx*ps, (idx+run)*ps
+		direct := lo == pos && hi <= end
+		var buf []byte
+		if direct {
+			buf = dest[lo-off : hi-off]
+		} else {
+			buf = make([]byte, run*ps)
+		}
+		got, errno := c.Child.Read(ctx, gfid, fh, buf, lo)
 		if errno != 0 {
 			if pos > off {
 				break // return what was read, as read(2) does
@@ -61,7 +70,10 @@ func (c *IOCache) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest [
 			c.insert(f, idx+lo/ps, buf[lo:min(lo+ps, int64(got))])
 		}
 		c.mu.Unlock()
-		if in := pos - idx*ps; in < int64(got) {
+		switch in := pos - lo; {
+		case direct:
+			pos += int64(got)
+		case in < int64(got):
 			pos += int64(copy(dest[pos-off:], buf[in:got]))
 		}
 		if int64(got) < run*ps {
