@@ -26,7 +26,8 @@ type entryKey struct {
 // under entry locks on every (parent, name) so that clients racing on a
 // name end alike everywhere; the operation on every active child in
 // parallel; durable blame for children where it failed; then the name
-// locks are released in the background.
+// locks are released with the next request to each child, or soon after
+// (entryUnlockLater).
 func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op entryOp) (uint64, []syscall.Errno, syscall.Errno) {
 	parents := make([]vfs.GFID, 0, 2)
 	for _, n := range names {
@@ -51,9 +52,9 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op entryOp) 
 	for k, n := range names {
 		locks[k] = lockReq{entry: true, domain: entryDomain, gfid: n.parent, name: n.name, typ: vfs.WriteLock}
 	}
-	// Our own previous transaction on these names may still be
-	// releasing its locks in the background: wait for it here rather
-	// than collide with it at the bricks.
+	// Our own previous transaction on these names may still hold
+	// their locks (their release waits for a request to travel with):
+	// wait for it here rather than collide with it at the bricks.
 	r.waitEntryUnlocks(ctx, names)
 
 	wins := make([]*window, 0, len(parents))
@@ -156,7 +157,7 @@ func (r *Replicate) entryBatch(ctx context.Context, active, owner uint64, locks 
 			ops = append(ops, l.op(owner, false))
 		}
 		ops = append(ops, op.batch(i)...)
-		res, e := compound.Run(ctx, r.children[i].t, ops)
+		res, e := r.runOn(ctx, i, ops)
 		granted := 0
 		for k := 0; k < len(locks) && k < len(res); k++ {
 			if res[k].Errno == 0 {
@@ -199,53 +200,6 @@ func downMask(errs []syscall.Errno, mask uint64) uint64 {
 		}
 	})
 	return m
-}
-
-// entryUnlockLater releases name locks in the background, recording the
-// names as being released until it is done.
-func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask, owner uint64, locks []lockReq) {
-	if mask == 0 {
-		return
-	}
-	done := make(chan struct{})
-	r.mu.Lock()
-	if r.unlocking == nil {
-		r.unlocking = make(map[entryKey]chan struct{})
-	}
-	for _, n := range names {
-		r.unlocking[n] = done
-	}
-	r.wg.Add(1)
-	r.mu.Unlock()
-	bctx, cancel := backgroundCtx(ctx)
-	go func() {
-		defer r.wg.Done()
-		defer cancel()
-		r.unlockAndPostOp(bctx, mask, owner, locks, nil)
-		r.mu.Lock()
-		for _, n := range names {
-			if r.unlocking[n] == done {
-				delete(r.unlocking, n)
-			}
-		}
-		r.mu.Unlock()
-		close(done)
-	}()
-}
-
-func (r *Replicate) waitEntryUnlocks(ctx context.Context, names []entryKey) {
-	for _, n := range names {
-		r.mu.Lock()
-		ch := r.unlocking[n]
-		r.mu.Unlock()
-		if ch != nil {
-			select {
-			case <-ch:
-			case <-ctx.Done():
-				return
-			}
-		}
-	}
 }
 
 // newState records what a successful create tells us: the new object

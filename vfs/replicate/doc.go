@@ -32,6 +32,9 @@
 //     namespace operation then only takes its name locks, and creations
 //     send the name lock and the creation in one request (undone and
 //     redone the slow way if another client holds the lock somewhere);
+//     the name unlocks then travel in front of the next request to each
+//     child (the release of the new file, the next create), or on their
+//     own after a couple of milliseconds;
 //   - metadata transactions close at once, with post-op and unlock sent in
 //     the background.
 //

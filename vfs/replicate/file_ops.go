@@ -237,7 +237,8 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 		return 0
 	}
 	// The last release ends the eager transaction in the same request:
-	// release, post-op, unlock.
+	// release, post-op, unlock (after the name unlocks of the create,
+	// typically, which travel in front).
 	post := r.postOps(w)
 	closing := r.closeMask(w)
 	ictx := internalCtx(ctx)
@@ -252,7 +253,7 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 				ops = append(ops, w.locks[k].unlockOp(w.owner))
 			}
 		}
-		runAll(ictx, r.children[i].t, ops)
+		r.runAllOn(ictx, i, ops)
 	})
 	r.finishClose(w)
 	return 0

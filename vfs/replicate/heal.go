@@ -178,7 +178,10 @@ func (r *Replicate) tryLock(ctx context.Context, mask, owner uint64, locks []loc
 		for k, l := range locks {
 			ops[k] = l.op(owner, false)
 		}
-		res, e := compound.Run(ictx, r.children[i].t, ops)
+		// This client's own deferred name unlocks go first, so that
+		// they do not make the heal give up on a directory it has just
+		// changed.
+		res, e := r.runOn(ictx, i, ops)
 		errs[i] = e
 		for k, rr := range res {
 			if k < len(locks) && rr.Errno == 0 {

@@ -77,7 +77,16 @@ func (r *Replicate) lockAndPreOp(ctx context.Context, mask uint64, owner uint64,
 		return ops
 	}
 	run := func(i int, wait bool) {
-		res, e := compound.Run(ictx, r.children[i].t, build(i, wait))
+		var res []compound.Result
+		var e syscall.Errno
+		if wait {
+			res, e = compound.Run(ictx, r.children[i].t, build(i, true))
+		} else {
+			// Deferred unlocks only travel with requests that do
+			// not wait: one blocked at the brick would hold them
+			// back, maybe from the very client it waits for.
+			res, e = r.runOn(ictx, i, build(i, false))
+		}
 		errs[i] = e
 		got[i] = 0
 		for k, rr := range res {

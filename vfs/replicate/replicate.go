@@ -160,17 +160,27 @@ type Replicate struct {
 	states  map[vfs.GFID]*inodeState
 	healing map[vfs.GFID]bool
 	// names remembers one (parent, name) per GFID seen, for logs and
-	// heal info; unlocking holds entry locks being released in the
-	// background.
+	// heal info; unlocking holds entry locks still to be released.
 	names     map[vfs.GFID]dentry
-	unlocking map[entryKey]chan struct{}
+	unlocking map[entryKey]*unlockTxn
 	reported  map[winKey]time.Time // split-brain log lines, rate limited
 	closed    bool
+
+	// deferred queues, per child, entry unlocks waiting for a request
+	// to travel with (unlockq.go); deferredN counts them all, and
+	// unlockTimer, set while any is queued, sends them unless a request
+	// takes them first, unlockDelay after the first was queued. Guarded
+	// by mu; unlockDelay is set by New (tests may change it before use).
+	deferred    [][]*deferredUnlock
+	deferredN   int
+	unlockTimer *time.Timer
+	unlockDelay time.Duration
 
 	// bg bounds background heals; nil when they are disabled.
 	bg chan struct{}
 	// wg counts goroutines started by the translator (heals, post-ops,
-	// unlocks, the daemon), so Close can wait for them.
+	// the daemon) and namespace transactions whose unlocks are not sent
+	// yet, so Close can wait for them.
 	wg     sync.WaitGroup
 	stop   chan struct{}
 	closer sync.Once
@@ -246,6 +256,9 @@ func New(cfg Config, children []vfs.Translator) (*Replicate, error) {
 		states:  make(map[vfs.GFID]*inodeState),
 		healing: make(map[vfs.GFID]bool),
 		stop:    make(chan struct{}),
+
+		deferred:    make([][]*deferredUnlock, len(children)),
+		unlockDelay: entryUnlockDelay,
 	}
 	seen := map[string]bool{}
 	for i, t := range children {

@@ -359,8 +359,8 @@ func (r *Replicate) endWindow(gfid vfs.GFID, k kind) chan struct{} {
 }
 
 // FlushTransactions ends every eager transaction of this client (post-op
-// and unlock), and waits for them and for the background post-ops of
-// namespace operations. Close calls it; tests call it before
+// and unlock), sends the deferred name unlocks of namespace operations,
+// and waits for all of them. Close calls it; tests call it before
 // looking at the bricks' changelogs.
 func (r *Replicate) FlushTransactions(ctx context.Context) {
 	r.mu.Lock()
@@ -372,11 +372,13 @@ func (r *Replicate) FlushTransactions(ctx context.Context) {
 	for _, k := range keys {
 		r.flushWindow(ctx, k.gfid, k.k)
 	}
-	// And the background post-ops of namespace operations.
+	// And the name unlocks of namespace operations: those still queued
+	// go now; others may be in flight with some request.
+	r.flushDeferred()
 	r.mu.Lock()
 	chans := make([]chan struct{}, 0, len(r.unlocking))
-	for _, ch := range r.unlocking {
-		chans = append(chans, ch)
+	for _, t := range r.unlocking {
+		chans = append(chans, t.done)
 	}
 	r.mu.Unlock()
 	for _, ch := range chans {

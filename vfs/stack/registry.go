@@ -40,7 +40,7 @@ func (e Env) logger() *slog.Logger {
 func Registry(env Env) volfile.Registry {
 	reg := volfile.Registry{
 		"storage/posix": {
-			Help:    "stores the volume in a local export directory (brick side)",
+			Help: "stores the volume in a local export directory (brick side)",
 			Options: []volfile.OptionSpec{
 				{Key: "directory", Kind: volfile.Path, Required: true, Help: "export directory; must exist"},
 				{Key: "o-direct-min-size", Kind: volfile.Size, Default: "256KB", Help: "writes of at least this size, 4 KiB aligned, bypass the brick's page cache (O_DIRECT); 0 turns it off"},

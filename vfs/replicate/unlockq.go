@@ -1,0 +1,305 @@
+package replicate
+
+import (
+	"context"
+	"math/bits"
+	"syscall"
+	"time"
+
+	"github.com/cairnfs/cairn/protocol/compound"
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// Deferred entry unlocks.
+//
+// A namespace operation ends by releasing its name locks. Sent on its own,
+// that release is one more request per brick for every create, mkdir or
+// unlink (a create+write+close of a small file would cost five requests
+// per brick instead of four), and on a small machine a brick spends some
+// 100 µs of CPU on any request, however little it carries. So the
+// unlocks wait, per child, for the next compound request replicate sends
+// there that cannot block at the brick (the release that ends a file's
+// eager transaction, the next create, the first try of the next lock)
+// and travel in front of it; a timer sends whatever is left after
+// entryUnlockDelay.
+
+// entryUnlockDelay is how long deferred entry unlocks wait for a request
+// to travel with. It bounds how much longer than before a name stays
+// locked, which only another client (or heal) wanting the same name
+// notices: this client waits for its own unlocks by sending them at once
+// (waitEntryUnlocks). 2 ms usually covers the close(2) that follows the
+// create of a small file, or the next create of a burst.
+const entryUnlockDelay = 2 * time.Millisecond
+
+// maxBatchOps bounds the operations of one compound request replicate
+// builds from deferred unlocks, as the transport does
+// (protocol.MaxCompoundOps, which refuses a larger batch whole).
+const maxBatchOps = 64
+
+// unlockTxn is the deferred entry unlocks of one namespace transaction.
+type unlockTxn struct {
+	ctx    context.Context // the transaction's, without its cancellation
+	client string          // the owner's client: brick locks belong to one
+	names  []entryKey
+	left   int // children whose share has not been sent; guarded by r.mu
+	// done is closed once every child's share was sent (whatever the
+	// outcome).
+	done chan struct{}
+}
+
+// deferredUnlock is one transaction's unlocks on one child.
+type deferredUnlock struct {
+	txn *unlockTxn
+	ops []compound.Op
+}
+
+// entryUnlockLater releases name locks: it queues the unlocks on every
+// child in mask, recording the names as being released until they are
+// sent.
+func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask, owner uint64, locks []lockReq) {
+	if mask == 0 {
+		return
+	}
+	ops := make([]compound.Op, 0, len(locks))
+	for k := len(locks) - 1; k >= 0; k-- {
+		ops = append(ops, locks[k].unlockOp(owner))
+	}
+	txn := &unlockTxn{
+		ctx:    context.WithoutCancel(ctx),
+		client: vfs.CallerFrom(ctx).Client,
+		names:  names,
+		left:   bits.OnesCount64(mask),
+		done:   make(chan struct{}),
+	}
+	r.mu.Lock()
+	if r.unlocking == nil {
+		r.unlocking = make(map[entryKey]*unlockTxn)
+	}
+	for _, n := range names {
+		r.unlocking[n] = txn
+	}
+	r.wg.Add(1)
+	if r.closed {
+		// Nothing may stay queued once Close has flushed the queue.
+		r.mu.Unlock()
+		r.parallel(mask, func(i int) { r.sendDeferred(i, []*deferredUnlock{{txn, ops}}) })
+		return
+	}
+	each(mask, func(i int) {
+		r.deferred[i] = append(r.deferred[i], &deferredUnlock{txn, ops})
+		r.deferredN++
+	})
+	if r.unlockTimer == nil {
+		r.wg.Add(1) // Close waits for the timer's function too
+		r.unlockTimer = time.AfterFunc(r.unlockDelay, r.unlockTimeout)
+	}
+	r.mu.Unlock()
+}
+
+// unlockTimeout sends the unlocks no request took in time.
+func (r *Replicate) unlockTimeout() {
+	defer r.wg.Done()
+	r.mu.Lock()
+	r.unlockTimer = nil
+	r.mu.Unlock()
+	r.flushDeferred()
+}
+
+// flushDeferred sends every queued unlock now, and returns once they
+// were sent.
+func (r *Replicate) flushDeferred() {
+	r.mu.Lock()
+	queued := make([][]*deferredUnlock, len(r.children))
+	var mask uint64
+	for i, ds := range r.deferred {
+		if len(ds) > 0 {
+			queued[i], r.deferred[i] = ds, nil
+			mask |= 1 << i
+		}
+	}
+	r.deferredN = 0
+	r.stopUnlockTimer()
+	r.mu.Unlock()
+	r.parallel(mask, func(i int) { r.sendDeferred(i, queued[i]) })
+}
+
+// stopUnlockTimer stops the timer once nothing is queued. A timer whose
+// function has already started is left to run (it finds nothing or
+// newer unlocks to send), so that whatever is queued always has a timer
+// coming. Callers hold r.mu.
+func (r *Replicate) stopUnlockTimer() {
+	if r.deferredN == 0 && r.unlockTimer != nil && r.unlockTimer.Stop() {
+		r.unlockTimer = nil
+		r.wg.Done()
+	}
+}
+
+// takeDeferred removes from child i's queue, and returns, the unlocks of
+// the transactions in only or, when only is nil, client's that fit in
+// room operations, oldest first.
+func (r *Replicate) takeDeferred(i int, client string, only map[*unlockTxn]bool, room int) []*deferredUnlock {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	q := r.deferred[i]
+	if len(q) == 0 {
+		return nil
+	}
+	var taken []*deferredUnlock
+	kept := q[:0]
+	for _, d := range q {
+		if (only != nil && only[d.txn]) || (only == nil && d.txn.client == client && len(d.ops) <= room) {
+			taken = append(taken, d)
+			room -= len(d.ops)
+		} else {
+			kept = append(kept, d)
+		}
+	}
+	clear(q[len(kept):])
+	r.deferred[i] = kept
+	r.deferredN -= len(taken)
+	r.stopUnlockTimer()
+	return taken
+}
+
+// sendDeferred sends unlocks to child i on their own, one request per
+// client (a brick knows a lock's owner by the client that sends the
+// unlock), and completes their bookkeeping.
+func (r *Replicate) sendDeferred(i int, ds []*deferredUnlock) {
+	for len(ds) > 0 {
+		client := ds[0].txn.client
+		var group, rest []*deferredUnlock
+		var ops []compound.Op
+		for _, d := range ds {
+			if d.txn.client == client {
+				group = append(group, d)
+				ops = append(ops, d.ops...)
+			} else {
+				rest = append(rest, d)
+			}
+		}
+		ctx, cancel := backgroundCtx(internalCtx(group[0].txn.ctx))
+		for len(ops) > 0 {
+			n := min(len(ops), maxBatchOps)
+			runAll(ctx, r.children[i].t, ops[:n])
+			ops = ops[n:]
+		}
+		cancel()
+		r.finishDeferred(group)
+		ds = rest
+	}
+}
+
+// finishDeferred records that the unlocks ds were sent (or died with
+// their connection): a transaction whose every share was is done.
+func (r *Replicate) finishDeferred(ds []*deferredUnlock) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, d := range ds {
+		t := d.txn
+		if t.left--; t.left > 0 {
+			continue
+		}
+		for _, n := range t.names {
+			if r.unlocking[n] == t {
+				delete(r.unlocking, n)
+			}
+		}
+		close(t.done)
+		r.wg.Done()
+	}
+}
+
+// withDeferred puts in front of ops, bound for child i, the unlocks queued
+// there for ctx's client. It returns the ops to send, the unlocks taken
+// (for finishDeferred) and how many ops they make.
+func (r *Replicate) withDeferred(ctx context.Context, i int, ops []compound.Op) ([]compound.Op, []*deferredUnlock, int) {
+	ds := r.takeDeferred(i, vfs.CallerFrom(ctx).Client, nil, maxBatchOps-len(ops))
+	if len(ds) == 0 {
+		return ops, nil, 0
+	}
+	var all []compound.Op
+	for _, d := range ds {
+		all = append(all, d.ops...)
+	}
+	n := len(all)
+	return append(all, ops...), ds, n
+}
+
+// runOn runs ops on child i in one request, with the unlocks queued for
+// child i in front, and returns what ops alone would have returned.
+func (r *Replicate) runOn(ctx context.Context, i int, ops []compound.Op) ([]compound.Result, syscall.Errno) {
+	t := r.children[i].t
+	all, ds, n := r.withDeferred(ctx, i, ops)
+	if n == 0 {
+		return compound.Run(ctx, t, ops)
+	}
+	res, e := compound.Run(ctx, t, all)
+	if e != 0 && !isDown(e) && len(res) <= n {
+		// The batch stopped at one of the unlocks (or before anything
+		// ran), so ops did not run: try the other unlocks one by one,
+		// as runAll does, then ops on their own, so the caller sees
+		// what it would have without the unlocks. A lost connection
+		// needs none of this: the brick dropped its locks with it.
+		uctx, cancel := backgroundCtx(internalCtx(ctx))
+		for k := len(res); k < n; k++ {
+			compound.Do(uctx, t, &all[k])
+		}
+		cancel()
+		r.finishDeferred(ds)
+		return compound.Run(ctx, t, ops)
+	}
+	r.finishDeferred(ds)
+	if len(res) <= n {
+		return nil, e
+	}
+	return res[n:], e
+}
+
+// runAllOn is runAll on child i with the queued unlocks in front.
+func (r *Replicate) runAllOn(ctx context.Context, i int, ops []compound.Op) {
+	if len(ops) == 0 {
+		return
+	}
+	res, e := r.runOn(ctx, i, ops)
+	if e == 0 || isDown(e) {
+		return
+	}
+	for k := len(res); k < len(ops); k++ {
+		compound.Do(ctx, r.children[i].t, &ops[k])
+	}
+}
+
+// waitEntryUnlocks waits until this client's unlocks of names, if any
+// are pending, were sent; queued ones are sent now rather than after the
+// timer.
+func (r *Replicate) waitEntryUnlocks(ctx context.Context, names []entryKey) {
+	var txns map[*unlockTxn]bool
+	r.mu.Lock()
+	for _, n := range names {
+		if t := r.unlocking[n]; t != nil {
+			if txns == nil {
+				txns = make(map[*unlockTxn]bool)
+			}
+			txns[t] = true
+		}
+	}
+	r.mu.Unlock()
+	if txns == nil {
+		return
+	}
+	taken := make([][]*deferredUnlock, len(r.children))
+	var mask uint64
+	for i := range r.children {
+		if taken[i] = r.takeDeferred(i, "", txns, 0); len(taken[i]) > 0 {
+			mask |= 1 << i
+		}
+	}
+	r.parallel(mask, func(i int) { r.sendDeferred(i, taken[i]) })
+	for t := range txns {
+		select {
+		case <-t.done:
+		case <-ctx.Done():
+			return
+		}
+	}
+}
