@@ -12,7 +12,8 @@ import (
 
 // The vfs.Translator methods that take unary calls (directories, statfs,
 // listxattr, readlink, lseek, POSIX locks, and Read and Write above
-// channelIOSize), plus Open and Release, which keep the client's handle
+// channelIOSize unless the channel carries raw payloads), plus Open and
+// Release, which keep the client's handle
 // table around channel calls. The others travel on the channel
 // (ops_small.go). Each is one call (Read and Write of more than
 // protocol.MaxIOSize are several); see the package doc for errors and

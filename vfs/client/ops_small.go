@@ -12,8 +12,9 @@ import (
 
 // The operations below travel on the brick's Channel stream as one-member
 // compounds: a small call costs one message each way instead of a unary
-// gRPC call (see channel.go). Bulk Read and Write keep their unary calls,
-// whose codec moves data without copies.
+// gRPC call (see channel.go). Bulk Read and Write (ops.go) join them on a
+// side connection with raw payloads, and otherwise keep their unary
+// calls, whose codec moves data without copies.
 
 // one runs op on the brick. of is the open file whose brick handle goes
 // into op.Fh (nil: op.Fh is sent as is); a stale handle is reopened and the
