@@ -27,17 +27,25 @@ func rawChannel(c *Client) bool {
 	return ep.ch != nil && ep.ch.side && ep.ch.raw && c.rawBulk.Load()
 }
 
+// rawFile connects a client to an in-memory brick and creates a file,
+// released when the test ends.
+func rawFile(t *testing.T) (*Client, *testBrick, vfs.Attr, vfs.Handle) {
+	t.Helper()
+	c, b := connected(t, locks.New(memfs.New(memfs.Config{})), nil)
+	a, fh, e := c.Create(context.Background(), vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	t.Cleanup(func() { c.Release(context.Background(), a.GFID, fh) })
+	return c, b, a, fh
+}
+
 // TestRawPayloads: bulk reads and writes of every size, including ones
 // split into several 1 MiB requests and odd sizes, travel as raw payloads
 // on the side connection and arrive intact, at the right offsets.
 func TestRawPayloads(t *testing.T) {
-	c, _ := connected(t, locks.New(memfs.New(memfs.Config{})), nil)
+	c, _, a, fh := rawFile(t)
 	ctx := context.Background()
-	a, fh, e := c.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
-	if e != 0 {
-		t.Fatal(e)
-	}
-	defer c.Release(ctx, a.GFID, fh)
 	if !rawChannel(c) {
 		t.Fatal("the channel does not carry raw payloads")
 	}
@@ -81,13 +89,8 @@ func TestRawPayloads(t *testing.T) {
 // buffer back untouched by the channel afterwards (the race detector
 // watches the writes below), and the channel keeps working.
 func TestRawReadCancelled(t *testing.T) {
-	c, _ := connected(t, locks.New(memfs.New(memfs.Config{})), nil)
+	c, _, a, fh := rawFile(t)
 	ctx := context.Background()
-	a, fh, e := c.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
-	if e != 0 {
-		t.Fatal(e)
-	}
-	defer c.Release(ctx, a.GFID, fh)
 	data := bytes.Repeat([]byte("0123456789abcdef"), 1<<16) // 1 MiB
 	if _, e := c.Write(ctx, a.GFID, fh, data, 0); e != 0 {
 		t.Fatal(e)
@@ -111,13 +114,8 @@ func TestRawReadCancelled(t *testing.T) {
 // to a Write sent without data (and the connection goes on), and closes a
 // side connection that sends one without having agreed to them.
 func TestRawPayloadMisuse(t *testing.T) {
-	c, b := connected(t, locks.New(memfs.New(memfs.Config{})), nil)
+	c, b, a, fh := rawFile(t)
 	ctx := context.Background()
-	a, fh, e := c.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
-	if e != 0 {
-		t.Fatal(e)
-	}
-	defer c.Release(ctx, a.GFID, fh)
 	remote := c.handles[fh].remote.Load()
 	open := func(raw bool) (net.Conn, *brickpb.ChannelReply) {
 		t.Helper()

@@ -169,6 +169,13 @@ func runAll(ctx context.Context, t vfs.Translator, ops []compound.Op) {
 		return
 	}
 	res, e := compound.Run(ctx, t, ops)
+	tryRest(ctx, t, ops, res, e)
+}
+
+// tryRest attempts one by one the ops that a compound request which
+// ended with e stopped before (res holds those that ran), unless the
+// connection was lost.
+func tryRest(ctx context.Context, t vfs.Translator, ops []compound.Op, res []compound.Result, e syscall.Errno) {
 	if e == 0 || isDown(e) {
 		return
 	}

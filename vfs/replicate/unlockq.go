@@ -261,12 +261,7 @@ func (r *Replicate) runAllOn(ctx context.Context, i int, ops []compound.Op) {
 		return
 	}
 	res, e := r.runOn(ctx, i, ops)
-	if e == 0 || isDown(e) {
-		return
-	}
-	for k := len(res); k < len(ops); k++ {
-		compound.Do(ctx, r.children[i].t, &ops[k])
-	}
+	tryRest(ctx, r.children[i].t, ops, res, e)
 }
 
 // waitEntryUnlocks waits until this client's unlocks of names, if any
