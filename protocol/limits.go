@@ -1,5 +1,7 @@
 package protocol
 
+import "github.com/cairnfs/cairn/protocol/compound"
+
 const (
 	// DefaultPort is the brick's TCP port when a volfile names none
 	// (GlusterFS 3.x's 6996).
@@ -14,7 +16,7 @@ const (
 	MaxMessageSize = 4<<20 + 64<<10
 
 	// MaxCompoundOps bounds the operations of one Compound request.
-	MaxCompoundOps = 64
+	MaxCompoundOps = compound.MaxOps
 
 	// MaxReadDirEntries caps the entries of one ReadDir reply, whatever the
 	// client asks, so that a reply with attributes and 255-byte names stays

@@ -29,6 +29,10 @@ import (
 	"github.com/cairnfs/cairn/vfs"
 )
 
+// MaxOps bounds the operations of one compound request; the brick
+// protocol refuses a larger batch whole (protocol.MaxCompoundOps).
+const MaxOps = 64
+
 // Kind selects the operation of an Op.
 type Kind uint8
 

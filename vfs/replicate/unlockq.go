@@ -31,11 +31,6 @@ import (
 // create of a small file, or the next create of a burst.
 const entryUnlockDelay = 2 * time.Millisecond
 
-// maxBatchOps bounds the operations of one compound request replicate
-// builds from deferred unlocks, as the transport does
-// (protocol.MaxCompoundOps, which refuses a larger batch whole).
-const maxBatchOps = 64
-
 // unlockTxn is the deferred entry unlocks of one namespace transaction.
 type unlockTxn struct {
 	ctx    context.Context // the transaction's, without its cancellation
@@ -179,7 +174,7 @@ func (r *Replicate) sendDeferred(i int, ds []*deferredUnlock) {
 		}
 		ctx, cancel := backgroundCtx(internalCtx(group[0].txn.ctx))
 		for len(ops) > 0 {
-			n := min(len(ops), maxBatchOps)
+			n := min(len(ops), compound.MaxOps)
 			runAll(ctx, r.children[i].t, ops[:n])
 			ops = ops[n:]
 		}
@@ -213,7 +208,7 @@ func (r *Replicate) finishDeferred(ds []*deferredUnlock) {
 // there for ctx's client. It returns the ops to send, the unlocks taken
 // (for finishDeferred) and how many ops they make.
 func (r *Replicate) withDeferred(ctx context.Context, i int, ops []compound.Op) ([]compound.Op, []*deferredUnlock, int) {
-	ds := r.takeDeferred(i, vfs.CallerFrom(ctx).Client, nil, maxBatchOps-len(ops))
+	ds := r.takeDeferred(i, vfs.CallerFrom(ctx).Client, nil, compound.MaxOps-len(ops))
 	if len(ds) == 0 {
 		return ops, nil, 0
 	}

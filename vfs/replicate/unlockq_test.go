@@ -298,7 +298,7 @@ func TestDeferredBatchBound(t *testing.T) {
 	}
 	own := make([]compound.Op, 10)
 	all, ds, n := r.withDeferred(e.ctx, 0, own)
-	if len(all) > maxBatchOps || n != len(all)-len(own) || n == 0 {
+	if len(all) > compound.MaxOps || n != len(all)-len(own) || n == 0 {
 		t.Errorf("%d ops with %d carried", len(all), n)
 	}
 	r.finishDeferred(ds) // not sent: nothing is held there anyway
@@ -311,7 +311,7 @@ func TestDeferredBatchBound(t *testing.T) {
 	for i, c := range cs {
 		c.mu.Lock()
 		for _, ops := range c.compounds {
-			if len(ops) > maxBatchOps {
+			if len(ops) > compound.MaxOps {
 				t.Errorf("brick %d: a request of %d ops", i, len(ops))
 			}
 		}
