@@ -26,11 +26,11 @@ fi
 trap '[ -n "$made_policy" ] && rm -f $policy' EXIT
 export DEBIAN_FRONTEND=noninteractive
 echo "bench/deps.sh: installing ${need[*]}" >&2
-if ! apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1; then
-	apt-get update -qq >/dev/null 2>&1
+if ! apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "${need[@]}" >/dev/null 2>&1; then
+	apt-get -o DPkg::Lock::Timeout=600 update -qq >/dev/null 2>&1
 	# one by one, so that one unavailable package does not stop the rest
 	for p in "${need[@]}"; do
-		apt-get install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 || echo "bench/deps.sh: could not install $p" >&2
+		apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends "$p" >/dev/null 2>&1 || echo "bench/deps.sh: could not install $p" >&2
 	done
 fi
 exit 0

@@ -2,9 +2,11 @@ package nfs
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"sort"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -421,6 +423,61 @@ func TestWriteStability(t *testing.T) {
 	mustOK(t, "read", st)
 	if string(data) != "xbcdefg" || !eof {
 		t.Fatalf("read %q eof %v", data, eof)
+	}
+}
+
+// getattrCounter counts the GetAttr calls that reach the volume.
+type getattrCounter struct {
+	vfs.Translator
+	calls atomic.Int64
+}
+
+func (c *getattrCounter) GetAttr(ctx context.Context, g vfs.GFID, fh vfs.Handle) (vfs.Attr, syscall.Errno) {
+	c.calls.Add(1)
+	return c.Translator.GetAttr(ctx, g, fh)
+}
+
+// TestWriteReplyAttributes: an UNSTABLE WRITE is answered without asking
+// the volume for attributes (with write-behind below, that GETATTR would
+// wait for the write to reach the bricks and serialise the client's
+// pipelined WRITEs); synced writes carry post-op attributes with the new
+// size.
+func TestWriteReplyAttributes(t *testing.T) {
+	vol := &getattrCounter{Translator: newMem()}
+	ts := startServer(t, vol, func(c *Config) { c.NoRootSquash = true })
+	rc := dialRaw(t, ts.addr)
+	root := rc.mount("/vol")
+	_, file := rc.create(root, "f", 0o644)
+	write := func(off uint64, data string, stable uint32) *fattr {
+		t.Helper()
+		st, r := rc.call(procWrite, args(file, off, uint32(len(data)), stable, []byte(data)))
+		mustOK(t, "write", st)
+		if r.bool() {
+			t.Fatal("WRITE reply carries pre-op attributes the gateway never fetched")
+		}
+		post := readPostOp(r)
+		if n := r.u32(); n != uint32(len(data)) {
+			t.Fatalf("wrote %d of %d bytes", n, len(data))
+		}
+		return post
+	}
+	before := vol.calls.Load()
+	for i := range 8 {
+		if post := write(uint64(i)*4, "abcd", unstable); post != nil {
+			t.Fatalf("UNSTABLE write %d: post-op attributes %+v, want none", i, *post)
+		}
+	}
+	if n := vol.calls.Load() - before; n != 0 {
+		t.Fatalf("8 UNSTABLE writes made %d GetAttr calls on the volume, want 0", n)
+	}
+	post := write(32, "tail", fileSync)
+	if post == nil || post.size != 36 {
+		t.Fatalf("FILE_SYNC write: post-op attributes %+v, want size 36", post)
+	}
+	st, a := rc.getattr(file)
+	mustOK(t, "getattr", st)
+	if a.size != 36 {
+		t.Fatalf("GETATTR after the writes: size %d, want 36", a.size)
 	}
 }
 

@@ -130,9 +130,17 @@ func (q *request) write() error {
 		}
 		return nil
 	}
+	// UNSTABLE replies carry no attributes (wcc_data is optional): with
+	// write-behind in the stack a GETATTR waits for the queued data to
+	// reach the bricks, which turned a pipelined stream of WRITEs into one
+	// brick round trip at a time. Clients then mark their cached
+	// attributes stale and fetch them when they need them. Synced writes
+	// have flushed already, so their attributes cost one call.
 	var post *vfs.Attr
-	if a, e := ex.fs.GetAttr(q.ctx, g, hUsed); e == 0 {
-		post = &a
+	if stable != unstable {
+		if a, e := ex.fs.GetAttr(q.ctx, g, hUsed); e == 0 {
+			post = &a
+		}
 	}
 	q.w.u32(nfsOK)
 	ex.wcc(&q.w, nil, post)
