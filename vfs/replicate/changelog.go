@@ -34,6 +34,24 @@ func (k kind) String() string {
 }
 
 // counters is the value of one pending xattr.
+// kinds is a set of kinds (bit 1<<k).
+type kinds uint8
+
+func (ks kinds) has(k kind) bool { return ks&(1<<k) != 0 }
+
+// windowKind is the kind of window a transaction of kind k runs in. Data
+// and metadata share one inode window, locked in the data domain: a file
+// being written (tar: create, write, fchown, fchmod, utimensat, close)
+// then changes its owner, mode and times inside the transaction its
+// create opened, one round trip each instead of three (lock and pre-op,
+// the change, post-op and unlock). Entry windows are separate.
+func windowKind(k kind) kind {
+	if k == metaKind {
+		return dataKind
+	}
+	return k
+}
+
 type counters [numKinds]int32
 
 func (c counters) encode() []byte {

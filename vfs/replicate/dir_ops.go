@@ -94,7 +94,7 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op entryOp) 
 	if locked == 0 || !r.quorumMet(locked) {
 		r.entryUnlockLater(ctx, names, locked, owner, locks)
 		for _, w := range wins {
-			r.settle(ctx, w, active, 0, errs)
+			r.settle(ctx, w, entryKind, active, 0, errs)
 		}
 		if locked == 0 {
 			return 0, errs, combine(lerrs, active)
@@ -114,7 +114,7 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op entryOp) 
 	// A child that could not be locked missed the operation too.
 	good := succ
 	for _, w := range wins {
-		good &= r.settle(ctx, w, active, succ, errs)
+		good &= r.settle(ctx, w, entryKind, active, succ, errs)
 	}
 	if succ == 0 {
 		return 0, errs, combine(errs, active)
@@ -249,7 +249,10 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 			delta[j] = 2
 		}
 	}
-	preop := r.pendingOps(cin.GFID, dataKind, delta)
+	// Data and metadata both: tar's fchown, fchmod and utimensat then
+	// run in this transaction without a pre-op of their own.
+	const newFileKinds = kinds(1)<<dataKind | kinds(1)<<metaKind
+	preop := r.pendingKinds(cin.GFID, newFileKinds, delta)
 	var preMu sync.Mutex
 	var pre uint64 // children where lock and pre-op succeeded
 	createOps := func() []compound.Op {
@@ -325,7 +328,7 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 	r.newState(cin.GFID, good)
 	r.noteName(cin.GFID, parent, name)
 	if pre != 0 {
-		r.adoptWindow(ctx, cin.GFID, owner, dataLock, pre)
+		r.adoptWindow(ctx, cin.GFID, owner, dataLock, newFileKinds, pre)
 	}
 	fh := r.newFD(cin.GFID, in.Flags&^(syscall.O_CREAT|syscall.O_EXCL|syscall.O_TRUNC), false, handles, good)
 	return attrs[r.pick(cin.GFID, good)], fh, 0

@@ -8,9 +8,9 @@
 // int32 counters: data, metadata, entry. A modifying operation is a
 // transaction:
 //
-//  1. lock: an inode lock (domain "replicate" for data, "replicate.metadata"
-//     for metadata) or entry locks on (parent, name) for namespace
-//     operations, on every reachable child;
+//  1. lock: an inode lock (domain "replicate", for data and metadata
+//     alike) or entry locks on (parent, name) for namespace operations,
+//     on every reachable child;
 //  2. pre-op: on every locked child, add 1 to every child's counter of the
 //     kind (2 for children already unreachable, which blames them at once);
 //  3. the operation, on the locked children in parallel;
@@ -35,8 +35,12 @@
 //     the name unlocks then travel in front of the next request to each
 //     child (the release of the new file, the next create), or on their
 //     own after a couple of milliseconds;
-//   - metadata transactions close at once, with post-op and unlock sent in
-//     the background.
+//   - metadata: data and metadata share one inode window (one lock, in
+//     the data domain; the pre-op of each kind is added when the window
+//     first needs it), so a new file's owner, mode and times change
+//     inside the transaction its create opened, one round trip each, and
+//     a metadata change of a file nobody writes opens an eager window of
+//     its own.
 //
 // None of this delays blame: an operation that succeeds on some children
 // and fails on others adds +1 for the failed ones on the successful ones

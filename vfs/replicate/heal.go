@@ -382,7 +382,9 @@ func (r *Replicate) markPending(ctx context.Context, src int, gfid vfs.GFID, sin
 func (r *Replicate) healMeta(ctx context.Context, gfid vfs.GFID, o *healOpts) healOutcome {
 	ictx := internalCtx(ctx)
 	r.flushWindow(ctx, gfid, metaKind)
-	locks := []lockReq{{domain: metaDomain, gfid: gfid, typ: vfs.WriteLock}}
+	// Metadata transactions lock the data domain (they share the inode
+	// window with data; see windowKind).
+	locks := []lockReq{{domain: dataDomain, gfid: gfid, typ: vfs.WriteLock}}
 	locked, owner := r.healLock(ctx, r.upMask(), locks, o)
 	if locked == 0 {
 		return healBusy

@@ -8,14 +8,16 @@ import (
 	"github.com/cairnfs/cairn/vfs"
 )
 
-// Lock domains. Data and metadata transactions take inode locks in
-// separate domains (as AFR does), so a chmod does not wait for a writer's
-// eager lock; namespace operations take entry locks on (parent, name), and
-// entry self-heal takes the whole directory (name "") in both the name and
-// the window domains.
+// Lock domains. Data and metadata transactions take the same inode lock
+// (they share one eager window, see windowKind): a file's owner, mode and
+// times then change inside the transaction of its writes, and another
+// client's chmod waits for a writer's eager lock as its writes do (for
+// PostOpDelay of idleness, the writer's last close, or EagerLockMaxHold).
+// Namespace operations take entry locks on (parent, name), and entry
+// self-heal takes the whole directory (name "") in both the name and the
+// window domains.
 const (
 	dataDomain  = "replicate"
-	metaDomain  = "replicate.metadata"
 	entryDomain = "replicate"
 	// windowDomain holds the entry locks of entry windows (eager entry
 	// transactions); entry heal locks the whole directory there too.
@@ -187,13 +189,22 @@ func tryRest(ctx context.Context, t vfs.Translator, ops []compound.Op, res []com
 // pendingOps builds the xattrop adding delta[j] to the kind-k counter of
 // child j, for every non-zero delta.
 func (r *Replicate) pendingOps(gfid vfs.GFID, k kind, delta []int32) []compound.Op {
+	return r.pendingKinds(gfid, kinds(1)<<k, delta)
+}
+
+// pendingKinds is pendingOps for every kind in ks at once (one xattrop).
+func (r *Replicate) pendingKinds(gfid vfs.GFID, ks kinds, delta []int32) []compound.Op {
 	operands := make(map[string][]byte)
 	for j, d := range delta {
 		if d == 0 {
 			continue
 		}
 		var c counters
-		c[k] = d
+		for k := range numKinds {
+			if ks.has(k) {
+				c[k] = d
+			}
+		}
 		operands[r.children[j].pendingKey] = c.encode()
 	}
 	if len(operands) == 0 {

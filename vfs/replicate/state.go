@@ -97,7 +97,7 @@ func (r *Replicate) judgeState(gfid vfs.GFID, m matrix, ok uint64) *inodeState {
 	// Our own open windows know more than the bricks about failures.
 	r.mu.Lock()
 	for k := range numKinds {
-		if w := r.windows[winKey{gfid, k}]; w != nil {
+		if w := r.windows[winKey{gfid, windowKind(k)}]; w != nil && w.kinds.has(k) {
 			st.readable[k] &^= w.failed
 		}
 	}

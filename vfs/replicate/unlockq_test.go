@@ -73,7 +73,7 @@ func countedEnv(t *testing.T) (*env, []*counted) {
 	return e, cs
 }
 
-func kinds(ops []compound.Op) []string {
+func opNames(ops []compound.Op) []string {
 	out := make([]string, len(ops))
 	for i, op := range ops {
 		out[i] = op.Kind.String()
@@ -149,7 +149,7 @@ func TestEntryUnlockPiggyback(t *testing.T) {
 		}
 		ops := cs[i].lastCompound()
 		if len(ops) == 0 || ops[0].Kind != compound.OpEntryLk || ops[0].Lock.Type != vfs.Unlock || ops[0].Name != "carried" {
-			t.Errorf("brick %d: release request %v does not start with the name unlock", i, kinds(ops))
+			t.Errorf("brick %d: release request %v does not start with the name unlock", i, opNames(ops))
 		}
 		if !entryLockFree(t, e.bricks[i], d.GFID, "carried") {
 			t.Errorf("brick %d: name lock still held after the release", i)
@@ -211,7 +211,7 @@ func TestEntryUnlockTimer(t *testing.T) {
 			t.Errorf("brick %d: %d requests, want 2 (mkdir, unlock)", i, n-before[i])
 		}
 		if ops := cs[i].lastCompound(); len(ops) != 1 || ops[0].Kind != compound.OpEntryLk || ops[0].Lock.Type != vfs.Unlock {
-			t.Errorf("brick %d: last request %v, want the unlock alone", i, kinds(ops))
+			t.Errorf("brick %d: last request %v, want the unlock alone", i, opNames(ops))
 		}
 	}
 	r2 := e.client(testConfig())

@@ -33,6 +33,13 @@ type window struct {
 	locks  []lockReq
 	opened time.Time
 
+	// kinds is the counters pre-op'd on the participants (guarded by
+	// Replicate.mu); an inode window opened for data gains metadata at
+	// its first metadata operation, and the other way round. pmu
+	// serialises those additions.
+	kinds kinds
+	pmu   sync.Mutex
+
 	// Set once open completes (ready closed); read-only afterwards.
 	participants uint64
 	openErr      syscall.Errno
@@ -70,12 +77,12 @@ var wholeFile = span{0, math.MaxInt64}
 
 func (a span) overlaps(b span) bool { return a.off < b.end && b.off < a.end }
 
-// acquire returns an open window for (gfid, k) that the caller may use
-// until it calls release: an existing eager window, or a new one (whose
-// lock and pre-op it performs). It fails with ENOTCONN if the children
-// that could be locked do not make quorum.
+// acquire returns an open window for (gfid, windowKind(k)), with kind k
+// pre-op'd, that the caller may use until it calls release: an existing
+// eager window, or a new one (whose lock and pre-op it performs). It fails
+// with ENOTCONN if the children that could be locked do not make quorum.
 func (r *Replicate) acquire(ctx context.Context, gfid vfs.GFID, k kind) (*window, syscall.Errno) {
-	key := winKey{gfid, k}
+	key := winKey{gfid, windowKind(k)}
 	for {
 		r.mu.Lock()
 		w := r.windows[key]
@@ -112,23 +119,26 @@ func (r *Replicate) acquire(ctx context.Context, gfid vfs.GFID, k kind) (*window
 				}
 				return nil, w.openErr
 			}
+			if e := r.addKind(ctx, w, k); e != 0 {
+				r.release(w)
+				return nil, e
+			}
 			return w, 0
 		}
 		w = &window{
 			key:    key,
 			owner:  r.newOwner(),
 			client: vfs.CallerFrom(ctx).Client,
-			eager:  k != metaKind && r.cfg.PostOpDelay > 0,
+			eager:  r.cfg.PostOpDelay > 0,
+			kinds:  kinds(1) << k,
 			refs:   1,
 			ready:  make(chan struct{}),
 			done:   make(chan struct{}),
 		}
 		w.scond = sync.NewCond(&w.smu)
-		switch k {
+		switch key.k {
 		case dataKind:
 			w.locks = []lockReq{{domain: dataDomain, gfid: gfid, typ: vfs.WriteLock}}
-		case metaKind:
-			w.locks = []lockReq{{domain: metaDomain, gfid: gfid, typ: vfs.WriteLock}}
 		case entryKind:
 			// An entry window holds an entry lock of its own name in a
 			// domain of its own: it conflicts with nobody's namespace
@@ -156,15 +166,16 @@ func (r *Replicate) acquire(ctx context.Context, gfid vfs.GFID, k kind) (*window
 	}
 }
 
-// adoptWindow registers, as an idle eager data window, a transaction
-// whose lock and pre-op were done by Create on the children in
-// participants.
-func (r *Replicate) adoptWindow(ctx context.Context, gfid vfs.GFID, owner uint64, l lockReq, participants uint64) {
+// adoptWindow registers, as an idle eager inode window, a transaction
+// whose lock and pre-op (of the kinds in ks) were done by Create on the
+// children in participants.
+func (r *Replicate) adoptWindow(ctx context.Context, gfid vfs.GFID, owner uint64, l lockReq, ks kinds, participants uint64) {
 	w := &window{
 		key:          winKey{gfid, dataKind},
 		owner:        owner,
 		client:       vfs.CallerFrom(ctx).Client,
 		eager:        true,
+		kinds:        ks,
 		locks:        []lockReq{l},
 		opened:       time.Now(),
 		participants: participants,
@@ -193,7 +204,7 @@ func (r *Replicate) openWindow(ctx context.Context, w *window) syscall.Errno {
 	}
 	var delta []int32
 	preop := func(i int) []compound.Op {
-		return r.pendingOps(w.key.gfid, w.key.k, delta)
+		return r.pendingKinds(w.key.gfid, w.kinds, delta)
 	}
 	// Children already known down are blamed by the pre-op itself (+2:
 	// one for this transaction, one that the post-op will never take
@@ -219,7 +230,7 @@ func (r *Replicate) openWindow(ctx context.Context, w *window) syscall.Errno {
 		extra := make([]int32, len(r.children))
 		each(missed, func(j int) { extra[j] = 1 })
 		r.parallel(ok, func(i int) {
-			runAll(internalCtx(ctx), r.children[i].t, r.pendingOps(w.key.gfid, w.key.k, extra))
+			runAll(internalCtx(ctx), r.children[i].t, r.pendingKinds(w.key.gfid, w.kinds, extra))
 		})
 	}
 	w.participants = ok
@@ -288,15 +299,67 @@ func (r *Replicate) closeMask(w *window) uint64 {
 	return w.participants &^ w.down
 }
 
-// postOps is a window's post-op: -1 for every participant that never
-// failed in it.
+// postOps is a window's post-op: -1, for every kind pre-op'd in it, for
+// every participant that never failed in it. (A child that failed one
+// kind's operation stays blamed for the others too: at worst a heal
+// finds nothing to copy.)
 func (r *Replicate) postOps(w *window) []compound.Op {
 	r.mu.Lock()
-	failed := w.failed
+	failed, ks := w.failed, w.kinds
 	r.mu.Unlock()
 	delta := make([]int32, len(r.children))
 	each(w.participants&^failed, func(j int) { delta[j] = -1 })
-	return r.pendingOps(w.key.gfid, w.key.k, delta)
+	return r.pendingKinds(w.key.gfid, ks, delta)
+}
+
+// addKind pre-ops kind k in the open window w if it is not yet: +1 for
+// the active children, +2 for the others (as openWindow does), blaming
+// at once any active child where the pre-op fails.
+func (r *Replicate) addKind(ctx context.Context, w *window, k kind) syscall.Errno {
+	has := func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return w.kinds.has(k)
+	}
+	if has() {
+		return 0
+	}
+	w.pmu.Lock()
+	defer w.pmu.Unlock()
+	if has() {
+		return 0
+	}
+	mask, e := r.active(w)
+	if e != 0 {
+		return e
+	}
+	delta := make([]int32, len(r.children))
+	for j := range delta {
+		delta[j] = 2
+		if mask&(1<<j) != 0 {
+			delta[j] = 1
+		}
+	}
+	ops := r.pendingOps(w.key.gfid, k, delta)
+	errs := make([]syscall.Errno, len(r.children))
+	r.parallel(mask, func(i int) { _, errs[i] = compound.Run(internalCtx(ctx), r.children[i].t, ops) })
+	var ok uint64
+	each(mask, func(i int) {
+		if errs[i] == 0 {
+			ok |= 1 << i
+		}
+	})
+	good := r.settle(ctx, w, k, mask, ok, errs)
+	if good == 0 {
+		return combine(errs, mask)
+	}
+	if !r.quorumMet(good) {
+		return syscall.ENOTCONN
+	}
+	r.mu.Lock()
+	w.kinds |= kinds(1) << k
+	r.mu.Unlock()
+	return 0
 }
 
 // takeIdle claims the idle window of (gfid, k) for a caller that closes
@@ -306,7 +369,7 @@ func (r *Replicate) postOps(w *window) []compound.Op {
 func (r *Replicate) takeIdle(gfid vfs.GFID, k kind, client string) *window {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	w := r.windows[winKey{gfid, k}]
+	w := r.windows[winKey{gfid, windowKind(k)}]
 	if w == nil || w.refs > 0 || w.openErr != 0 || w.closeStarted || w.client != client {
 		return nil
 	}
@@ -347,7 +410,7 @@ func (r *Replicate) flushWindow(ctx context.Context, gfid vfs.GFID, k kind) {
 func (r *Replicate) endWindow(gfid vfs.GFID, k kind) chan struct{} {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	w := r.windows[winKey{gfid, k}]
+	w := r.windows[winKey{gfid, windowKind(k)}]
 	if w == nil {
 		return nil
 	}
@@ -407,10 +470,11 @@ func (r *Replicate) active(w *window) (uint64, syscall.Errno) {
 	return m, 0
 }
 
-// settle records the outcome of an operation sent to the children in
-// tried, of which those in ok succeeded, and makes new blame durable
-// before the caller acknowledges it. It returns the children still good.
-func (r *Replicate) settle(ctx context.Context, w *window, tried, ok uint64, errs []syscall.Errno) uint64 {
+// settle records the outcome of an operation of kind k sent to the
+// children in tried, of which those in ok succeeded, and makes new blame
+// durable before the caller acknowledges it. It returns the children
+// still good.
+func (r *Replicate) settle(ctx context.Context, w *window, k kind, tried, ok uint64, errs []syscall.Errno) uint64 {
 	var newFailed uint64
 	r.mu.Lock()
 	each(tried&^ok, func(i int) {
@@ -433,7 +497,7 @@ func (r *Replicate) settle(ctx context.Context, w *window, tried, ok uint64, err
 	for newFailed != 0 && good != 0 {
 		delta := make([]int32, len(r.children))
 		each(newFailed, func(j int) { delta[j] = 1 })
-		ops := r.pendingOps(w.key.gfid, w.key.k, delta)
+		ops := r.pendingOps(w.key.gfid, k, delta)
 		berrs := make([]syscall.Errno, len(r.children))
 		r.parallel(good, func(i int) {
 			_, berrs[i] = compound.Run(internalCtx(ctx), r.children[i].t, ops)
@@ -458,7 +522,7 @@ func (r *Replicate) settle(ctx context.Context, w *window, tried, ok uint64, err
 	failed := w.failed
 	r.mu.Unlock()
 	if failed&tried != 0 {
-		r.noteFailed(w.key.gfid, w.key.k, failed&tried)
+		r.noteFailed(w.key.gfid, k, failed&tried)
 	}
 	return good
 }
@@ -527,7 +591,7 @@ func (r *Replicate) inodeTxn(ctx context.Context, gfid vfs.GFID, k kind, s span,
 			ok |= 1 << i
 		}
 	})
-	good := r.settle(ctx, w, mask, ok, errs)
+	good := r.settle(ctx, w, k, mask, ok, errs)
 	if good == 0 {
 		return 0, combine(errs, mask)
 	}
