@@ -173,21 +173,18 @@ func (r *Replicate) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, off
 	return r.children[c].t.Lseek(ctx, gfid, fc.child(c), off, whence)
 }
 
-// Flush forwards close(2) to the children. The eager transaction stays
-// open until the last Release (or PostOpDelay): closing it here would put
-// a post-op round trip in every close(2), and an acknowledged write needs
-// no post-op to be safe (failures are blamed at once).
+// Flush is close(2). It sends nothing to the children: a brick keeps no
+// state per close (storage/posix only checks the handle, and the POSIX
+// locks a close drops reach features/locks as explicit unlocks from the
+// FUSE layer, client.lockReleaser), so a request per brick per close(2)
+// only cost round trips (two of a small file's eight). The eager
+// transaction stays open until the last Release (or PostOpDelay):
+// closing it here would put a post-op round trip in every close(2), and
+// an acknowledged write needs no post-op to be safe (failures are blamed
+// at once).
 func (r *Replicate) Flush(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
-	fc, e := r.checkFD(fh)
-	if e != 0 {
-		return e
-	}
-	if fc == nil {
-		return 0
-	}
-	errs := make([]syscall.Errno, len(r.children))
-	r.parallel(fc.opened&r.upMask(), func(i int) { errs[i] = r.children[i].t.Flush(ctx, gfid, fc.handles[i]) })
-	return firstErr(errs, fc.opened)
+	_, e := r.checkFD(fh)
+	return e
 }
 
 // Fsync syncs every copy and completes the pending post-op, so that what
