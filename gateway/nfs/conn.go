@@ -157,6 +157,10 @@ func (c *conn) handle(call *rpcCall, caller *vfs.Caller) {
 		reply = q.w.b
 	}
 	c.send(reply)
+	if q.pooled != nil {
+		*q.pooled = q.w.b[:0]
+		c.srv.readBufs.Put(q.pooled)
+	}
 }
 
 // send writes one reply record. Errors close the connection (the reader
@@ -224,6 +228,35 @@ type request struct {
 	caller *vfs.Caller
 	r      xdrReader
 	w      xdrWriter
+	// pooled is the Server.readBufs buffer q.w writes into, returned
+	// once the reply is sent.
+	pooled *[]byte
+}
+
+// readBufSize fits a READ reply of maxIO bytes with its RPC header.
+const readBufSize = maxIO + 512
+
+// reserve makes room for n more reply bytes, moving the reply into a
+// pooled buffer when it fits one, and returns the reply's length before
+// the room (the room's start).
+func (q *request) reserve(n int) int {
+	base := len(q.w.b)
+	if base+n > cap(q.w.b) {
+		if base+n <= readBufSize && q.pooled == nil {
+			bp, _ := q.srv.readBufs.Get().(*[]byte)
+			if bp == nil {
+				b := make([]byte, 0, readBufSize)
+				bp = &b
+			}
+			q.pooled = bp
+			q.w.b = append((*bp)[:0], q.w.b...)
+		} else {
+			q.w.b = append(q.w.b, make([]byte, n)...)
+			return base
+		}
+	}
+	q.w.b = q.w.b[:base+n]
+	return base
 }
 
 // pipeListener hands the connections that go-nfs should serve to its

@@ -39,8 +39,7 @@ func (q *request) read() error {
 		return nil
 	}
 	// Reply layout: status, no attributes, count, eof, then the data.
-	base := len(q.w.b)
-	q.w.b = append(q.w.b, make([]byte, 20+int(count)+3)...)
+	base := q.reserve(20 + int(count) + 3)
 	buf := q.w.b[base+20 : base+20+int(count)]
 	n, e := q.withHandle(ex, g, false, func(h vfs.Handle) (int, syscall.Errno) {
 		return ex.fs.Read(q.ctx, g, h, buf, int64(off))
@@ -57,6 +56,8 @@ func (q *request) read() error {
 	q.w.u32(uint32(n))
 	q.w.b = q.w.b[:len(q.w.b)+n]
 	if pad := (4 - n%4) % 4; pad > 0 {
+		// The reserved room is not zeroed (a pooled buffer holds an
+		// earlier reply): write the pad's zeros.
 		q.w.b = append(q.w.b, make([]byte, pad)...)
 	}
 	return nil
