@@ -134,12 +134,7 @@ func (r *Replicate) readMatrix(ctx context.Context, gfid vfs.GFID, mask uint64) 
 	r.parallel(mask, func(i int) {
 		m[i], errs[i] = r.readRow(ctx, i, gfid)
 	})
-	var ok uint64
-	each(mask, func(i int) {
-		if errs[i] == 0 {
-			ok |= 1 << i
-		}
-	})
+	ok := okMask(errs, mask)
 	return m, ok, errs
 }
 

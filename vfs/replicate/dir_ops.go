@@ -105,12 +105,7 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op entryOp) 
 		r.parallel(locked, func(i int) { errs[i] = op.run(i) })
 	}
 	r.entryUnlockLater(ctx, names, locked&^downMask(errs, locked), owner, locks)
-	var succ uint64
-	each(locked, func(i int) {
-		if errs[i] == 0 {
-			succ |= 1 << i
-		}
-	})
+	succ := okMask(errs, locked)
 	// A child that could not be locked missed the operation too.
 	good := succ
 	for _, w := range wins {
@@ -196,6 +191,17 @@ func downMask(errs []syscall.Errno, mask uint64) uint64 {
 	var m uint64
 	each(mask, func(i int) {
 		if isDown(errs[i]) {
+			m |= 1 << i
+		}
+	})
+	return m
+}
+
+// okMask returns the children of mask whose errno in errs is 0.
+func okMask(errs []syscall.Errno, mask uint64) uint64 {
+	var m uint64
+	each(mask, func(i int) {
+		if errs[i] == 0 {
 			m |= 1 << i
 		}
 	})

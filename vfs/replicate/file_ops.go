@@ -83,12 +83,7 @@ func (r *Replicate) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.
 	}()
 	r.parallel(up, func(i int) { handles[i], errs[i] = r.children[i].t.Open(ctx, gfid, cflags) })
 	<-done
-	var opened uint64
-	each(up, func(i int) {
-		if errs[i] == 0 {
-			opened |= 1 << i
-		}
-	})
+	opened := okMask(errs, up)
 	if opened == 0 {
 		return 0, combine(errs, up)
 	}

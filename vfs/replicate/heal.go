@@ -118,12 +118,7 @@ func (r *Replicate) heal(ctx context.Context, gfid vfs.GFID, o *healOpts) healOu
 	attrs := make([]vfs.Attr, len(r.children))
 	errs := make([]syscall.Errno, len(r.children))
 	r.parallel(up, func(i int) { attrs[i], errs[i] = r.children[i].t.GetAttr(ictx, gfid, 0) })
-	var have uint64
-	each(up, func(i int) {
-		if errs[i] == 0 {
-			have |= 1 << i
-		}
-	})
+	have := okMask(errs, up)
 	if have == 0 {
 		return healFailed
 	}
@@ -437,12 +432,7 @@ func (r *Replicate) attrsOf(ctx context.Context, gfid vfs.GFID, mask uint64) ([]
 	attrs := make([]vfs.Attr, len(r.children))
 	errs := make([]syscall.Errno, len(r.children))
 	r.parallel(mask, func(i int) { attrs[i], errs[i] = r.children[i].t.GetAttr(ctx, gfid, 0) })
-	var have uint64
-	each(mask, func(i int) {
-		if errs[i] == 0 {
-			have |= 1 << i
-		}
-	})
+	have := okMask(errs, mask)
 	return attrs, have
 }
 

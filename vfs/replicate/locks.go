@@ -136,12 +136,7 @@ func (r *Replicate) lockAndPreOp(ctx context.Context, mask uint64, owner uint64,
 			}
 		})
 	}
-	var ok uint64
-	each(mask, func(i int) {
-		if errs[i] == 0 {
-			ok |= 1 << i
-		}
-	})
+	ok := okMask(errs, mask)
 	return ok, errs
 }
 

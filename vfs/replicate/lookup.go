@@ -222,12 +222,7 @@ func (r *Replicate) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (
 		}
 		errs[i] = e
 	})
-	var have uint64
-	each(up, func(i int) {
-		if errs[i] == 0 {
-			have |= 1 << i
-		}
-	})
+	have := okMask(errs, up)
 	if have == 0 {
 		return vfs.Attr{}, combine(errs, up)
 	}

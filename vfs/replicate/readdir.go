@@ -14,12 +14,7 @@ func (r *Replicate) OpenDir(ctx context.Context, gfid vfs.GFID) (vfs.Handle, sys
 	handles := make([]vfs.Handle, len(r.children))
 	errs := make([]syscall.Errno, len(r.children))
 	r.parallel(up, func(i int) { handles[i], errs[i] = r.children[i].t.OpenDir(ctx, gfid) })
-	var opened uint64
-	each(up, func(i int) {
-		if errs[i] == 0 {
-			opened |= 1 << i
-		}
-	})
+	opened := okMask(errs, up)
 	if opened == 0 {
 		return 0, combine(errs, up)
 	}

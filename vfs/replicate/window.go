@@ -343,12 +343,7 @@ func (r *Replicate) addKind(ctx context.Context, w *window, k kind) syscall.Errn
 	ops := r.pendingOps(w.key.gfid, k, delta)
 	errs := make([]syscall.Errno, len(r.children))
 	r.parallel(mask, func(i int) { _, errs[i] = compound.Run(internalCtx(ctx), r.children[i].t, ops) })
-	var ok uint64
-	each(mask, func(i int) {
-		if errs[i] == 0 {
-			ok |= 1 << i
-		}
-	})
+	ok := okMask(errs, mask)
 	good := r.settle(ctx, w, k, mask, ok, errs)
 	if good == 0 {
 		return combine(errs, mask)
@@ -585,12 +580,7 @@ func (r *Replicate) inodeTxn(ctx context.Context, gfid vfs.GFID, k kind, s span,
 	}
 	errs := make([]syscall.Errno, len(r.children))
 	r.parallel(mask, func(i int) { errs[i] = op(i) })
-	var ok uint64
-	each(mask, func(i int) {
-		if errs[i] == 0 {
-			ok |= 1 << i
-		}
-	})
+	ok := okMask(errs, mask)
 	good := r.settle(ctx, w, k, mask, ok, errs)
 	if good == 0 {
 		return 0, combine(errs, mask)
