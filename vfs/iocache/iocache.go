@@ -87,6 +87,16 @@ type IOCache struct {
 	// (the GetAttr before every first read was half the cost of reading
 	// a small file).
 	hints map[vfs.GFID]hint
+	// names maps the name each cached file was last looked up by (or
+	// listed under) to its GFID; unnamed counts cached files whose name
+	// is not known (read by GFID alone, as the NFS gateway may). Unlink
+	// and Rename find the pages of the file they remove here, and look
+	// the name up in the child only while an unnamed file is cached: the
+	// lookup before every unlink was a quarter of a small-file delete.
+	// Invariant: a file in files has name nil and is counted in unnamed,
+	// or names[*name] is its GFID.
+	names   map[dentry]vfs.GFID
+	unnamed int
 	// spare holds page buffers of dropped pages for reuse (at most
 	// maxSpare): a streaming reader replaces the whole cache every
 	// cache-size bytes, and fresh buffers cost more than the copy (Go
@@ -107,6 +117,13 @@ type hint struct {
 	mtime vfs.Timespec
 	size  uint64
 	asked time.Time
+	name  *dentry // the name it was seen under, if any
+}
+
+// dentry names a directory entry.
+type dentry struct {
+	parent vfs.GFID
+	name   string
 }
 
 // maxHints bounds the hints kept; when full they are all dropped.
@@ -124,7 +141,8 @@ type file struct {
 	size      uint64
 	validated time.Time
 	dead      bool
-	readers   int // reads in progress, which may yet add pages
+	readers   int     // reads in progress, which may yet add pages
+	name      *dentry // see IOCache.names
 }
 
 type page struct {
@@ -156,6 +174,7 @@ func New(cfg Config, child vfs.Translator) (*IOCache, error) {
 		clock:       cfg.Clock,
 		files:       make(map[vfs.GFID]*file),
 		direct:      make(map[vfs.Handle]struct{}),
+		names:       make(map[dentry]vfs.GFID),
 	}
 	if c.size == 0 {
 		c.size = DefaultCacheSize
@@ -211,7 +230,42 @@ func (c *IOCache) retire(f *file) {
 	f.dead = true
 	if c.files[f.gfid] == f {
 		delete(c.files, f.gfid)
+		if f.name != nil {
+			delete(c.names, *f.name)
+		} else {
+			c.unnamed--
+		}
 	}
+}
+
+// admit puts a new entry in the index, under name when known. Called with
+// mu held.
+func (c *IOCache) admit(f *file, name *dentry) {
+	c.files[f.gfid] = f
+	c.unnamed++
+	if name != nil {
+		c.setName(f, *name)
+	}
+}
+
+// setName records that the live entry f is named d, taking the name from
+// any other entry that had it. Called with mu held.
+func (c *IOCache) setName(f *file, d dentry) {
+	if f.name != nil {
+		if *f.name == d {
+			return
+		}
+		delete(c.names, *f.name)
+		f.name = nil
+		c.unnamed++
+	}
+	if old, ok := c.names[d]; ok {
+		c.files[old].name = nil
+		c.unnamed++
+	}
+	c.names[d] = f.gfid
+	f.name = &d
+	c.unnamed--
 }
 
 // evict drops one page to make room for a page of keep. Called with mu
@@ -231,17 +285,24 @@ func (c *IOCache) evict(p *page, keep *file) {
 
 // observe checks attributes seen in passing against the cache entry; asked
 // is when the operation that returned them started.
-func (c *IOCache) observe(a *vfs.Attr, asked time.Time) {
+// name, when not nil, is the entry a was found under (Lookup, ReadDir).
+func (c *IOCache) observe(a *vfs.Attr, asked time.Time, name *dentry) {
 	if a == nil || !a.IsRegular() {
 		return
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.checkLocked(a, asked) == nil && c.files[a.GFID] == nil && c.timeout > 0 {
+	if f := c.checkLocked(a, asked); f != nil {
+		if name != nil {
+			c.setName(f, *name)
+		}
+		return
+	}
+	if c.files[a.GFID] == nil && c.timeout > 0 {
 		if c.hints == nil || len(c.hints) >= maxHints {
 			c.hints = make(map[vfs.GFID]hint)
 		}
-		c.hints[a.GFID] = hint{mtime: a.Mtime, size: a.Size, asked: asked}
+		c.hints[a.GFID] = hint{mtime: a.Mtime, size: a.Size, asked: asked, name: name}
 	}
 }
 
@@ -280,7 +341,7 @@ func (c *IOCache) entry(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) *file
 		delete(c.hints, gfid)
 		if c.files[gfid] == nil && now.Sub(h.asked) < c.timeout {
 			f := &file{gfid: gfid, pages: make(map[int64]*page), mtime: h.mtime, size: h.size, validated: h.asked}
-			c.files[gfid] = f
+			c.admit(f, h.name)
 			f.readers++
 			c.mu.Unlock()
 			return f
@@ -298,7 +359,7 @@ func (c *IOCache) entry(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) *file
 	f := c.checkLocked(&a, now)
 	if f == nil {
 		f = &file{gfid: gfid, pages: make(map[int64]*page), mtime: a.Mtime, size: a.Size, validated: now}
-		c.files[gfid] = f
+		c.admit(f, nil)
 	}
 	f.readers++
 	return f

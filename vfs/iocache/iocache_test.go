@@ -126,6 +126,22 @@ func checkAccounting(t *testing.T, c *IOCache) {
 			t.Errorf("file entry without pages or readers kept")
 		}
 	}
+	unnamed := 0
+	for g, f := range c.files {
+		if f.name == nil {
+			unnamed++
+		} else if c.names[*f.name] != g {
+			t.Errorf("file named %q, but that name maps to %v", f.name.name, c.names[*f.name])
+		}
+	}
+	for d, g := range c.names {
+		if f := c.files[g]; f == nil || f.name == nil || *f.name != d {
+			t.Errorf("name %q maps to a file not cached under it", d.name)
+		}
+	}
+	if unnamed != c.unnamed {
+		t.Errorf("%d unnamed files, counted %d", unnamed, c.unnamed)
+	}
 	if sum != c.bytes || pages != c.lru.Len() {
 		t.Errorf("accounted %d bytes in %d pages, cached %d in %d", c.bytes, c.lru.Len(), sum, pages)
 	}
@@ -652,4 +668,108 @@ func TestStreamingReuse(t *testing.T) {
 	if got := read(t, e.cache, g, 39*ps, 2*ps); !bytes.Equal(got, content[39*ps:]) {
 		t.Error("the cached tail differs")
 	}
+}
+
+// TestVictimByName: Unlink and Rename find the pages of the file they
+// remove by the name it was cached under, without a lookup in the child;
+// only while a file whose name is unknown is cached do they ask the child
+// first. Either way the removed file's pages are never served again.
+func TestVictimByName(t *testing.T) {
+	e := newEnv(t, Config{CacheTimeout: time.Hour})
+	gone := func(g vfs.GFID) {
+		t.Helper()
+		reads := e.fake.Count(vfsfake.Read)
+		if _, errno := e.cache.Read(bg, g, 0, make([]byte, 100), 0); errno != syscall.ENOENT && errno != syscall.ESTALE {
+			t.Errorf("read of a removed file: errno %v, want ENOENT or ESTALE", errno)
+		}
+		if e.fake.Count(vfsfake.Read) == reads {
+			t.Error("read of a removed file was served from the cache")
+		}
+	}
+	lookups := func() int { return e.fake.Count(vfsfake.Lookup) }
+	cached := func(name string) vfs.GFID {
+		t.Helper()
+		g := e.file(t, name, []byte("data of "+name))
+		if _, errno := e.cache.Lookup(bg, vfs.RootGFID, name); errno != 0 {
+			t.Fatal(errno)
+		}
+		read(t, e.cache, g, 0, 100)
+		return g
+	}
+
+	// Looked up, then read: the unlink needs no lookup.
+	f := cached("f")
+	n := lookups()
+	if errno := e.cache.Unlink(bg, vfs.RootGFID, "f"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if d := lookups() - n; d != 0 {
+		t.Errorf("unlink of a file cached by name: %d lookups, want 0", d)
+	}
+	gone(f)
+
+	// A name no cached file has: nothing to drop, nothing to ask.
+	e.file(t, "other", []byte("x"))
+	cached("keep")
+	n = lookups()
+	if errno := e.cache.Unlink(bg, vfs.RootGFID, "other"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if d := lookups() - n; d != 0 {
+		t.Errorf("unlink of an uncached file: %d lookups, want 0", d)
+	}
+
+	// Renamed through the cache: the name moves with the file.
+	h := cached("h")
+	if errno := e.cache.Rename(bg, vfs.RootGFID, "h", vfs.RootGFID, "h2", 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	read(t, e.cache, h, 0, 100)
+	n = lookups()
+	if errno := e.cache.Unlink(bg, vfs.RootGFID, "h2"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if d := lookups() - n; d != 0 {
+		t.Errorf("unlink of a renamed cached file: %d lookups, want 0", d)
+	}
+	gone(h)
+
+	// Renamed over: the replaced file's pages go.
+	x := cached("x")
+	e.file(t, "y", []byte("new x"))
+	if errno := e.cache.Rename(bg, vfs.RootGFID, "y", vfs.RootGFID, "x", 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	gone(x)
+
+	// Listed with attributes, then read: named too.
+	l := e.file(t, "listed", []byte("in a listing"))
+	if _, _, errno := e.cache.ReadDir(bg, vfs.RootGFID, 0, 0, 0, true); errno != 0 {
+		t.Fatal(errno)
+	}
+	read(t, e.cache, l, 0, 100)
+	n = lookups()
+	if errno := e.cache.Unlink(bg, vfs.RootGFID, "listed"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if d := lookups() - n; d != 0 {
+		t.Errorf("unlink of a file cached from a listing: %d lookups, want 0", d)
+	}
+	gone(l)
+	checkAccounting(t, e.cache)
+
+	// Read by GFID alone (its name unknown): the unlink asks the child
+	// which file the name is, and drops it.
+	u := e.file(t, "u", []byte("read by handle"))
+	read(t, e.cache, u, 0, 100)
+	checkAccounting(t, e.cache)
+	n = lookups()
+	if errno := e.cache.Unlink(bg, vfs.RootGFID, "u"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if d := lookups() - n; d != 1 {
+		t.Errorf("unlink while a file of unknown name is cached: %d lookups, want 1", d)
+	}
+	gone(u)
+	checkAccounting(t, e.cache)
 }

@@ -112,7 +112,7 @@ func (c *IOCache) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in 
 	if in.Valid&(vfs.SetSize|vfs.SetMtime|vfs.SetMtimeNow) != 0 {
 		c.Invalidate(gfid)
 	} else if errno == 0 {
-		c.observe(&a, asked)
+		c.observe(&a, asked, nil)
 	}
 	return a, errno
 }
@@ -158,7 +158,7 @@ func (c *IOCache) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs
 	asked := c.clock()
 	a, errno := c.Child.Lookup(ctx, parent, name)
 	if errno == 0 {
-		c.observe(&a, asked)
+		c.observe(&a, asked, &dentry{parent, name})
 	}
 	return a, errno
 }
@@ -167,7 +167,7 @@ func (c *IOCache) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vf
 	asked := c.clock()
 	a, errno := c.Child.GetAttr(ctx, gfid, fh)
 	if errno == 0 {
-		c.observe(&a, asked)
+		c.observe(&a, asked, nil)
 	}
 	return a, errno
 }
@@ -177,7 +177,7 @@ func (c *IOCache) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, coo
 	ents, eof, errno := c.Child.ReadDir(ctx, gfid, fh, cookie, max, plus)
 	if errno == 0 && plus {
 		for i := range ents {
-			c.observe(ents[i].Attr, asked)
+			c.observe(ents[i].Attr, asked, &dentry{gfid, ents[i].Name})
 		}
 	}
 	return ents, eof, errno
