@@ -48,6 +48,13 @@ func GetxattrFD(fd int, attr string) ([]byte, error) {
 	return getx(func(b []byte) (int, error) { return unix.Getxattr(p, attr, b) })
 }
 
+// Fgetxattr reads attr of the file open on fd with fgetxattr(2): cheaper
+// than GetxattrFD's walk through /proc, but fd must be a real open (not
+// O_PATH), so only for regular files and directories.
+func Fgetxattr(fd int, attr string) ([]byte, error) {
+	return getx(func(b []byte) (int, error) { return unix.Fgetxattr(fd, attr, b) })
+}
+
 // GetxattrInto reads attr of the inode fd refers to into buf, for callers
 // that know the size (the 16-byte GFID).
 func GetxattrInto(fd int, attr string, buf []byte) (int, error) {

@@ -170,22 +170,15 @@ func Do(ctx context.Context, t vfs.Translator, op *Op) Result {
 	var r Result
 	switch op.Kind {
 	case OpLookup:
-		r.Attr, r.Errno = t.Lookup(ctx, op.GFID, op.Name)
-		if r.Errno == 0 && len(op.Keys) > 0 {
-			r.Xattrs, r.Errno = getKeys(ctx, t, r.Attr.GFID, op.Keys)
-		}
-		if r.Errno == 0 && op.ReadMax > 0 && r.Attr.IsRegular() && int64(r.Attr.Size) <= op.ReadMax {
-			// Best effort: a file that changed size meanwhile, or that
-			// the caller may not read, is simply not included.
-			buf := make([]byte, r.Attr.Size)
-			if n, e := t.Read(ctx, r.Attr.GFID, 0, buf, 0); e == 0 && n == len(buf) {
-				r.Data, r.HasData = buf, true
-			}
+		var f vfs.Fetched
+		f, r.Errno = vfs.FetchLookup(ctx, t, op.GFID, op.Name, op.Keys, op.ReadMax)
+		if r.Errno == 0 {
+			r.Attr, r.Xattrs, r.Data, r.HasData = f.Attr, f.Xattrs, f.Data, f.HasData
 		}
 	case OpGetAttr:
 		r.Attr, r.Errno = t.GetAttr(ctx, op.GFID, op.Fh)
 		if r.Errno == 0 && len(op.Keys) > 0 {
-			r.Xattrs, r.Errno = getKeys(ctx, t, r.Attr.GFID, op.Keys)
+			r.Xattrs, r.Errno = vfs.GetXattrs(ctx, t, r.Attr.GFID, op.Keys)
 		}
 	case OpSetAttr:
 		in := op.SetAttr
@@ -256,23 +249,6 @@ func Do(ctx context.Context, t vfs.Translator, op *Op) Result {
 		r.Errno = syscall.EINVAL
 	}
 	return r
-}
-
-// getKeys reads the xattrs keys of gfid; a name the object lacks is left
-// out.
-func getKeys(ctx context.Context, t vfs.Translator, gfid vfs.GFID, keys []string) (map[string][]byte, syscall.Errno) {
-	m := make(map[string][]byte, len(keys))
-	for _, k := range keys {
-		v, e := t.GetXattr(ctx, gfid, k)
-		switch e {
-		case 0:
-			m[k] = v
-		case syscall.ENODATA:
-		default:
-			return nil, e
-		}
-	}
-	return m, 0
 }
 
 // Constructors, one per Kind.
