@@ -19,13 +19,30 @@ type GFID [16]byte
 // GlusterFS).
 var RootGFID = GFID{15: 1}
 
-// NewGFID returns a random (version 4 UUID) GFID.
-func NewGFID() GFID {
+// gfidEpoch is how long GFIDs made one after the other share their first
+// two bytes (see NewGFID).
+const gfidEpoch = 64 * time.Second
+
+// NewGFID returns a fresh GFID: a UUID of RFC 9562's version 8 (a layout of
+// our own) whose first two bytes count gfidEpoch intervals and whose other
+// 106 bits (all but the version and variant) are random.
+//
+// Why not all random: the first two bytes name the brick's index directory
+// of the file (.cairn/gfid/xx/yy, GlusterFS's .glusterfs/xx/yy), made on
+// first use. With random GFIDs nearly every create on a young brick made a
+// new one, and an ext4 mkdir was a quarter of the bricks' CPU time in a
+// small-file create profile. Files made within the same minute now share
+// one; over the 48-day cycle of the counter the 65,536 directories fill as
+// evenly as before.
+func NewGFID() GFID { return newGFIDAt(time.Now()) }
+
+func newGFIDAt(now time.Time) GFID {
 	var g GFID
-	if _, err := rand.Read(g[:]); err != nil {
+	if _, err := rand.Read(g[2:]); err != nil {
 		panic("crypto/rand failed: " + err.Error())
 	}
-	g[6] = (g[6] & 0x0f) | 0x40
+	binary.BigEndian.PutUint16(g[0:2], uint16(now.Unix()/int64(gfidEpoch/time.Second)))
+	g[6] = (g[6] & 0x0f) | 0x80
 	g[8] = (g[8] & 0x3f) | 0x80
 	return g
 }

@@ -15,7 +15,10 @@
 //	                    naming its parent's GFID and its name, so that it stays
 //	                    right when an ancestor is renamed (only the renamed
 //	                    directory's own link is rewritten). The root's entry
-//	                    is "../../../..".
+//	                    is "../../../..". cairn clients make GFIDs whose
+//	                    first two bytes change once a minute (vfs.NewGFID),
+//	                    so a burst of creates fills one ab/cd directory
+//	                    instead of making a new one per file.
 //	unlink/<uuid>       the index link of a file whose last name was removed
 //	                    while it was open; removed at its last Release and on
 //	                    start (GlusterFS's .glusterfs/unlink).
