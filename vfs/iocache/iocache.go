@@ -30,6 +30,16 @@
 // descriptors may still read it); its pages simply age out of the LRU.
 //
 // Handles opened with O_DIRECT bypass the cache, as in GlusterFS.
+//
+// Scans: once a file has been read sequentially for more bytes than the
+// cache holds, the rest of that run is read past the cache (pages already
+// cached still serve it). LRU caching of such a scan only evicts
+// everything else, its own start included, before any of it is read again,
+// and costs a copy and an eviction per page (a 1 GiB nfs-cp read through
+// the gateway: 528 MiB/s with the cache in the stack, 611 without). The
+// scan's first cache-size bytes stay cached, and reads that are not
+// sequential are cached as always. (GlusterFS's io-cache caches scans;
+// this is cairn's.)
 package iocache
 
 import (
@@ -143,6 +153,10 @@ type file struct {
 	dead      bool
 	readers   int     // reads in progress, which may yet add pages
 	name      *dentry // see IOCache.names
+	// next is where the last read ended and run how many bytes were read
+	// in a row up to there: a scan longer than the cache (run > size) is
+	// not cached (see Read).
+	next, run int64
 }
 
 type page struct {
@@ -159,6 +173,7 @@ type Stats struct {
 	Revalidations uint64 // attribute checks made by reads
 	Invalidations uint64 // files whose pages were dropped because their attributes changed
 	Evictions     uint64 // pages evicted to make room
+	Scanned       uint64 // reads of a sequential scan longer than the cache, not cached
 	Bytes         int64  // bytes cached now
 	Pages         int    // pages cached now
 	Files         int    // files with cache entries now

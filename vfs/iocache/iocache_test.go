@@ -650,7 +650,9 @@ func TestStreamingReuse(t *testing.T) {
 	content := pattern(40*ps+123, 3)
 	g := e.file(t, "big", content)
 	for pass := 0; pass < 2; pass++ {
-		for off := 0; off < len(content); off += 4 * ps {
+		// A gap after every read: not one sequential scan (see
+		// TestScanPastCache), so every page goes through the cache.
+		for off := 0; off < len(content); off += 5 * ps {
 			got := read(t, e.cache, g, off, 4*ps)
 			want := content[off:min(off+4*ps, len(content))]
 			if !bytes.Equal(got, want) {
@@ -771,5 +773,56 @@ func TestVictimByName(t *testing.T) {
 		t.Errorf("unlink while a file of unknown name is cached: %d lookups, want 1", d)
 	}
 	gone(u)
+	checkAccounting(t, e.cache)
+}
+
+// TestScanPastCache: a sequential read longer than the cache caches its
+// first cache-size bytes and reads the rest past the cache, evicting
+// nothing; re-reading the file is served from those first pages; reads
+// that are not sequential are cached as always. The data is right
+// throughout.
+func TestScanPastCache(t *testing.T) {
+	e := newEnv(t, Config{CacheSize: 8 * ps, CacheTimeout: time.Hour})
+	content := pattern(40*ps+123, 5)
+	g := e.file(t, "big", content)
+	other := e.file(t, "other", pattern(2*ps, 6))
+	read(t, e.cache, other, 0, 2*ps) // two pages of another file, cached
+
+	scan := func() {
+		t.Helper()
+		for off := 0; off < len(content); off += 2 * ps {
+			if got := read(t, e.cache, g, off, 2*ps); !bytes.Equal(got, content[off:min(off+2*ps, len(content))]) {
+				t.Fatalf("read at %d: wrong data", off)
+			}
+		}
+		checkAccounting(t, e.cache)
+	}
+	scan()
+	st := e.cache.Stats()
+	if st.Evictions != 2 || st.Bytes != 8*ps || st.Scanned == 0 {
+		t.Fatalf("after one scan: %+v; want the first 8 pages cached at the cost of the other file's 2 only", st)
+	}
+	reads := e.fake.Count(vfsfake.Read)
+	scan()
+	st2 := e.cache.Stats()
+	if st2.Hits-st.Hits != 8 || st2.Evictions != st.Evictions {
+		t.Errorf("second scan: %d hits, %d evictions; want the 8 cached pages served and nothing evicted", st2.Hits-st.Hits, st2.Evictions-st.Evictions)
+	}
+	// 21 requests of 2 pages, the first 4 served by the cache.
+	if n := e.fake.Count(vfsfake.Read) - reads; n != 21-4 {
+		t.Errorf("second scan read the child %d times, want 17", n)
+	}
+
+	// Backwards, two pages at a time: not a scan, so it is cached and
+	// evicts as the LRU says.
+	for off := 38 * ps; off >= 0; off -= 2 * ps {
+		if got := read(t, e.cache, g, off, 2*ps); !bytes.Equal(got, content[off:off+2*ps]) {
+			t.Fatalf("backward read at %d: wrong data", off)
+		}
+	}
+	st3 := e.cache.Stats()
+	if st3.Scanned != st2.Scanned || st3.Evictions <= st2.Evictions || st3.Bytes != 8*ps {
+		t.Errorf("backward reads: %+v; want them cached, evicting", st3)
+	}
 	checkAccounting(t, e.cache)
 }

@@ -21,6 +21,15 @@ func (c *IOCache) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest [
 	ps := c.pageSize
 	end := off + int64(len(dest))
 	pos := off
+	c.mu.Lock()
+	if off == f.next {
+		f.run += end - off
+	} else {
+		f.run = end - off
+	}
+	f.next = end
+	scan := f.run > c.size
+	c.mu.Unlock()
 	for pos < end {
 		idx := pos / ps
 		c.mu.Lock()
@@ -40,6 +49,22 @@ func (c *IOCache) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest [
 		if pos >= int64(f.size) && !f.dead {
 			// At or past the end of file as of the last check.
 			c.mu.Unlock()
+			break
+		}
+		if scan {
+			// Past the cache: the rest of the request straight from the
+			// child, cached pages after it notwithstanding (they are
+			// this run's own start only when the file is re-read).
+			c.stats.Scanned++
+			c.mu.Unlock()
+			got, errno := c.Child.Read(ctx, gfid, fh, dest[pos-off:], pos)
+			if errno != 0 {
+				if pos > off {
+					break
+				}
+				return 0, errno
+			}
+			pos += int64(got)
 			break
 		}
 		run := int64(1)
