@@ -86,7 +86,11 @@ func (v VolumeSpec) ClientVolfile() string {
 		{"quickread_" + v.Name, "performance/quick-read", "  option max-file-size 64KB\n  option cache-timeout 1\n"},
 		{"iothreads_" + v.Name, "performance/io-threads", "  option thread-count 16\n"},
 		{"writebehind_" + v.Name, "performance/write-behind", "  option cache-size 4MB\n"},
-		{"readahead_" + v.Name, "performance/read-ahead", "  option page-count 4\n"},
+		// 1 MiB pages: an NFS READ or a FUSE read of 1 MiB is then
+		// served whole from pages read ahead; with GlusterFS's 128 KiB
+		// pages four of them covered half of one (nfs-cp read of 1 GiB
+		// from cairn up: 594 -> 823 MiB/s, median of 6 each).
+		{"readahead_" + v.Name, "performance/read-ahead", "  option page-count 4\n  option page-size 1MB\n"},
 		{"iocache_" + v.Name, "performance/io-cache", "  option cache-size 64MB\n  option cache-timeout 1\n"},
 		{"mdcache_" + v.Name, "performance/md-cache", "  option md-cache-timeout 1\n"},
 		{"openbehind_" + v.Name, "performance/open-behind", "  option lazy-open on\n"},
