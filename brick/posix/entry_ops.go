@@ -39,26 +39,39 @@ func checkNew(parent vfs.GFID, name string) syscall.Errno {
 
 // Lookup resolves name in parent.
 func (p *Posix) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs.Attr, syscall.Errno) {
-	if e := checkExisting(parent, name); e != 0 {
+	po, st, g, e := p.lookupAt(ctx, parent, name)
+	if e != 0 {
 		return vfs.Attr{}, e
+	}
+	po.close()
+	return p.attr(g, &st), 0
+}
+
+// lookupAt finds name in directory parent for the caller: the parent held
+// open (the caller closes it), the entry's stat and its GFID.
+func (p *Posix) lookupAt(ctx context.Context, parent vfs.GFID, name string) (*obj, sys.Stat_t, vfs.GFID, syscall.Errno) {
+	var st sys.Stat_t
+	if e := checkExisting(parent, name); e != 0 {
+		return nil, st, vfs.GFID{}, e
 	}
 	po, e := p.resolveDir(parent)
 	if e != 0 {
-		return vfs.Attr{}, e
+		return nil, st, vfs.GFID{}, e
 	}
-	defer po.close()
 	if e := access(vfs.CallerFrom(ctx), &po.st, mayExec); e != 0 {
-		return vfs.Attr{}, e
+		po.close()
+		return nil, st, vfs.GFID{}, e
 	}
-	var st sys.Stat_t
 	if err := sys.Fstatat(po.fd, name, &st); err != nil {
-		return vfs.Attr{}, errno(err)
+		po.close()
+		return nil, st, vfs.GFID{}, errno(err)
 	}
 	g, e := p.childGFID(parent, po.fd, name, &st)
 	if e != 0 {
-		return vfs.Attr{}, e
+		po.close()
+		return nil, st, vfs.GFID{}, e
 	}
-	return p.attr(g, &st), 0
+	return po, st, g, 0
 }
 
 // Readlink reads a symlink (EINVAL for anything else).

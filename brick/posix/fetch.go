@@ -20,26 +20,12 @@ var _ vfs.LookupFetcher = (*Posix)(nil)
 // an object replaced between the stat and the open, take that general
 // path.
 func (p *Posix) LookupFetch(ctx context.Context, parent vfs.GFID, name string, keys []string, readMax int64) (vfs.Fetched, syscall.Errno) {
-	if e := checkExisting(parent, name); e != 0 {
-		return vfs.Fetched{}, e
-	}
-	po, e := p.resolveDir(parent)
+	po, st, g, e := p.lookupAt(ctx, parent, name)
 	if e != 0 {
 		return vfs.Fetched{}, e
 	}
 	defer po.close()
 	c := vfs.CallerFrom(ctx)
-	if e := access(c, &po.st, mayExec); e != 0 {
-		return vfs.Fetched{}, e
-	}
-	var st sys.Stat_t
-	if err := sys.Fstatat(po.fd, name, &st); err != nil {
-		return vfs.Fetched{}, errno(err)
-	}
-	g, e := p.childGFID(parent, po.fd, name, &st)
-	if e != 0 {
-		return vfs.Fetched{}, e
-	}
 	r := vfs.Fetched{Attr: p.attr(g, &st)}
 	typ := st.Mode & syscall.S_IFMT
 	wantData := readMax > 0 && typ == syscall.S_IFREG && st.Size <= readMax
