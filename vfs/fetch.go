@@ -37,19 +37,27 @@ func FetchLookup(ctx context.Context, t Translator, parent GFID, name string, ke
 	if f, ok := t.(LookupFetcher); ok {
 		return f.LookupFetch(ctx, parent, name, keys, readMax)
 	}
-	var r Fetched
-	var e syscall.Errno
-	if r.Attr, e = t.Lookup(ctx, parent, name); e != 0 {
+	a, e := t.Lookup(ctx, parent, name)
+	if e != 0 {
 		return Fetched{}, e
 	}
+	return CompleteFetch(ctx, t, a, keys, readMax)
+}
+
+// CompleteFetch is FetchLookup after the lookup found a: the xattrs keys
+// by GetXattr and the content by an anonymous Read of t. Translators whose
+// LookupFetch cannot take their own shortcut for some object use it.
+func CompleteFetch(ctx context.Context, t Translator, a Attr, keys []string, readMax int64) (Fetched, syscall.Errno) {
+	r := Fetched{Attr: a}
 	if len(keys) > 0 {
-		if r.Xattrs, e = GetXattrs(ctx, t, r.Attr.GFID, keys); e != 0 {
+		var e syscall.Errno
+		if r.Xattrs, e = GetXattrs(ctx, t, a.GFID, keys); e != 0 {
 			return Fetched{}, e
 		}
 	}
-	if readMax > 0 && r.Attr.IsRegular() && int64(r.Attr.Size) <= readMax {
-		buf := make([]byte, r.Attr.Size)
-		if n, e := t.Read(ctx, r.Attr.GFID, 0, buf, 0); e == 0 && n == len(buf) {
+	if readMax > 0 && a.IsRegular() && int64(a.Size) <= readMax {
+		buf := make([]byte, a.Size)
+		if n, e := t.Read(ctx, a.GFID, 0, buf, 0); e == 0 && n == len(buf) {
 			r.Data, r.HasData = buf, true
 		}
 	}

@@ -53,7 +53,7 @@ func (p *Posix) LookupFetch(ctx context.Context, parent vfs.GFID, name string, k
 		}
 	}
 	if fd < 0 {
-		return p.fetchRest(ctx, r, keys, readMax)
+		return vfs.CompleteFetch(ctx, p, r.Attr, keys, readMax)
 	}
 	defer sys.Close(fd)
 	if len(keys) > 0 {
@@ -90,45 +90,9 @@ func (p *Posix) LookupFetch(ctx context.Context, parent vfs.GFID, name string, k
 	// not read the file, or when it changed size meanwhile.
 	if wantData && access(c, &st, mayRead) == 0 {
 		buf := make([]byte, st.Size)
-		if n, ok := preadFull(fd, buf); ok && n == len(buf) {
+		if n, err := preadFull(fd, buf, 0); err == nil && n == len(buf) {
 			r.Data, r.HasData = buf, true
 		}
 	}
 	return r, 0
-}
-
-// fetchRest completes r (the object found by a lookup) the general way:
-// GetXattr per key and an anonymous Read.
-func (p *Posix) fetchRest(ctx context.Context, r vfs.Fetched, keys []string, readMax int64) (vfs.Fetched, syscall.Errno) {
-	if len(keys) > 0 {
-		x, e := vfs.GetXattrs(ctx, p, r.Attr.GFID, keys)
-		if e != 0 {
-			return vfs.Fetched{}, e
-		}
-		r.Xattrs = x
-	}
-	if readMax > 0 && r.Attr.IsRegular() && int64(r.Attr.Size) <= readMax {
-		buf := make([]byte, r.Attr.Size)
-		if n, e := p.Read(ctx, r.Attr.GFID, 0, buf, 0); e == 0 && n == len(buf) {
-			r.Data, r.HasData = buf, true
-		}
-	}
-	return r, 0
-}
-
-// preadFull reads len(buf) bytes from offset 0, or up to end of file; ok
-// is false on an error.
-func preadFull(fd int, buf []byte) (int, bool) {
-	total := 0
-	for total < len(buf) {
-		n, err := sys.Pread(fd, buf[total:], int64(total))
-		if err != nil {
-			return total, false
-		}
-		if n == 0 {
-			break
-		}
-		total += n
-	}
-	return total, true
 }
