@@ -2,6 +2,8 @@ package replicate
 
 import (
 	"context"
+	"math/bits"
+	"sync"
 	"syscall"
 
 	"github.com/cairnfs/cairn/protocol/compound"
@@ -107,6 +109,11 @@ func (r *Replicate) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest
 	if e != 0 {
 		return 0, e
 	}
+	if len(dest) >= 2*splitReadPart && r.cfg.ReadSubvolume < 0 {
+		if n, e, done := r.splitRead(ctx, gfid, fc, dest, off); done {
+			return n, e
+		}
+	}
 	var exclude uint64
 	for {
 		c, _, e := r.readChild(ctx, gfid, dataKind, exclude)
@@ -120,6 +127,91 @@ func (r *Replicate) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest
 		exclude |= 1 << c
 	}
 }
+
+// splitReadPart is the smallest part a large read is split into, one
+// part per good copy. Below it the extra request costs more than the
+// parallel copy saves.
+const splitReadPart = 128 << 10
+
+// splitRead reads dest in parts from several good copies at once, each
+// part (page aligned, at least splitReadPart) from a different child, so
+// that one large read is served by the bricks in parallel rather than by
+// one: replicated reads then go faster than a single brick's. done is
+// false when fewer than two good copies are open and reachable, or a
+// child turned out to be down; the caller then reads from one child.
+//
+// Only copies with no pending data changelog are candidates, the same
+// rule as for a whole read, so the parts agree with each other.
+func (r *Replicate) splitRead(ctx context.Context, gfid vfs.GFID, fc *fdCtx, dest []byte, off int64) (n int, e syscall.Errno, done bool) {
+	cand, _, e := r.readable(ctx, gfid, dataKind, 0)
+	if e != 0 {
+		return 0, e, true
+	}
+	if fc != nil {
+		cand &= fc.opened
+	}
+	parts := min(bits.OnesCount64(cand), len(dest)/splitReadPart)
+	if parts < 2 {
+		return 0, 0, false
+	}
+	// Start at the child a whole read would use, so the first part of
+	// each read keeps going where the brick's own read-ahead expects it.
+	children := make([]int, 0, parts)
+	start := r.pick(gfid, cand)
+	for i := range len(r.children) {
+		c := (start + i) % len(r.children)
+		if cand&(1<<c) != 0 && len(children) < parts {
+			children = append(children, c)
+		}
+	}
+	size := (len(dest)/parts + pageSize - 1) &^ (pageSize - 1)
+	bufs := make([][]byte, parts)
+	for p := range parts {
+		lo := min(p*size, len(dest))
+		hi := min(lo+size, len(dest))
+		if p == parts-1 {
+			hi = len(dest)
+		}
+		bufs[p] = dest[lo:hi]
+	}
+	ns := make([]int, parts)
+	errs := make([]syscall.Errno, parts)
+	read := func(p int) {
+		c := children[p]
+		ns[p], errs[p] = r.children[c].t.Read(ctx, gfid, fc.child(c), bufs[p], off+int64(p*size))
+	}
+	var wg sync.WaitGroup
+	for p := range parts - 1 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			read(p)
+		}()
+	}
+	read(parts - 1)
+	wg.Wait()
+	for p := range parts {
+		if errs[p] != 0 {
+			if isDown(errs[p]) {
+				return 0, 0, false
+			}
+			return 0, errs[p], true
+		}
+	}
+	// The result is the data up to the first short part: a short part
+	// is the end of the file, and whatever a later part found beyond it
+	// (the file growing meanwhile) is not contiguous with it.
+	for p := range parts {
+		n += ns[p]
+		if ns[p] < len(bufs[p]) {
+			break
+		}
+	}
+	return n, 0, true
+}
+
+// pageSize aligns the parts of a split read.
+const pageSize = 4096
 
 // Write writes to every active child in a data transaction.
 func (r *Replicate) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {

@@ -132,19 +132,31 @@ func (r *Replicate) pick(gfid vfs.GFID, cand uint64) int {
 // it was chosen with. EIO means split-brain (logged), ENOTCONN that no
 // good copy is reachable.
 func (r *Replicate) readChild(ctx context.Context, gfid vfs.GFID, k kind, exclude uint64) (int, *inodeState, syscall.Errno) {
+	cand, st, e := r.readable(ctx, gfid, k, exclude)
+	if e != 0 {
+		return -1, st, e
+	}
+	return r.pick(gfid, cand), st, 0
+}
+
+// readable returns the children holding a good, reachable copy of kind k
+// of gfid (never empty when the error is 0), and the state they were
+// chosen with. EIO means split-brain (logged), ENOTCONN that no good copy
+// is reachable. A dirty file is queued for self-heal on the way.
+func (r *Replicate) readable(ctx context.Context, gfid vfs.GFID, k kind, exclude uint64) (uint64, *inodeState, syscall.Errno) {
 	st, e := r.state(ctx, gfid)
 	if e != 0 {
-		return -1, nil, e
+		return 0, nil, e
 	}
 	if st.splitBrain[k] {
 		if st, e = r.confirmSplitBrain(ctx, gfid, k); e != 0 {
-			return -1, nil, e
+			return 0, nil, e
 		}
 	}
 	if st.splitBrain[k] {
 		r.maybeHeal(gfid, st)
 		r.reportSplitBrain(gfid, k, st)
-		return -1, st, syscall.EIO
+		return 0, st, syscall.EIO
 	}
 	if st.dirty[k] {
 		r.maybeHeal(gfid, st)
@@ -153,9 +165,9 @@ func (r *Replicate) readChild(ctx context.Context, gfid vfs.GFID, k kind, exclud
 	if cand == 0 {
 		// The good copies are all unreachable: never fall back to a
 		// blamed one.
-		return -1, st, syscall.ENOTCONN
+		return 0, st, syscall.ENOTCONN
 	}
-	return r.pick(gfid, cand), st, 0
+	return cand, st, 0
 }
 
 // reportSplitBrain logs a split-brain, naming the file and the bricks,
