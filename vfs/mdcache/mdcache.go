@@ -25,6 +25,20 @@
 // latest Timeout after they happened, as with GlusterFS's md-cache without
 // cache-invalidation upcalls.
 //
+// # Cache invalidation
+//
+// With CacheInvalidation (GlusterFS's cache-invalidation), the bricks
+// report every change another client makes (vfs.ChangeWatcher, through
+// protocol/client and replicate) and md-cache drops what each report
+// names: a file's attributes and xattrs; a directory's attributes and the
+// entry of the name that changed, with the attributes of the file it
+// named. Timeout (GlusterFS users set 600 s with upcalls) then applies
+// only while the reports flow; when a connection that carries them breaks
+// everything is dropped, and until they flow again records last at most
+// DefaultTimeout. The release of a file written through this client
+// fetches its attributes again, so that what was just written can be
+// stat'ed from the cache (see Release).
+//
 // # This client's own changes
 //
 // Each modifying operation drops what it may change before returning:
@@ -104,6 +118,14 @@ type Config struct {
 	// XattrCacheList names more xattrs to cache, as shell patterns
 	// (GlusterFS option xattr-cache-list, comma-separated there).
 	XattrCacheList []string
+	// CacheInvalidation subscribes to the changes other clients make, as
+	// the bricks report them (GlusterFS option cache-invalidation, with
+	// features.cache-invalidation on the bricks), and drops what they
+	// change. Timeout then applies only while the reports flow
+	// (vfs.ChangeWatcher.ChangesLive); otherwise at most DefaultTimeout.
+	// Off, Timeout always applies and other clients' changes show when
+	// it expires.
+	CacheInvalidation bool
 	// MaxEntries bounds the records held (no GlusterFS option; 0 means
 	// 65536).
 	MaxEntries int
@@ -129,6 +151,9 @@ type MDCache struct {
 	cfg     Config
 	clock   func() time.Time
 	enabled bool
+	// watcher reports other clients' changes (CacheInvalidation and a
+	// child that can); nil otherwise.
+	watcher vfs.ChangeWatcher
 
 	mu      sync.Mutex
 	nodes   map[vfs.GFID]*node
@@ -147,6 +172,9 @@ type node struct {
 	inval   uint64
 	xattrs  map[xkey]xval
 	lists   map[string]xlist // by caller
+	// written: a write went through since the attributes were last
+	// fetched (cache invalidation only; see Release).
+	written bool
 }
 
 type xkey struct{ who, name string }
@@ -184,7 +212,9 @@ type Stats struct {
 	XattrHits, XattrMisses   uint64 // GetXattr and ListXattr
 	Drops                    uint64 // records dropped by this client's changes
 	Evictions                uint64
-	Records                  int // held now
+	Changes                  uint64 // other clients' changes reported (vfs.Change)
+	Refreshes                uint64 // attributes fetched again after a written file's release
+	Records                  int    // held now
 }
 
 // New returns an md-cache translator over child.
@@ -217,7 +247,56 @@ func New(cfg Config, child vfs.Translator) (*MDCache, error) {
 	if t.clock == nil {
 		t.clock = time.Now
 	}
+	if cfg.CacheInvalidation && t.enabled {
+		if w, ok := child.(vfs.ChangeWatcher); ok && w.WatchChanges(t.changed) {
+			t.watcher = w
+		}
+	}
 	return t, nil
+}
+
+// expiry returns when a record fetched by a call that began at asked
+// expires. With cache invalidation the long timeout holds only while the
+// reports flow: a report lost meanwhile comes back as a Change with All,
+// which drops every record, and a fetch that began before it stores
+// nothing (the generation).
+func (t *MDCache) expiry(asked time.Time) time.Time {
+	if t.cfg.CacheInvalidation && (t.watcher == nil || !t.watcher.ChangesLive()) {
+		return asked.Add(min(t.cfg.Timeout, DefaultTimeout))
+	}
+	return asked.Add(t.cfg.Timeout)
+}
+
+// longLived reports whether records now last longer than DefaultTimeout
+// because other clients' changes are reported.
+func (t *MDCache) longLived() bool {
+	return t.watcher != nil && t.cfg.Timeout > DefaultTimeout && t.watcher.ChangesLive()
+}
+
+// changed drops what another client changed (vfs.ChangeWatcher).
+func (t *MDCache) changed(c vfs.Change) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.stats.Changes++
+	if c.All {
+		t.gen++
+		t.missGen = t.gen
+		t.stats.Drops += uint64(t.records)
+		t.records = 0
+		clear(t.nodes)
+		clear(t.entries)
+		return
+	}
+	if !c.GFID.IsZero() {
+		t.dropNode(c.GFID, dropAll)
+	}
+	if !c.Parent.IsZero() {
+		t.dropNode(c.Parent, dropAttr)
+		// The file the name named lost a link or was renamed (ctime).
+		if g, ok := t.dropEntry(c.Parent, c.Name); ok {
+			t.dropNode(g, dropAttr)
+		}
+	}
 }
 
 // Stats returns the counters.
@@ -311,9 +390,9 @@ func (t *MDCache) freshNode(gfid vfs.GFID, start uint64) bool {
 	return t.missGen <= start
 }
 
-// storeAttr caches a, fetched by a call that began at generation start and
-// time asked. Called with mu held.
-func (t *MDCache) storeAttr(a *vfs.Attr, start uint64, asked time.Time) {
+// storeAttr caches a, fetched by a call that began at generation start,
+// until exp. Called with mu held.
+func (t *MDCache) storeAttr(a *vfs.Attr, start uint64, exp time.Time) {
 	if !t.enabled || a == nil || a.GFID.IsZero() || !t.freshNode(a.GFID, start) {
 		return
 	}
@@ -322,12 +401,12 @@ func (t *MDCache) storeAttr(a *vfs.Attr, start uint64, asked time.Time) {
 		t.records++
 	}
 	n.attr = *a
-	n.attrExp = asked.Add(t.cfg.Timeout)
+	n.attrExp = exp
 	t.evict()
 }
 
 // storeEntry caches a lookup result. Called with mu held.
-func (t *MDCache) storeEntry(parent vfs.GFID, name string, gfid vfs.GFID, neg bool, start uint64, asked time.Time) {
+func (t *MDCache) storeEntry(parent vfs.GFID, name string, gfid vfs.GFID, neg bool, start uint64, exp time.Time) {
 	if !t.enabled {
 		return
 	}
@@ -343,7 +422,7 @@ func (t *MDCache) storeEntry(parent vfs.GFID, name string, gfid vfs.GFID, neg bo
 	} else if e.inval > start {
 		return
 	}
-	e.gfid, e.neg, e.exp = gfid, neg, asked.Add(t.cfg.Timeout)
+	e.gfid, e.neg, e.exp = gfid, neg, exp
 	t.evict()
 }
 

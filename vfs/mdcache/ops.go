@@ -25,10 +25,11 @@ func (t *MDCache) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vf
 	t.mu.Unlock()
 
 	a, errno := t.Child.GetAttr(ctx, gfid, fh)
+	exp := t.expiry(now)
 	t.mu.Lock()
 	switch errno {
 	case 0:
-		t.storeAttr(&a, start, now)
+		t.storeAttr(&a, start, exp)
 	case syscall.ENOENT, syscall.ESTALE:
 		t.dropNode(gfid, dropAll)
 	}
@@ -52,13 +53,14 @@ func (t *MDCache) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs
 	t.mu.Unlock()
 
 	a, errno := t.Child.Lookup(ctx, parent, name)
+	exp := t.expiry(now)
 	t.mu.Lock()
 	switch {
 	case errno == 0:
-		t.storeEntry(parent, name, a.GFID, false, start, now)
-		t.storeAttr(&a, start, now)
+		t.storeEntry(parent, name, a.GFID, false, start, exp)
+		t.storeAttr(&a, start, exp)
 	case errno == syscall.ENOENT && t.cfg.NegativeLookup:
-		t.storeEntry(parent, name, vfs.GFID{}, true, start, now)
+		t.storeEntry(parent, name, vfs.GFID{}, true, start, exp)
 	case errno == syscall.ENOENT:
 		if e := t.entries[entKey{parent, name}]; e != nil {
 			t.dropEntry(parent, name)
@@ -137,6 +139,7 @@ func (t *MDCache) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in 
 	start := t.gen
 	t.mu.Unlock()
 	a, errno := t.Child.SetAttr(ctx, gfid, fh, in)
+	exp := t.expiry(now)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	fresh := t.freshNode(gfid, start)
@@ -146,14 +149,19 @@ func (t *MDCache) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in 
 	}
 	t.dropNode(gfid, what)
 	if errno == 0 && fresh {
-		t.storeAttr(&a, t.gen, now)
+		t.storeAttr(&a, t.gen, exp)
 	}
 	return a, errno
 }
 
 func (t *MDCache) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
 	n, errno := t.Child.Write(ctx, gfid, fh, data, off)
-	t.drop(gfid, dropAttr|dropXattrValues)
+	t.mu.Lock()
+	t.dropNode(gfid, dropAttr|dropXattrValues)
+	if t.watcher != nil {
+		t.nodeFor(gfid).written = true
+	}
+	t.mu.Unlock()
 	return n, errno
 }
 
@@ -173,13 +181,33 @@ func (t *MDCache) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Ha
 
 // Release forgets the attributes of an unlinked file: its last release
 // makes the GFID vanish.
+//
+// With cache invalidation, the release of a file written through this
+// client fetches its attributes again: writes drop them (write-behind
+// answers before the bricks know the new size and mtime), and only the
+// bricks' answer after the last write can be kept for md-cache-timeout.
+// Without it, the stat that follows a file's creation (ls -l, make, rsync,
+// a second pass of a build) would always go to the bricks. FUSE sends
+// RELEASE after close(2) has returned, so no caller waits for this.
 func (t *MDCache) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
 	errno := t.Child.Release(ctx, gfid, fh)
 	t.mu.Lock()
-	if n := t.nodes[gfid]; n != nil && !n.attrExp.IsZero() && n.attr.Nlink == 0 {
+	n := t.nodes[gfid]
+	unlinked := n != nil && !n.attrExp.IsZero() && n.attr.Nlink == 0
+	if unlinked {
 		t.dropNode(gfid, dropAll)
 	}
+	refresh := n != nil && n.written && n.attrExp.IsZero() && !unlinked
+	if n != nil {
+		n.written = false
+	}
 	t.mu.Unlock()
+	if refresh && t.longLived() {
+		t.mu.Lock()
+		t.stats.Refreshes++
+		t.mu.Unlock()
+		t.GetAttr(ctx, gfid, 0)
+	}
 	return errno
 }
 
@@ -193,6 +221,7 @@ func (t *MDCache) drop(gfid vfs.GFID, what int) {
 // the parent changed, and the new entry and attributes are cached unless a
 // drop raced with the call.
 func (t *MDCache) created(parent vfs.GFID, name string, a *vfs.Attr, errno syscall.Errno, start uint64, asked time.Time) {
+	exp := t.expiry(asked)
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if errno != 0 {
@@ -213,10 +242,10 @@ func (t *MDCache) created(parent vfs.GFID, name string, a *vfs.Attr, errno sysca
 	t.dropEntry(parent, name)
 	t.dropNode(a.GFID, dropAttr) // nlink of a link; size of a truncating create
 	if freshNode {
-		t.storeAttr(a, t.gen, asked)
+		t.storeAttr(a, t.gen, exp)
 	}
 	if freshEnt {
-		t.storeEntry(parent, name, a.GFID, false, t.gen, asked)
+		t.storeEntry(parent, name, a.GFID, false, t.gen, exp)
 	}
 }
 
@@ -331,11 +360,12 @@ func (t *MDCache) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, coo
 	start, now := t.begin()
 	ents, eof, errno := t.Child.ReadDir(ctx, gfid, fh, cookie, max, plus)
 	if errno == 0 {
+		exp := t.expiry(now)
 		t.mu.Lock()
 		for i := range ents {
 			if d := &ents[i]; d.Attr != nil && !d.GFID.IsZero() {
-				t.storeEntry(gfid, d.Name, d.GFID, false, start, now)
-				t.storeAttr(d.Attr, start, now)
+				t.storeEntry(gfid, d.Name, d.GFID, false, start, exp)
+				t.storeAttr(d.Attr, start, exp)
 			}
 		}
 		t.mu.Unlock()
@@ -367,6 +397,7 @@ func (t *MDCache) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]b
 	if errno != 0 && errno != syscall.ENODATA {
 		return value, errno
 	}
+	exp := t.expiry(now)
 	t.mu.Lock()
 	if t.freshNode(gfid, start) {
 		n := t.nodeFor(gfid)
@@ -376,7 +407,7 @@ func (t *MDCache) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]b
 		if _, ok := n.xattrs[k]; !ok {
 			t.records++
 		}
-		n.xattrs[k] = xval{value: slices.Clone(value), errno: errno, exp: now.Add(t.cfg.Timeout)}
+		n.xattrs[k] = xval{value: slices.Clone(value), errno: errno, exp: exp}
 		t.evict()
 	}
 	t.mu.Unlock()
@@ -406,6 +437,7 @@ func (t *MDCache) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, sysca
 	if errno != 0 {
 		return names, errno
 	}
+	exp := t.expiry(now)
 	t.mu.Lock()
 	if t.freshNode(gfid, start) {
 		n := t.nodeFor(gfid)
@@ -415,7 +447,7 @@ func (t *MDCache) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, sysca
 		if _, ok := n.lists[who]; !ok {
 			t.records++
 		}
-		n.lists[who] = xlist{names: slices.Clone(names), exp: now.Add(t.cfg.Timeout)}
+		n.lists[who] = xlist{names: slices.Clone(names), exp: exp}
 		t.evict()
 	}
 	t.mu.Unlock()

@@ -422,3 +422,30 @@ func combine(errs []syscall.Errno, mask uint64) syscall.Errno {
 	}
 	return syscall.ENOTCONN
 }
+
+// WatchChanges passes on the changes every child reports: another
+// client's change reaches each brick it was made on, and a change to any
+// copy is a change to the file. It reports true only when every child
+// reports changes.
+func (r *Replicate) WatchChanges(fn func(vfs.Change)) bool {
+	all := len(r.children) > 0
+	for _, c := range r.children {
+		w, ok := c.t.(vfs.ChangeWatcher)
+		if !ok || !w.WatchChanges(fn) {
+			all = false
+		}
+	}
+	return all
+}
+
+// ChangesLive reports whether every child's reports flow. While a brick is
+// down its reports do not, and the metadata caches above fall back to
+// their short timeouts.
+func (r *Replicate) ChangesLive() bool {
+	for _, c := range r.children {
+		if w, ok := c.t.(vfs.ChangeWatcher); !ok || !w.ChangesLive() {
+			return false
+		}
+	}
+	return len(r.children) > 0
+}

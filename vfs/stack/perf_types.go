@@ -65,6 +65,7 @@ func addPerfTypes(reg volfile.Registry) {
 			{Key: "cache-selinux", Kind: volfile.Bool, Default: "off", Help: "cache security.selinux"},
 			{Key: "xattr-cache-list", Kind: volfile.String, Help: "comma-separated patterns of further xattrs to cache"},
 			{Key: "negative-lookup", Kind: volfile.Bool, Default: "off", Help: "also cache lookups that found nothing"},
+			{Key: "cache-invalidation", Kind: volfile.Bool, Default: "off", Help: "drop what other clients change as the bricks report it; md-cache-timeout then applies only while the reports flow (1 s otherwise)"},
 			{Key: "stat-prefetch", Kind: volfile.Bool, Default: "on", Help: "accepted for GlusterFS compatibility"},
 		},
 		Build: func(ctx context.Context, v *volfile.Volume, o volfile.Options, c []vfs.Translator) (vfs.Translator, error) {
@@ -79,6 +80,7 @@ func addPerfTypes(reg volfile.Registry) {
 			cfg.CachePosixACL = o.Bool("cache-posix-acl")
 			cfg.CacheSELinux = o.Bool("cache-selinux")
 			cfg.NegativeLookup = o.Bool("negative-lookup")
+			cfg.CacheInvalidation = o.Bool("cache-invalidation")
 			for _, p := range splitList(o.String("xattr-cache-list")) {
 				if _, err := filepath.Match(p, ""); err != nil {
 					return nil, o.Errorf("xattr-cache-list", "bad pattern %q: %v", p, err)

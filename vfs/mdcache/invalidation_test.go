@@ -1,0 +1,206 @@
+package mdcache
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairnfs/cairn/vfs"
+	"github.com/cairnfs/cairn/vfs/memfs"
+	"github.com/cairnfs/cairn/vfs/vfsfake"
+)
+
+// watched is a child that reports changes when the test says so, as
+// protocol/client does with the bricks' reports.
+type watched struct {
+	*vfsfake.Fake
+	live atomic.Bool
+	mu   sync.Mutex
+	fn   func(vfs.Change)
+}
+
+func (w *watched) WatchChanges(fn func(vfs.Change)) bool {
+	w.mu.Lock()
+	w.fn = fn
+	w.mu.Unlock()
+	return true
+}
+
+func (w *watched) ChangesLive() bool { return w.live.Load() }
+
+func (w *watched) report(c vfs.Change) {
+	w.mu.Lock()
+	fn := w.fn
+	w.mu.Unlock()
+	fn(c)
+}
+
+func newWatchedEnv(t *testing.T) (*env, *watched) {
+	t.Helper()
+	fs := memfs.New(memfs.Config{})
+	w := &watched{Fake: vfsfake.New(fs)}
+	w.live.Store(true)
+	clk := &clock{t: time.Unix(1e9, 0)}
+	cfg := DefaultConfig()
+	cfg.Timeout = MaxTimeout
+	cfg.CacheInvalidation = true
+	cfg.Clock = clk.Now
+	md, err := New(cfg, w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &env{fs: fs, fake: w.Fake, md: md, clock: clk}, w
+}
+
+// TestCacheInvalidation: with the bricks' reports flowing, metadata is
+// kept for md-cache-timeout, and each kind of report drops what it names.
+func TestCacheInvalidation(t *testing.T) {
+	e, w := newWatchedEnv(t)
+	dir, errno := e.md.Mkdir(bg, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o755})
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	g := e.file(t, dir.GFID, "f", 0o644, []byte("abc"))
+	lookup := func() vfs.Attr {
+		t.Helper()
+		a, errno := e.md.Lookup(bg, dir.GFID, "f")
+		if errno != 0 {
+			t.Fatalf("lookup: %v", errno)
+		}
+		return a
+	}
+	lookup()
+	e.fake.Reset()
+	e.clock.Advance(9 * time.Minute)
+	lookup()
+	e.getattr(t, g)
+	if l, g := e.calls(vfsfake.Lookup), e.calls(vfsfake.GetAttr); l+g != 0 {
+		t.Fatalf("%d lookups, %d getattrs to the child within md-cache-timeout", l, g)
+	}
+
+	// Another client writes: the file's attributes go, the entry stays.
+	fh, _ := e.fs.Open(bg, g, syscall.O_WRONLY)
+	e.fs.Write(bg, g, fh, []byte("defg"), 3)
+	e.fs.Release(bg, g, fh)
+	e.fake.Reset()
+	w.report(vfs.Change{GFID: g})
+	if a := lookup(); a.Size != 7 {
+		t.Errorf("size %d after a reported write, want 7", a.Size)
+	}
+	if n := e.calls(vfsfake.Lookup); n != 1 {
+		t.Errorf("%d child lookups after the report, want 1", n)
+	}
+
+	// Another client renames it away: the entry and the parent go.
+	if errno := e.fs.Rename(bg, dir.GFID, "f", dir.GFID, "g", 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	e.fake.Reset()
+	w.report(vfs.Change{Parent: dir.GFID, Name: "f"})
+	w.report(vfs.Change{Parent: dir.GFID, Name: "g"})
+	if _, errno := e.md.Lookup(bg, dir.GFID, "f"); errno != syscall.ENOENT {
+		t.Errorf("lookup of the renamed name: %v, want ENOENT", errno)
+	}
+	e.getattr(t, dir.GFID)
+	if n := e.calls(vfsfake.GetAttr); n != 1 {
+		t.Errorf("%d child getattrs of the parent after the report, want 1", n)
+	}
+
+	// A lost report: everything goes.
+	if _, errno := e.md.Lookup(bg, dir.GFID, "g"); errno != 0 {
+		t.Fatal(errno)
+	}
+	e.fake.Reset()
+	w.report(vfs.Change{All: true})
+	if _, errno := e.md.Lookup(bg, dir.GFID, "g"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if n := e.calls(vfsfake.Lookup); n != 1 {
+		t.Errorf("%d child lookups after All, want 1", n)
+	}
+	if s := e.md.Stats(); s.Changes != 4 {
+		t.Errorf("stats %+v, want 4 changes", s)
+	}
+}
+
+// TestCacheInvalidationNotLive: while the reports do not flow, metadata
+// lasts at most a second, whatever md-cache-timeout says.
+func TestCacheInvalidationNotLive(t *testing.T) {
+	e, w := newWatchedEnv(t)
+	w.live.Store(false)
+	g := e.file(t, vfs.RootGFID, "f", 0o644, nil)
+	e.getattr(t, g)
+	e.clock.Advance(999 * time.Millisecond)
+	e.getattr(t, g)
+	e.clock.Advance(time.Millisecond)
+	e.getattr(t, g)
+	if n := e.calls(vfsfake.GetAttr); n != 2 {
+		t.Errorf("%d child getattrs, want 2 (1 s timeout while not live)", n)
+	}
+}
+
+// TestChangeRacesFetch: a report arriving while a fetch is in flight keeps
+// the fetch's (possibly older) answer out of the cache.
+func TestChangeRacesFetch(t *testing.T) {
+	e, w := newWatchedEnv(t)
+	g := e.file(t, vfs.RootGFID, "f", 0o644, []byte("abc"))
+	entered, release := make(chan struct{}), make(chan struct{})
+	var once sync.Once
+	e.fake.SetHook(vfsfake.GetAttr, func(ctx context.Context, c *vfsfake.Call) syscall.Errno {
+		once.Do(func() {
+			close(entered)
+			<-release
+		})
+		return 0
+	})
+	done := make(chan struct{})
+	go func() {
+		e.md.GetAttr(bg, g, 0)
+		close(done)
+	}()
+	<-entered
+	fh, _ := e.fs.Open(bg, g, syscall.O_WRONLY)
+	e.fs.Write(bg, g, fh, []byte("defg"), 3)
+	e.fs.Release(bg, g, fh)
+	w.report(vfs.Change{GFID: g})
+	close(release)
+	<-done
+	if a := e.getattr(t, g); a.Size != 7 {
+		t.Errorf("size %d: the fetch that raced with the report was cached", a.Size)
+	}
+}
+
+// TestRefreshAfterWrite: the release of a file written through this client
+// fetches its attributes again, so a stat after close is answered here
+// with the written size; without cache invalidation nothing is fetched.
+func TestRefreshAfterWrite(t *testing.T) {
+	for _, inval := range []bool{true, false} {
+		e, _ := newWatchedEnv(t)
+		if !inval {
+			e.md.watcher = nil
+		}
+		a, fh, errno := e.md.Create(bg, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		e.md.Write(bg, a.GFID, fh, []byte("hello"), 0)
+		e.md.Flush(bg, a.GFID, fh)
+		e.fake.Reset()
+		e.md.Release(bg, a.GFID, fh)
+		refetched := e.calls(vfsfake.GetAttr)
+		got, errno := e.md.Lookup(bg, vfs.RootGFID, "f")
+		if errno != 0 || got.Size != 5 {
+			t.Fatalf("lookup after close: size %d, %v", got.Size, errno)
+		}
+		lookups := e.calls(vfsfake.Lookup)
+		switch {
+		case inval && (refetched != 1 || lookups != 0):
+			t.Errorf("cache invalidation: %d getattrs at release, %d lookups after; want 1, 0", refetched, lookups)
+		case !inval && (refetched != 0 || lookups != 1):
+			t.Errorf("no cache invalidation: %d getattrs at release, %d lookups after; want 0, 1", refetched, lookups)
+		}
+	}
+}
