@@ -59,7 +59,7 @@ func TestSplitRead(t *testing.T) {
 		size int
 		off  int64
 	}{
-		{1 << 20, 0},                    // two full parts
+		{1 << 20, 0},                    // the start: not split
 		{1 << 20, 1<<20 + 4096},         // unaligned offset
 		{1<<20 + 12345, 1 << 20},        // odd length
 		{1 << 20, 3 << 20},              // the end inside the first part
@@ -77,10 +77,15 @@ func TestSplitRead(t *testing.T) {
 	if l := loads(reads); l[0] == 0 || l[1] == 0 {
 		t.Errorf("reads per brick %v: a large read should use both copies", l)
 	}
-	// A small read goes to one brick.
-	read(64<<10, 0)
+	// A small read, and the first large read of a file (which may be a
+	// small file), go to one brick.
+	read(64<<10, 1<<20)
 	if l := loads(reads); l[0]+l[1] != 1 {
 		t.Errorf("reads per brick %v for one small read", l)
+	}
+	read(1<<20, 0)
+	if l := loads(reads); l[0]+l[1] != 1 {
+		t.Errorf("reads per brick %v for a first 1 MiB read", l)
 	}
 	e.must("release", e.r.Release(e.ctx, g, fh))
 
@@ -94,7 +99,10 @@ func TestSplitRead(t *testing.T) {
 	e.must("open", errno)
 	loads(reads)
 	if got := read(1<<20, 0); !bytes.Equal(got, data[:1<<20]) {
-		t.Fatal("a split read returned the blamed copy's bytes")
+		t.Fatal("a read returned the blamed copy's bytes")
+	}
+	if got := read(1<<20, 1<<20); !bytes.Equal(got, data[1<<20:2<<20]) {
+		t.Fatal("a split read returned wrong bytes")
 	}
 	if l := loads(reads); l[1] != 0 {
 		t.Errorf("reads per brick %v: the blamed copy was read", l)
