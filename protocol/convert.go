@@ -296,3 +296,38 @@ func parseU32(s string) (uint32, error) {
 	}
 	return uint32(v), nil
 }
+
+// ChangeToPB converts a vfs.Change; zero GFIDs are left out.
+func ChangeToPB(c *vfs.Change) *brickpb.Change {
+	p := &brickpb.Change{All: c.All}
+	if !c.GFID.IsZero() {
+		p.Gfid = GFIDBytes(c.GFID)
+	}
+	if !c.Parent.IsZero() {
+		p.Parent = GFIDBytes(c.Parent)
+		p.Name = []byte(c.Name)
+	}
+	return p
+}
+
+// ChangeFromPB converts a Change from the wire. A malformed one (a GFID
+// that is not 16 bytes, a name without a parent) becomes a Change with All
+// set: the receiver cannot tell what changed, so anything may have.
+func ChangeFromPB(p *brickpb.Change) vfs.Change {
+	var c vfs.Change
+	if p.All {
+		return vfs.Change{All: true}
+	}
+	ok := true
+	if len(p.Gfid) > 0 {
+		c.GFID, ok = GFID(p.Gfid)
+	}
+	if ok && len(p.Parent) > 0 {
+		c.Parent, ok = GFID(p.Parent)
+		c.Name = string(p.Name)
+	}
+	if !ok || (c.Parent.IsZero() && len(p.Name) > 0) || (c.GFID.IsZero() && c.Parent.IsZero()) {
+		return vfs.Change{All: true}
+	}
+	return c
+}

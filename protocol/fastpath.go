@@ -24,7 +24,9 @@ import (
 //	brick:  a frame holding a ChannelReply with id 0: code 0 accepts,
 //	        otherwise code and message say why not (the connection closes)
 //	then:   frames of ChannelCall one way, ChannelReply the other, as on
-//	        the Channel stream.
+//	        the Channel stream (including, once the client subscribed
+//	        with ChannelCall.subscribe, the unsolicited replies of id 0
+//	        that report other clients' changes).
 //
 // A frame is a 4-byte big-endian length and that many bytes of protobuf.
 // The brick tells the two kinds of connection apart by their first bytes

@@ -53,3 +53,18 @@ func (p Passthrough) ChangesLive() bool {
 	}
 	return false
 }
+
+// AttrHinter is implemented by translators that can use attributes a
+// translator above them holds and served without asking them (io-cache
+// validates its pages with them instead of fetching the attributes
+// itself). HintAttr says that a is current now.
+type AttrHinter interface {
+	HintAttr(a Attr)
+}
+
+// HintAttr forwards to Child when it takes hints.
+func (p Passthrough) HintAttr(a Attr) {
+	if h, ok := p.Child.(AttrHinter); ok {
+		h.HintAttr(a)
+	}
+}

@@ -37,6 +37,12 @@ func (h *service) Channel(stream brickpb.Brick_ChannelServer) error {
 			sendErr = stream.Send(rep)
 		}
 	}
+	var sub *subscriber
+	defer func() {
+		if sub != nil {
+			sub.stop()
+		}
+	}()
 	var calls sync.WaitGroup
 	defer calls.Wait()
 	for {
@@ -46,6 +52,12 @@ func (h *service) Channel(stream brickpb.Brick_ChannelServer) error {
 			// broke. Calls in flight finish (their replies are dropped
 			// if the stream is gone) before the handler returns.
 			return nil
+		}
+		if call.Subscribe {
+			if sub == nil {
+				sub = ss.sv.subscribe(c, send, h.s.changeQueue)
+			}
+			continue
 		}
 		if !c.enter() {
 			send(&brickpb.ChannelReply{Id: call.Id, Code: uint32(codes.Unavailable), Message: "protocol/server: connection closing"})

@@ -196,6 +196,15 @@ func (s *Server) serveSide(nc net.Conn) {
 		defer wmu.Unlock()
 		protocol.WriteFrameRaw(nc, rep, data) // a broken connection fails the read loop too
 	}
+	var sub *subscriber
+	defer func() {
+		if sub != nil {
+			// The calls are answered: closing first frees a writer
+			// blocked on a client that stopped reading.
+			nc.Close()
+			sub.stop()
+		}
+	}()
 	var calls sync.WaitGroup
 	defer calls.Wait()
 	defer cancel() // before Wait: calls waiting for locks give up
@@ -203,6 +212,12 @@ func (s *Server) serveSide(nc net.Conn) {
 		call := new(brickpb.ChannelCall)
 		if buf, err = protocol.ReadFrame(r, call, buf); err != nil {
 			return
+		}
+		if call.Subscribe {
+			if sub == nil {
+				sub = ss.sv.subscribe(c, func(rep *brickpb.ChannelReply) { send(rep, false) }, s.changeQueue)
+			}
+			continue
 		}
 		var payload *[]byte
 		if call.RawOp != 0 || call.RawLen != 0 {

@@ -20,6 +20,11 @@
 // ends, its handles are released, subvolumes implementing ReleaseClienter
 // drop its locks, and Config.OnDisconnect is called.
 //
+// A client may subscribe on its Channel to the changes the other clients
+// make to the subvolume (upcall cache invalidation, see upcall.go): every
+// successful modifying operation is then reported to it, unless it came
+// through the subscriber's own connection.
+//
 // Every request is validated before a translator sees it: GFIDs are 16
 // bytes, names pass vfs.CheckName, sizes and counts are bounded by the
 // protocol limits, and handles belong to the connection. Invalid requests
@@ -90,6 +95,9 @@ type Server struct {
 	tokens   map[string]*conn // side-connection tokens (ChannelToken); under connMu
 	cleanups sync.WaitGroup
 	readBufs sync.Pool // *[]byte of protocol.MaxIOSize
+	// changeQueue bounds each subscriber's queue of changes (upcall.go);
+	// tests make it small.
+	changeQueue int
 
 	// Channel calls run on long-lived workers (see dispatch).
 	workOnce    sync.Once
@@ -103,6 +111,12 @@ type subvol struct {
 	xl     vfs.Translator
 	allow  []matcher
 	reject []matcher
+
+	// subs are the channels subscribed to changes (upcall.go); nsubs
+	// lets operations skip the lock when there are none.
+	subMu sync.RWMutex
+	subs  map[*subscriber]struct{}
+	nsubs atomic.Int32
 }
 
 // New checks cfg and builds a Server.
@@ -114,7 +128,8 @@ func New(cfg Config) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
-	s := &Server{cfg: cfg, log: log, subvols: map[string]*subvol{}, conns: map[*conn]struct{}{}}
+	s := &Server{cfg: cfg, log: log, subvols: map[string]*subvol{}, conns: map[*conn]struct{}{},
+		changeQueue: defaultChangeQueue}
 	s.readBufs.New = func() any { b := make([]byte, protocol.MaxIOSize); return &b }
 	for name, xl := range cfg.Subvolumes {
 		if name == "" || xl == nil {

@@ -115,6 +115,9 @@ func (ss *session) exec(ctx context.Context, op *compound.Op) compound.Result {
 	case compound.OpRelease:
 		ss.delHandle(op.Fh)
 	}
+	if r.Errno == 0 {
+		ss.sv.changed(ss.c, op, &r)
+	}
 	return r
 }
 

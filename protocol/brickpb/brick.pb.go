@@ -200,7 +200,16 @@ type ChannelCall struct {
 	RawOp  uint32 `protobuf:"varint,5,opt,name=raw_op,json=rawOp,proto3" json:"raw_op,omitempty"`
 	RawLen uint32 `protobuf:"varint,6,opt,name=raw_len,json=rawLen,proto3" json:"raw_len,omitempty"`
 	// raw_reply lets the brick send the data of a Read reply the same way.
-	RawReply      bool `protobuf:"varint,7,opt,name=raw_reply,json=rawReply,proto3" json:"raw_reply,omitempty"`
+	RawReply bool `protobuf:"varint,7,opt,name=raw_reply,json=rawReply,proto3" json:"raw_reply,omitempty"`
+	// subscribe, in a call with id 0 and nothing else, asks the brick to
+	// report on this channel the changes other clients make to the
+	// subvolume (GlusterFS's upcall cache invalidation). The brick answers
+	// with a ChannelReply of id 0 and subscribed set, then sends the
+	// changes in unsolicited replies of id 0. Changes made through this
+	// client's own connection (its gRPC connection and the side
+	// connections that share it) are not reported. A brick that answers
+	// without subscribed set does not report changes.
+	Subscribe     bool `protobuf:"varint,8,opt,name=subscribe,proto3" json:"subscribe,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -284,6 +293,13 @@ func (x *ChannelCall) GetRawReply() bool {
 	return false
 }
 
+func (x *ChannelCall) GetSubscribe() bool {
+	if x != nil {
+		return x.Subscribe
+	}
+	return false
+}
+
 type ChannelReply struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	Id    uint64                 `protobuf:"varint,1,opt,name=id,proto3" json:"id,omitempty"`
@@ -300,7 +316,13 @@ type ChannelReply struct {
 	RawLen uint32 `protobuf:"varint,7,opt,name=raw_len,json=rawLen,proto3" json:"raw_len,omitempty"`
 	// raw_payloads, in the reply accepting a side connection, agrees to
 	// ChannelHello.raw_payloads.
-	RawPayloads   bool `protobuf:"varint,8,opt,name=raw_payloads,json=rawPayloads,proto3" json:"raw_payloads,omitempty"`
+	RawPayloads bool `protobuf:"varint,8,opt,name=raw_payloads,json=rawPayloads,proto3" json:"raw_payloads,omitempty"`
+	// subscribed, in a reply of id 0, accepts ChannelCall.subscribe: every
+	// change made by another client from then on is reported.
+	Subscribed bool `protobuf:"varint,9,opt,name=subscribed,proto3" json:"subscribed,omitempty"`
+	// changes, in a reply of id 0, are changes other clients made, in the
+	// order the brick completed them.
+	Changes       []*Change `protobuf:"bytes,10,rep,name=changes,proto3" json:"changes,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -391,6 +413,93 @@ func (x *ChannelReply) GetRawPayloads() bool {
 	return false
 }
 
+func (x *ChannelReply) GetSubscribed() bool {
+	if x != nil {
+		return x.Subscribed
+	}
+	return false
+}
+
+func (x *ChannelReply) GetChanges() []*Change {
+	if x != nil {
+		return x.Changes
+	}
+	return nil
+}
+
+// Change is vfs.Change: a change another client made (see
+// ChannelCall.subscribe). gfid names a file whose attributes, xattrs or
+// data changed; parent and name an entry added, removed or replaced; all
+// means reports were lost (a queue overflowed) and anything may have
+// changed.
+type Change struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Gfid          []byte                 `protobuf:"bytes,1,opt,name=gfid,proto3" json:"gfid,omitempty"`
+	Parent        []byte                 `protobuf:"bytes,2,opt,name=parent,proto3" json:"parent,omitempty"`
+	Name          []byte                 `protobuf:"bytes,3,opt,name=name,proto3" json:"name,omitempty"`
+	All           bool                   `protobuf:"varint,4,opt,name=all,proto3" json:"all,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Change) Reset() {
+	*x = Change{}
+	mi := &file_brick_proto_msgTypes[5]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Change) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Change) ProtoMessage() {}
+
+func (x *Change) ProtoReflect() protoreflect.Message {
+	mi := &file_brick_proto_msgTypes[5]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Change.ProtoReflect.Descriptor instead.
+func (*Change) Descriptor() ([]byte, []int) {
+	return file_brick_proto_rawDescGZIP(), []int{5}
+}
+
+func (x *Change) GetGfid() []byte {
+	if x != nil {
+		return x.Gfid
+	}
+	return nil
+}
+
+func (x *Change) GetParent() []byte {
+	if x != nil {
+		return x.Parent
+	}
+	return nil
+}
+
+func (x *Change) GetName() []byte {
+	if x != nil {
+		return x.Name
+	}
+	return nil
+}
+
+func (x *Change) GetAll() bool {
+	if x != nil {
+		return x.All
+	}
+	return false
+}
+
 // Attr is vfs.Attr: struct stat plus the GFID.
 type Attr struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
@@ -415,7 +524,7 @@ type Attr struct {
 
 func (x *Attr) Reset() {
 	*x = Attr{}
-	mi := &file_brick_proto_msgTypes[5]
+	mi := &file_brick_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -427,7 +536,7 @@ func (x *Attr) String() string {
 func (*Attr) ProtoMessage() {}
 
 func (x *Attr) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[5]
+	mi := &file_brick_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -440,7 +549,7 @@ func (x *Attr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attr.ProtoReflect.Descriptor instead.
 func (*Attr) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{5}
+	return file_brick_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *Attr) GetGfid() []byte {
@@ -568,7 +677,7 @@ type SetAttrIn struct {
 
 func (x *SetAttrIn) Reset() {
 	*x = SetAttrIn{}
-	mi := &file_brick_proto_msgTypes[6]
+	mi := &file_brick_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -580,7 +689,7 @@ func (x *SetAttrIn) String() string {
 func (*SetAttrIn) ProtoMessage() {}
 
 func (x *SetAttrIn) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[6]
+	mi := &file_brick_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -593,7 +702,7 @@ func (x *SetAttrIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAttrIn.ProtoReflect.Descriptor instead.
 func (*SetAttrIn) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{6}
+	return file_brick_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *SetAttrIn) GetValid() uint32 {
@@ -686,7 +795,7 @@ type CreateIn struct {
 
 func (x *CreateIn) Reset() {
 	*x = CreateIn{}
-	mi := &file_brick_proto_msgTypes[7]
+	mi := &file_brick_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -698,7 +807,7 @@ func (x *CreateIn) String() string {
 func (*CreateIn) ProtoMessage() {}
 
 func (x *CreateIn) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[7]
+	mi := &file_brick_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -711,7 +820,7 @@ func (x *CreateIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIn.ProtoReflect.Descriptor instead.
 func (*CreateIn) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{7}
+	return file_brick_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *CreateIn) GetGfid() []byte {
@@ -756,7 +865,7 @@ type Lock struct {
 
 func (x *Lock) Reset() {
 	*x = Lock{}
-	mi := &file_brick_proto_msgTypes[8]
+	mi := &file_brick_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -768,7 +877,7 @@ func (x *Lock) String() string {
 func (*Lock) ProtoMessage() {}
 
 func (x *Lock) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[8]
+	mi := &file_brick_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -781,7 +890,7 @@ func (x *Lock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lock.ProtoReflect.Descriptor instead.
 func (*Lock) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{8}
+	return file_brick_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Lock) GetType() uint32 {
@@ -829,7 +938,7 @@ type Xattr struct {
 
 func (x *Xattr) Reset() {
 	*x = Xattr{}
-	mi := &file_brick_proto_msgTypes[9]
+	mi := &file_brick_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -841,7 +950,7 @@ func (x *Xattr) String() string {
 func (*Xattr) ProtoMessage() {}
 
 func (x *Xattr) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[9]
+	mi := &file_brick_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -854,7 +963,7 @@ func (x *Xattr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Xattr.ProtoReflect.Descriptor instead.
 func (*Xattr) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{9}
+	return file_brick_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *Xattr) GetName() []byte {
@@ -884,7 +993,7 @@ type DirEntry struct {
 
 func (x *DirEntry) Reset() {
 	*x = DirEntry{}
-	mi := &file_brick_proto_msgTypes[10]
+	mi := &file_brick_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +1005,7 @@ func (x *DirEntry) String() string {
 func (*DirEntry) ProtoMessage() {}
 
 func (x *DirEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[10]
+	mi := &file_brick_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +1018,7 @@ func (x *DirEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirEntry.ProtoReflect.Descriptor instead.
 func (*DirEntry) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{10}
+	return file_brick_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *DirEntry) GetName() []byte {
@@ -963,7 +1072,7 @@ type StatFS struct {
 
 func (x *StatFS) Reset() {
 	*x = StatFS{}
-	mi := &file_brick_proto_msgTypes[11]
+	mi := &file_brick_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -975,7 +1084,7 @@ func (x *StatFS) String() string {
 func (*StatFS) ProtoMessage() {}
 
 func (x *StatFS) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[11]
+	mi := &file_brick_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -988,7 +1097,7 @@ func (x *StatFS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFS.ProtoReflect.Descriptor instead.
 func (*StatFS) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{11}
+	return file_brick_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *StatFS) GetBsize() uint32 {
@@ -1058,7 +1167,7 @@ type StaleHandle struct {
 
 func (x *StaleHandle) Reset() {
 	*x = StaleHandle{}
-	mi := &file_brick_proto_msgTypes[12]
+	mi := &file_brick_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1070,7 +1179,7 @@ func (x *StaleHandle) String() string {
 func (*StaleHandle) ProtoMessage() {}
 
 func (x *StaleHandle) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[12]
+	mi := &file_brick_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1083,7 +1192,7 @@ func (x *StaleHandle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaleHandle.ProtoReflect.Descriptor instead.
 func (*StaleHandle) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{12}
+	return file_brick_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *StaleHandle) GetFh() uint64 {
@@ -1111,7 +1220,7 @@ type LookupRequest struct {
 
 func (x *LookupRequest) Reset() {
 	*x = LookupRequest{}
-	mi := &file_brick_proto_msgTypes[13]
+	mi := &file_brick_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1123,7 +1232,7 @@ func (x *LookupRequest) String() string {
 func (*LookupRequest) ProtoMessage() {}
 
 func (x *LookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[13]
+	mi := &file_brick_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1136,7 +1245,7 @@ func (x *LookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRequest.ProtoReflect.Descriptor instead.
 func (*LookupRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{13}
+	return file_brick_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *LookupRequest) GetParent() []byte {
@@ -1178,7 +1287,7 @@ type GetAttrRequest struct {
 
 func (x *GetAttrRequest) Reset() {
 	*x = GetAttrRequest{}
-	mi := &file_brick_proto_msgTypes[14]
+	mi := &file_brick_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1190,7 +1299,7 @@ func (x *GetAttrRequest) String() string {
 func (*GetAttrRequest) ProtoMessage() {}
 
 func (x *GetAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[14]
+	mi := &file_brick_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1203,7 +1312,7 @@ func (x *GetAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAttrRequest.ProtoReflect.Descriptor instead.
 func (*GetAttrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{14}
+	return file_brick_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GetAttrRequest) GetGfid() []byte {
@@ -1238,7 +1347,7 @@ type SetAttrRequest struct {
 
 func (x *SetAttrRequest) Reset() {
 	*x = SetAttrRequest{}
-	mi := &file_brick_proto_msgTypes[15]
+	mi := &file_brick_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1250,7 +1359,7 @@ func (x *SetAttrRequest) String() string {
 func (*SetAttrRequest) ProtoMessage() {}
 
 func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[15]
+	mi := &file_brick_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1263,7 +1372,7 @@ func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAttrRequest.ProtoReflect.Descriptor instead.
 func (*SetAttrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{15}
+	return file_brick_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *SetAttrRequest) GetGfid() []byte {
@@ -1298,7 +1407,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_brick_proto_msgTypes[16]
+	mi := &file_brick_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1310,7 +1419,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[16]
+	mi := &file_brick_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1323,7 +1432,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{16}
+	return file_brick_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *CreateRequest) GetParent() []byte {
@@ -1358,7 +1467,7 @@ type MknodRequest struct {
 
 func (x *MknodRequest) Reset() {
 	*x = MknodRequest{}
-	mi := &file_brick_proto_msgTypes[17]
+	mi := &file_brick_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1370,7 +1479,7 @@ func (x *MknodRequest) String() string {
 func (*MknodRequest) ProtoMessage() {}
 
 func (x *MknodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[17]
+	mi := &file_brick_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1383,7 +1492,7 @@ func (x *MknodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MknodRequest.ProtoReflect.Descriptor instead.
 func (*MknodRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{17}
+	return file_brick_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *MknodRequest) GetParent() []byte {
@@ -1418,7 +1527,7 @@ type MkdirRequest struct {
 
 func (x *MkdirRequest) Reset() {
 	*x = MkdirRequest{}
-	mi := &file_brick_proto_msgTypes[18]
+	mi := &file_brick_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1430,7 +1539,7 @@ func (x *MkdirRequest) String() string {
 func (*MkdirRequest) ProtoMessage() {}
 
 func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[18]
+	mi := &file_brick_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1443,7 +1552,7 @@ func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirRequest.ProtoReflect.Descriptor instead.
 func (*MkdirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{18}
+	return file_brick_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *MkdirRequest) GetParent() []byte {
@@ -1479,7 +1588,7 @@ type SymlinkRequest struct {
 
 func (x *SymlinkRequest) Reset() {
 	*x = SymlinkRequest{}
-	mi := &file_brick_proto_msgTypes[19]
+	mi := &file_brick_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1491,7 +1600,7 @@ func (x *SymlinkRequest) String() string {
 func (*SymlinkRequest) ProtoMessage() {}
 
 func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[19]
+	mi := &file_brick_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1504,7 +1613,7 @@ func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SymlinkRequest.ProtoReflect.Descriptor instead.
 func (*SymlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{19}
+	return file_brick_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *SymlinkRequest) GetParent() []byte {
@@ -1544,7 +1653,7 @@ type ReadlinkRequest struct {
 
 func (x *ReadlinkRequest) Reset() {
 	*x = ReadlinkRequest{}
-	mi := &file_brick_proto_msgTypes[20]
+	mi := &file_brick_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1556,7 +1665,7 @@ func (x *ReadlinkRequest) String() string {
 func (*ReadlinkRequest) ProtoMessage() {}
 
 func (x *ReadlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[20]
+	mi := &file_brick_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1569,7 +1678,7 @@ func (x *ReadlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadlinkRequest.ProtoReflect.Descriptor instead.
 func (*ReadlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{20}
+	return file_brick_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ReadlinkRequest) GetGfid() []byte {
@@ -1590,7 +1699,7 @@ type LinkRequest struct {
 
 func (x *LinkRequest) Reset() {
 	*x = LinkRequest{}
-	mi := &file_brick_proto_msgTypes[21]
+	mi := &file_brick_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1711,7 @@ func (x *LinkRequest) String() string {
 func (*LinkRequest) ProtoMessage() {}
 
 func (x *LinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[21]
+	mi := &file_brick_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1724,7 @@ func (x *LinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkRequest.ProtoReflect.Descriptor instead.
 func (*LinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{21}
+	return file_brick_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *LinkRequest) GetGfid() []byte {
@@ -1649,7 +1758,7 @@ type UnlinkRequest struct {
 
 func (x *UnlinkRequest) Reset() {
 	*x = UnlinkRequest{}
-	mi := &file_brick_proto_msgTypes[22]
+	mi := &file_brick_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1661,7 +1770,7 @@ func (x *UnlinkRequest) String() string {
 func (*UnlinkRequest) ProtoMessage() {}
 
 func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[22]
+	mi := &file_brick_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1674,7 +1783,7 @@ func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{22}
+	return file_brick_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *UnlinkRequest) GetParent() []byte {
@@ -1701,7 +1810,7 @@ type RmdirRequest struct {
 
 func (x *RmdirRequest) Reset() {
 	*x = RmdirRequest{}
-	mi := &file_brick_proto_msgTypes[23]
+	mi := &file_brick_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1713,7 +1822,7 @@ func (x *RmdirRequest) String() string {
 func (*RmdirRequest) ProtoMessage() {}
 
 func (x *RmdirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[23]
+	mi := &file_brick_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1726,7 +1835,7 @@ func (x *RmdirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RmdirRequest.ProtoReflect.Descriptor instead.
 func (*RmdirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{23}
+	return file_brick_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *RmdirRequest) GetParent() []byte {
@@ -1756,7 +1865,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_brick_proto_msgTypes[24]
+	mi := &file_brick_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1768,7 +1877,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[24]
+	mi := &file_brick_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1781,7 +1890,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{24}
+	return file_brick_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *RenameRequest) GetOldParent() []byte {
@@ -1829,7 +1938,7 @@ type OpenRequest struct {
 
 func (x *OpenRequest) Reset() {
 	*x = OpenRequest{}
-	mi := &file_brick_proto_msgTypes[25]
+	mi := &file_brick_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1841,7 +1950,7 @@ func (x *OpenRequest) String() string {
 func (*OpenRequest) ProtoMessage() {}
 
 func (x *OpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[25]
+	mi := &file_brick_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1854,7 +1963,7 @@ func (x *OpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenRequest.ProtoReflect.Descriptor instead.
 func (*OpenRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{25}
+	return file_brick_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *OpenRequest) GetGfid() []byte {
@@ -1883,7 +1992,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_brick_proto_msgTypes[26]
+	mi := &file_brick_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1895,7 +2004,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[26]
+	mi := &file_brick_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1908,7 +2017,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{26}
+	return file_brick_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *ReadRequest) GetGfid() []byte {
@@ -1951,7 +2060,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_brick_proto_msgTypes[27]
+	mi := &file_brick_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1963,7 +2072,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[27]
+	mi := &file_brick_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1976,7 +2085,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{27}
+	return file_brick_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *WriteRequest) GetGfid() []byte {
@@ -2017,7 +2126,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_brick_proto_msgTypes[28]
+	mi := &file_brick_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2029,7 +2138,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[28]
+	mi := &file_brick_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2042,7 +2151,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{28}
+	return file_brick_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *FlushRequest) GetGfid() []byte {
@@ -2070,7 +2179,7 @@ type FsyncRequest struct {
 
 func (x *FsyncRequest) Reset() {
 	*x = FsyncRequest{}
-	mi := &file_brick_proto_msgTypes[29]
+	mi := &file_brick_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2082,7 +2191,7 @@ func (x *FsyncRequest) String() string {
 func (*FsyncRequest) ProtoMessage() {}
 
 func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[29]
+	mi := &file_brick_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2095,7 +2204,7 @@ func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncRequest.ProtoReflect.Descriptor instead.
 func (*FsyncRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{29}
+	return file_brick_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *FsyncRequest) GetGfid() []byte {
@@ -2129,7 +2238,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_brick_proto_msgTypes[30]
+	mi := &file_brick_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2141,7 +2250,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[30]
+	mi := &file_brick_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2154,7 +2263,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{30}
+	return file_brick_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *ReleaseRequest) GetGfid() []byte {
@@ -2184,7 +2293,7 @@ type FallocateRequest struct {
 
 func (x *FallocateRequest) Reset() {
 	*x = FallocateRequest{}
-	mi := &file_brick_proto_msgTypes[31]
+	mi := &file_brick_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2196,7 +2305,7 @@ func (x *FallocateRequest) String() string {
 func (*FallocateRequest) ProtoMessage() {}
 
 func (x *FallocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[31]
+	mi := &file_brick_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2209,7 +2318,7 @@ func (x *FallocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FallocateRequest.ProtoReflect.Descriptor instead.
 func (*FallocateRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{31}
+	return file_brick_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FallocateRequest) GetGfid() []byte {
@@ -2259,7 +2368,7 @@ type LseekRequest struct {
 
 func (x *LseekRequest) Reset() {
 	*x = LseekRequest{}
-	mi := &file_brick_proto_msgTypes[32]
+	mi := &file_brick_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2271,7 +2380,7 @@ func (x *LseekRequest) String() string {
 func (*LseekRequest) ProtoMessage() {}
 
 func (x *LseekRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[32]
+	mi := &file_brick_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2284,7 +2393,7 @@ func (x *LseekRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LseekRequest.ProtoReflect.Descriptor instead.
 func (*LseekRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{32}
+	return file_brick_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *LseekRequest) GetGfid() []byte {
@@ -2324,7 +2433,7 @@ type OpenDirRequest struct {
 
 func (x *OpenDirRequest) Reset() {
 	*x = OpenDirRequest{}
-	mi := &file_brick_proto_msgTypes[33]
+	mi := &file_brick_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2336,7 +2445,7 @@ func (x *OpenDirRequest) String() string {
 func (*OpenDirRequest) ProtoMessage() {}
 
 func (x *OpenDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[33]
+	mi := &file_brick_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2349,7 +2458,7 @@ func (x *OpenDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDirRequest.ProtoReflect.Descriptor instead.
 func (*OpenDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{33}
+	return file_brick_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *OpenDirRequest) GetGfid() []byte {
@@ -2372,7 +2481,7 @@ type ReadDirRequest struct {
 
 func (x *ReadDirRequest) Reset() {
 	*x = ReadDirRequest{}
-	mi := &file_brick_proto_msgTypes[34]
+	mi := &file_brick_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2384,7 +2493,7 @@ func (x *ReadDirRequest) String() string {
 func (*ReadDirRequest) ProtoMessage() {}
 
 func (x *ReadDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[34]
+	mi := &file_brick_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2397,7 +2506,7 @@ func (x *ReadDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadDirRequest.ProtoReflect.Descriptor instead.
 func (*ReadDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{34}
+	return file_brick_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *ReadDirRequest) GetGfid() []byte {
@@ -2445,7 +2554,7 @@ type ReleaseDirRequest struct {
 
 func (x *ReleaseDirRequest) Reset() {
 	*x = ReleaseDirRequest{}
-	mi := &file_brick_proto_msgTypes[35]
+	mi := &file_brick_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2457,7 +2566,7 @@ func (x *ReleaseDirRequest) String() string {
 func (*ReleaseDirRequest) ProtoMessage() {}
 
 func (x *ReleaseDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[35]
+	mi := &file_brick_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2470,7 +2579,7 @@ func (x *ReleaseDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseDirRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{35}
+	return file_brick_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *ReleaseDirRequest) GetGfid() []byte {
@@ -2498,7 +2607,7 @@ type FsyncDirRequest struct {
 
 func (x *FsyncDirRequest) Reset() {
 	*x = FsyncDirRequest{}
-	mi := &file_brick_proto_msgTypes[36]
+	mi := &file_brick_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2510,7 +2619,7 @@ func (x *FsyncDirRequest) String() string {
 func (*FsyncDirRequest) ProtoMessage() {}
 
 func (x *FsyncDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[36]
+	mi := &file_brick_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2523,7 +2632,7 @@ func (x *FsyncDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncDirRequest.ProtoReflect.Descriptor instead.
 func (*FsyncDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{36}
+	return file_brick_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *FsyncDirRequest) GetGfid() []byte {
@@ -2556,7 +2665,7 @@ type StatFSRequest struct {
 
 func (x *StatFSRequest) Reset() {
 	*x = StatFSRequest{}
-	mi := &file_brick_proto_msgTypes[37]
+	mi := &file_brick_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2568,7 +2677,7 @@ func (x *StatFSRequest) String() string {
 func (*StatFSRequest) ProtoMessage() {}
 
 func (x *StatFSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[37]
+	mi := &file_brick_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2581,7 +2690,7 @@ func (x *StatFSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFSRequest.ProtoReflect.Descriptor instead.
 func (*StatFSRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{37}
+	return file_brick_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *StatFSRequest) GetGfid() []byte {
@@ -2601,7 +2710,7 @@ type GetXattrRequest struct {
 
 func (x *GetXattrRequest) Reset() {
 	*x = GetXattrRequest{}
-	mi := &file_brick_proto_msgTypes[38]
+	mi := &file_brick_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2613,7 +2722,7 @@ func (x *GetXattrRequest) String() string {
 func (*GetXattrRequest) ProtoMessage() {}
 
 func (x *GetXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[38]
+	mi := &file_brick_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2626,7 +2735,7 @@ func (x *GetXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXattrRequest.ProtoReflect.Descriptor instead.
 func (*GetXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{38}
+	return file_brick_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *GetXattrRequest) GetGfid() []byte {
@@ -2655,7 +2764,7 @@ type SetXattrRequest struct {
 
 func (x *SetXattrRequest) Reset() {
 	*x = SetXattrRequest{}
-	mi := &file_brick_proto_msgTypes[39]
+	mi := &file_brick_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2667,7 +2776,7 @@ func (x *SetXattrRequest) String() string {
 func (*SetXattrRequest) ProtoMessage() {}
 
 func (x *SetXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[39]
+	mi := &file_brick_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2680,7 +2789,7 @@ func (x *SetXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetXattrRequest.ProtoReflect.Descriptor instead.
 func (*SetXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{39}
+	return file_brick_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *SetXattrRequest) GetGfid() []byte {
@@ -2720,7 +2829,7 @@ type ListXattrRequest struct {
 
 func (x *ListXattrRequest) Reset() {
 	*x = ListXattrRequest{}
-	mi := &file_brick_proto_msgTypes[40]
+	mi := &file_brick_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2732,7 +2841,7 @@ func (x *ListXattrRequest) String() string {
 func (*ListXattrRequest) ProtoMessage() {}
 
 func (x *ListXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[40]
+	mi := &file_brick_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2745,7 +2854,7 @@ func (x *ListXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXattrRequest.ProtoReflect.Descriptor instead.
 func (*ListXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{40}
+	return file_brick_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *ListXattrRequest) GetGfid() []byte {
@@ -2765,7 +2874,7 @@ type RemoveXattrRequest struct {
 
 func (x *RemoveXattrRequest) Reset() {
 	*x = RemoveXattrRequest{}
-	mi := &file_brick_proto_msgTypes[41]
+	mi := &file_brick_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2777,7 +2886,7 @@ func (x *RemoveXattrRequest) String() string {
 func (*RemoveXattrRequest) ProtoMessage() {}
 
 func (x *RemoveXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[41]
+	mi := &file_brick_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2790,7 +2899,7 @@ func (x *RemoveXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveXattrRequest.ProtoReflect.Descriptor instead.
 func (*RemoveXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{41}
+	return file_brick_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *RemoveXattrRequest) GetGfid() []byte {
@@ -2818,7 +2927,7 @@ type XattrOpRequest struct {
 
 func (x *XattrOpRequest) Reset() {
 	*x = XattrOpRequest{}
-	mi := &file_brick_proto_msgTypes[42]
+	mi := &file_brick_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2830,7 +2939,7 @@ func (x *XattrOpRequest) String() string {
 func (*XattrOpRequest) ProtoMessage() {}
 
 func (x *XattrOpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[42]
+	mi := &file_brick_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2843,7 +2952,7 @@ func (x *XattrOpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XattrOpRequest.ProtoReflect.Descriptor instead.
 func (*XattrOpRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{42}
+	return file_brick_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *XattrOpRequest) GetGfid() []byte {
@@ -2879,7 +2988,7 @@ type GetLkRequest struct {
 
 func (x *GetLkRequest) Reset() {
 	*x = GetLkRequest{}
-	mi := &file_brick_proto_msgTypes[43]
+	mi := &file_brick_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2891,7 +3000,7 @@ func (x *GetLkRequest) String() string {
 func (*GetLkRequest) ProtoMessage() {}
 
 func (x *GetLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[43]
+	mi := &file_brick_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2904,7 +3013,7 @@ func (x *GetLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLkRequest.ProtoReflect.Descriptor instead.
 func (*GetLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{43}
+	return file_brick_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *GetLkRequest) GetGfid() []byte {
@@ -2948,7 +3057,7 @@ type SetLkRequest struct {
 
 func (x *SetLkRequest) Reset() {
 	*x = SetLkRequest{}
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2960,7 +3069,7 @@ func (x *SetLkRequest) String() string {
 func (*SetLkRequest) ProtoMessage() {}
 
 func (x *SetLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2973,7 +3082,7 @@ func (x *SetLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLkRequest.ProtoReflect.Descriptor instead.
 func (*SetLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{44}
+	return file_brick_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *SetLkRequest) GetGfid() []byte {
@@ -3023,7 +3132,7 @@ type InodeLkRequest struct {
 
 func (x *InodeLkRequest) Reset() {
 	*x = InodeLkRequest{}
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3035,7 +3144,7 @@ func (x *InodeLkRequest) String() string {
 func (*InodeLkRequest) ProtoMessage() {}
 
 func (x *InodeLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3048,7 +3157,7 @@ func (x *InodeLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InodeLkRequest.ProtoReflect.Descriptor instead.
 func (*InodeLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{45}
+	return file_brick_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *InodeLkRequest) GetDomain() []byte {
@@ -3093,7 +3202,7 @@ type EntryLkRequest struct {
 
 func (x *EntryLkRequest) Reset() {
 	*x = EntryLkRequest{}
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3105,7 +3214,7 @@ func (x *EntryLkRequest) String() string {
 func (*EntryLkRequest) ProtoMessage() {}
 
 func (x *EntryLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3118,7 +3227,7 @@ func (x *EntryLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryLkRequest.ProtoReflect.Descriptor instead.
 func (*EntryLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{46}
+	return file_brick_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *EntryLkRequest) GetDomain() []byte {
@@ -3172,7 +3281,7 @@ type GetVolfileRequest struct {
 
 func (x *GetVolfileRequest) Reset() {
 	*x = GetVolfileRequest{}
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3184,7 +3293,7 @@ func (x *GetVolfileRequest) String() string {
 func (*GetVolfileRequest) ProtoMessage() {}
 
 func (x *GetVolfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3197,7 +3306,7 @@ func (x *GetVolfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVolfileRequest.ProtoReflect.Descriptor instead.
 func (*GetVolfileRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{47}
+	return file_brick_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *GetVolfileRequest) GetName() []byte {
@@ -3215,7 +3324,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3227,7 +3336,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3240,7 +3349,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{48}
+	return file_brick_proto_rawDescGZIP(), []int{49}
 }
 
 type CancelWaitRequest struct {
@@ -3252,7 +3361,7 @@ type CancelWaitRequest struct {
 
 func (x *CancelWaitRequest) Reset() {
 	*x = CancelWaitRequest{}
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3264,7 +3373,7 @@ func (x *CancelWaitRequest) String() string {
 func (*CancelWaitRequest) ProtoMessage() {}
 
 func (x *CancelWaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3277,7 +3386,7 @@ func (x *CancelWaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWaitRequest.ProtoReflect.Descriptor instead.
 func (*CancelWaitRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{49}
+	return file_brick_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *CancelWaitRequest) GetWaitId() uint64 {
@@ -3296,7 +3405,7 @@ type ErrnoReply struct {
 
 func (x *ErrnoReply) Reset() {
 	*x = ErrnoReply{}
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3308,7 +3417,7 @@ func (x *ErrnoReply) String() string {
 func (*ErrnoReply) ProtoMessage() {}
 
 func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3321,7 +3430,7 @@ func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrnoReply.ProtoReflect.Descriptor instead.
 func (*ErrnoReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{50}
+	return file_brick_proto_rawDescGZIP(), []int{51}
 }
 
 func (x *ErrnoReply) GetErrno() uint32 {
@@ -3344,7 +3453,7 @@ type AttrReply struct {
 
 func (x *AttrReply) Reset() {
 	*x = AttrReply{}
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3356,7 +3465,7 @@ func (x *AttrReply) String() string {
 func (*AttrReply) ProtoMessage() {}
 
 func (x *AttrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3369,7 +3478,7 @@ func (x *AttrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttrReply.ProtoReflect.Descriptor instead.
 func (*AttrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{51}
+	return file_brick_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *AttrReply) GetErrno() uint32 {
@@ -3418,7 +3527,7 @@ type CreateReply struct {
 
 func (x *CreateReply) Reset() {
 	*x = CreateReply{}
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3430,7 +3539,7 @@ func (x *CreateReply) String() string {
 func (*CreateReply) ProtoMessage() {}
 
 func (x *CreateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3443,7 +3552,7 @@ func (x *CreateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReply.ProtoReflect.Descriptor instead.
 func (*CreateReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{52}
+	return file_brick_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *CreateReply) GetErrno() uint32 {
@@ -3477,7 +3586,7 @@ type HandleReply struct {
 
 func (x *HandleReply) Reset() {
 	*x = HandleReply{}
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3489,7 +3598,7 @@ func (x *HandleReply) String() string {
 func (*HandleReply) ProtoMessage() {}
 
 func (x *HandleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3502,7 +3611,7 @@ func (x *HandleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleReply.ProtoReflect.Descriptor instead.
 func (*HandleReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{53}
+	return file_brick_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *HandleReply) GetErrno() uint32 {
@@ -3529,7 +3638,7 @@ type ReadlinkReply struct {
 
 func (x *ReadlinkReply) Reset() {
 	*x = ReadlinkReply{}
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3541,7 +3650,7 @@ func (x *ReadlinkReply) String() string {
 func (*ReadlinkReply) ProtoMessage() {}
 
 func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3554,7 +3663,7 @@ func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadlinkReply.ProtoReflect.Descriptor instead.
 func (*ReadlinkReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{54}
+	return file_brick_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *ReadlinkReply) GetErrno() uint32 {
@@ -3581,7 +3690,7 @@ type ReadReply struct {
 
 func (x *ReadReply) Reset() {
 	*x = ReadReply{}
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3593,7 +3702,7 @@ func (x *ReadReply) String() string {
 func (*ReadReply) ProtoMessage() {}
 
 func (x *ReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3606,7 +3715,7 @@ func (x *ReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadReply.ProtoReflect.Descriptor instead.
 func (*ReadReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{55}
+	return file_brick_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *ReadReply) GetErrno() uint32 {
@@ -3633,7 +3742,7 @@ type WriteReply struct {
 
 func (x *WriteReply) Reset() {
 	*x = WriteReply{}
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3645,7 +3754,7 @@ func (x *WriteReply) String() string {
 func (*WriteReply) ProtoMessage() {}
 
 func (x *WriteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3658,7 +3767,7 @@ func (x *WriteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteReply.ProtoReflect.Descriptor instead.
 func (*WriteReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{56}
+	return file_brick_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *WriteReply) GetErrno() uint32 {
@@ -3685,7 +3794,7 @@ type LseekReply struct {
 
 func (x *LseekReply) Reset() {
 	*x = LseekReply{}
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3697,7 +3806,7 @@ func (x *LseekReply) String() string {
 func (*LseekReply) ProtoMessage() {}
 
 func (x *LseekReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3710,7 +3819,7 @@ func (x *LseekReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LseekReply.ProtoReflect.Descriptor instead.
 func (*LseekReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{57}
+	return file_brick_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *LseekReply) GetErrno() uint32 {
@@ -3738,7 +3847,7 @@ type ReadDirReply struct {
 
 func (x *ReadDirReply) Reset() {
 	*x = ReadDirReply{}
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3750,7 +3859,7 @@ func (x *ReadDirReply) String() string {
 func (*ReadDirReply) ProtoMessage() {}
 
 func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3763,7 +3872,7 @@ func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadDirReply.ProtoReflect.Descriptor instead.
 func (*ReadDirReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{58}
+	return file_brick_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *ReadDirReply) GetErrno() uint32 {
@@ -3797,7 +3906,7 @@ type StatFSReply struct {
 
 func (x *StatFSReply) Reset() {
 	*x = StatFSReply{}
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3809,7 +3918,7 @@ func (x *StatFSReply) String() string {
 func (*StatFSReply) ProtoMessage() {}
 
 func (x *StatFSReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3822,7 +3931,7 @@ func (x *StatFSReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFSReply.ProtoReflect.Descriptor instead.
 func (*StatFSReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{59}
+	return file_brick_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *StatFSReply) GetErrno() uint32 {
@@ -3849,7 +3958,7 @@ type GetXattrReply struct {
 
 func (x *GetXattrReply) Reset() {
 	*x = GetXattrReply{}
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3861,7 +3970,7 @@ func (x *GetXattrReply) String() string {
 func (*GetXattrReply) ProtoMessage() {}
 
 func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3874,7 +3983,7 @@ func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXattrReply.ProtoReflect.Descriptor instead.
 func (*GetXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{60}
+	return file_brick_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *GetXattrReply) GetErrno() uint32 {
@@ -3901,7 +4010,7 @@ type ListXattrReply struct {
 
 func (x *ListXattrReply) Reset() {
 	*x = ListXattrReply{}
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3913,7 +4022,7 @@ func (x *ListXattrReply) String() string {
 func (*ListXattrReply) ProtoMessage() {}
 
 func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3926,7 +4035,7 @@ func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXattrReply.ProtoReflect.Descriptor instead.
 func (*ListXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{61}
+	return file_brick_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *ListXattrReply) GetErrno() uint32 {
@@ -3953,7 +4062,7 @@ type XattrOpReply struct {
 
 func (x *XattrOpReply) Reset() {
 	*x = XattrOpReply{}
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3965,7 +4074,7 @@ func (x *XattrOpReply) String() string {
 func (*XattrOpReply) ProtoMessage() {}
 
 func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3978,7 +4087,7 @@ func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XattrOpReply.ProtoReflect.Descriptor instead.
 func (*XattrOpReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{62}
+	return file_brick_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *XattrOpReply) GetErrno() uint32 {
@@ -4005,7 +4114,7 @@ type LockReply struct {
 
 func (x *LockReply) Reset() {
 	*x = LockReply{}
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4017,7 +4126,7 @@ func (x *LockReply) String() string {
 func (*LockReply) ProtoMessage() {}
 
 func (x *LockReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4030,7 +4139,7 @@ func (x *LockReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockReply.ProtoReflect.Descriptor instead.
 func (*LockReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{63}
+	return file_brick_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *LockReply) GetErrno() uint32 {
@@ -4057,7 +4166,7 @@ type GetVolfileReply struct {
 
 func (x *GetVolfileReply) Reset() {
 	*x = GetVolfileReply{}
-	mi := &file_brick_proto_msgTypes[64]
+	mi := &file_brick_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4069,7 +4178,7 @@ func (x *GetVolfileReply) String() string {
 func (*GetVolfileReply) ProtoMessage() {}
 
 func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[64]
+	mi := &file_brick_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4082,7 +4191,7 @@ func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVolfileReply.ProtoReflect.Descriptor instead.
 func (*GetVolfileReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{64}
+	return file_brick_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *GetVolfileReply) GetErrno() uint32 {
@@ -4108,7 +4217,7 @@ type PingReply struct {
 
 func (x *PingReply) Reset() {
 	*x = PingReply{}
-	mi := &file_brick_proto_msgTypes[65]
+	mi := &file_brick_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4120,7 +4229,7 @@ func (x *PingReply) String() string {
 func (*PingReply) ProtoMessage() {}
 
 func (x *PingReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[65]
+	mi := &file_brick_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4133,7 +4242,7 @@ func (x *PingReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingReply.ProtoReflect.Descriptor instead.
 func (*PingReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{65}
+	return file_brick_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *PingReply) GetErrno() uint32 {
@@ -4159,7 +4268,7 @@ type CompoundRequest struct {
 
 func (x *CompoundRequest) Reset() {
 	*x = CompoundRequest{}
-	mi := &file_brick_proto_msgTypes[66]
+	mi := &file_brick_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4171,7 +4280,7 @@ func (x *CompoundRequest) String() string {
 func (*CompoundRequest) ProtoMessage() {}
 
 func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[66]
+	mi := &file_brick_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4184,7 +4293,7 @@ func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundRequest.ProtoReflect.Descriptor instead.
 func (*CompoundRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{66}
+	return file_brick_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *CompoundRequest) GetOps() []*SubRequest {
@@ -4229,7 +4338,7 @@ type SubRequest struct {
 
 func (x *SubRequest) Reset() {
 	*x = SubRequest{}
-	mi := &file_brick_proto_msgTypes[67]
+	mi := &file_brick_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4241,7 +4350,7 @@ func (x *SubRequest) String() string {
 func (*SubRequest) ProtoMessage() {}
 
 func (x *SubRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[67]
+	mi := &file_brick_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4254,7 +4363,7 @@ func (x *SubRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubRequest.ProtoReflect.Descriptor instead.
 func (*SubRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{67}
+	return file_brick_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *SubRequest) GetOp() isSubRequest_Op {
@@ -4648,7 +4757,7 @@ type SubReply struct {
 
 func (x *SubReply) Reset() {
 	*x = SubReply{}
-	mi := &file_brick_proto_msgTypes[68]
+	mi := &file_brick_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4660,7 +4769,7 @@ func (x *SubReply) String() string {
 func (*SubReply) ProtoMessage() {}
 
 func (x *SubReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[68]
+	mi := &file_brick_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4673,7 +4782,7 @@ func (x *SubReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubReply.ProtoReflect.Descriptor instead.
 func (*SubReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{68}
+	return file_brick_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *SubReply) GetReply() isSubReply_Reply {
@@ -4819,7 +4928,7 @@ type CompoundReply struct {
 
 func (x *CompoundReply) Reset() {
 	*x = CompoundReply{}
-	mi := &file_brick_proto_msgTypes[69]
+	mi := &file_brick_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4831,7 +4940,7 @@ func (x *CompoundReply) String() string {
 func (*CompoundReply) ProtoMessage() {}
 
 func (x *CompoundReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[69]
+	mi := &file_brick_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4844,7 +4953,7 @@ func (x *CompoundReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundReply.ProtoReflect.Descriptor instead.
 func (*CompoundReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{69}
+	return file_brick_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *CompoundReply) GetErrno() uint32 {
@@ -4872,7 +4981,7 @@ const file_brick_proto_rawDesc = "" +
 	"\fChannelHello\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\fR\x05token\x12\x1c\n" +
 	"\tsubvolume\x18\x02 \x01(\tR\tsubvolume\x12!\n" +
-	"\fraw_payloads\x18\x03 \x01(\bR\vrawPayloads\"\xd0\x01\n" +
+	"\fraw_payloads\x18\x03 \x01(\bR\vrawPayloads\"\xee\x01\n" +
 	"\vChannelCall\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\x04call\x18\x02 \x01(\v2\x1f.cairn.brick.v1.CompoundRequestR\x04call\x12\x16\n" +
@@ -4880,7 +4989,8 @@ const file_brick_proto_rawDesc = "" +
 	"\await_id\x18\x04 \x01(\x04R\x06waitId\x12\x15\n" +
 	"\x06raw_op\x18\x05 \x01(\rR\x05rawOp\x12\x17\n" +
 	"\araw_len\x18\x06 \x01(\rR\x06rawLen\x12\x1b\n" +
-	"\traw_reply\x18\a \x01(\bR\brawReply\"\xef\x01\n" +
+	"\traw_reply\x18\a \x01(\bR\brawReply\x12\x1c\n" +
+	"\tsubscribe\x18\b \x01(\bR\tsubscribe\"\xc1\x02\n" +
 	"\fChannelReply\x12\x0e\n" +
 	"\x02id\x18\x01 \x01(\x04R\x02id\x123\n" +
 	"\x05reply\x18\x02 \x01(\v2\x1d.cairn.brick.v1.CompoundReplyR\x05reply\x12\x12\n" +
@@ -4889,7 +4999,17 @@ const file_brick_proto_rawDesc = "" +
 	"\bstale_fh\x18\x05 \x01(\x04R\astaleFh\x12\x15\n" +
 	"\x06raw_op\x18\x06 \x01(\rR\x05rawOp\x12\x17\n" +
 	"\araw_len\x18\a \x01(\rR\x06rawLen\x12!\n" +
-	"\fraw_payloads\x18\b \x01(\bR\vrawPayloads\"\xf6\x02\n" +
+	"\fraw_payloads\x18\b \x01(\bR\vrawPayloads\x12\x1e\n" +
+	"\n" +
+	"subscribed\x18\t \x01(\bR\n" +
+	"subscribed\x120\n" +
+	"\achanges\x18\n" +
+	" \x03(\v2\x16.cairn.brick.v1.ChangeR\achanges\"Z\n" +
+	"\x06Change\x12\x12\n" +
+	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x16\n" +
+	"\x06parent\x18\x02 \x01(\fR\x06parent\x12\x12\n" +
+	"\x04name\x18\x03 \x01(\fR\x04name\x12\x10\n" +
+	"\x03all\x18\x04 \x01(\bR\x03all\"\xf6\x02\n" +
 	"\x04Attr\x12\x12\n" +
 	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x12\n" +
 	"\x04mode\x18\x02 \x01(\rR\x04mode\x12\x14\n" +
@@ -5259,218 +5379,220 @@ func file_brick_proto_rawDescGZIP() []byte {
 	return file_brick_proto_rawDescData
 }
 
-var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 70)
+var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 71)
 var file_brick_proto_goTypes = []any{
 	(*ChannelTokenRequest)(nil), // 0: cairn.brick.v1.ChannelTokenRequest
 	(*ChannelTokenReply)(nil),   // 1: cairn.brick.v1.ChannelTokenReply
 	(*ChannelHello)(nil),        // 2: cairn.brick.v1.ChannelHello
 	(*ChannelCall)(nil),         // 3: cairn.brick.v1.ChannelCall
 	(*ChannelReply)(nil),        // 4: cairn.brick.v1.ChannelReply
-	(*Attr)(nil),                // 5: cairn.brick.v1.Attr
-	(*SetAttrIn)(nil),           // 6: cairn.brick.v1.SetAttrIn
-	(*CreateIn)(nil),            // 7: cairn.brick.v1.CreateIn
-	(*Lock)(nil),                // 8: cairn.brick.v1.Lock
-	(*Xattr)(nil),               // 9: cairn.brick.v1.Xattr
-	(*DirEntry)(nil),            // 10: cairn.brick.v1.DirEntry
-	(*StatFS)(nil),              // 11: cairn.brick.v1.StatFS
-	(*StaleHandle)(nil),         // 12: cairn.brick.v1.StaleHandle
-	(*LookupRequest)(nil),       // 13: cairn.brick.v1.LookupRequest
-	(*GetAttrRequest)(nil),      // 14: cairn.brick.v1.GetAttrRequest
-	(*SetAttrRequest)(nil),      // 15: cairn.brick.v1.SetAttrRequest
-	(*CreateRequest)(nil),       // 16: cairn.brick.v1.CreateRequest
-	(*MknodRequest)(nil),        // 17: cairn.brick.v1.MknodRequest
-	(*MkdirRequest)(nil),        // 18: cairn.brick.v1.MkdirRequest
-	(*SymlinkRequest)(nil),      // 19: cairn.brick.v1.SymlinkRequest
-	(*ReadlinkRequest)(nil),     // 20: cairn.brick.v1.ReadlinkRequest
-	(*LinkRequest)(nil),         // 21: cairn.brick.v1.LinkRequest
-	(*UnlinkRequest)(nil),       // 22: cairn.brick.v1.UnlinkRequest
-	(*RmdirRequest)(nil),        // 23: cairn.brick.v1.RmdirRequest
-	(*RenameRequest)(nil),       // 24: cairn.brick.v1.RenameRequest
-	(*OpenRequest)(nil),         // 25: cairn.brick.v1.OpenRequest
-	(*ReadRequest)(nil),         // 26: cairn.brick.v1.ReadRequest
-	(*WriteRequest)(nil),        // 27: cairn.brick.v1.WriteRequest
-	(*FlushRequest)(nil),        // 28: cairn.brick.v1.FlushRequest
-	(*FsyncRequest)(nil),        // 29: cairn.brick.v1.FsyncRequest
-	(*ReleaseRequest)(nil),      // 30: cairn.brick.v1.ReleaseRequest
-	(*FallocateRequest)(nil),    // 31: cairn.brick.v1.FallocateRequest
-	(*LseekRequest)(nil),        // 32: cairn.brick.v1.LseekRequest
-	(*OpenDirRequest)(nil),      // 33: cairn.brick.v1.OpenDirRequest
-	(*ReadDirRequest)(nil),      // 34: cairn.brick.v1.ReadDirRequest
-	(*ReleaseDirRequest)(nil),   // 35: cairn.brick.v1.ReleaseDirRequest
-	(*FsyncDirRequest)(nil),     // 36: cairn.brick.v1.FsyncDirRequest
-	(*StatFSRequest)(nil),       // 37: cairn.brick.v1.StatFSRequest
-	(*GetXattrRequest)(nil),     // 38: cairn.brick.v1.GetXattrRequest
-	(*SetXattrRequest)(nil),     // 39: cairn.brick.v1.SetXattrRequest
-	(*ListXattrRequest)(nil),    // 40: cairn.brick.v1.ListXattrRequest
-	(*RemoveXattrRequest)(nil),  // 41: cairn.brick.v1.RemoveXattrRequest
-	(*XattrOpRequest)(nil),      // 42: cairn.brick.v1.XattrOpRequest
-	(*GetLkRequest)(nil),        // 43: cairn.brick.v1.GetLkRequest
-	(*SetLkRequest)(nil),        // 44: cairn.brick.v1.SetLkRequest
-	(*InodeLkRequest)(nil),      // 45: cairn.brick.v1.InodeLkRequest
-	(*EntryLkRequest)(nil),      // 46: cairn.brick.v1.EntryLkRequest
-	(*GetVolfileRequest)(nil),   // 47: cairn.brick.v1.GetVolfileRequest
-	(*PingRequest)(nil),         // 48: cairn.brick.v1.PingRequest
-	(*CancelWaitRequest)(nil),   // 49: cairn.brick.v1.CancelWaitRequest
-	(*ErrnoReply)(nil),          // 50: cairn.brick.v1.ErrnoReply
-	(*AttrReply)(nil),           // 51: cairn.brick.v1.AttrReply
-	(*CreateReply)(nil),         // 52: cairn.brick.v1.CreateReply
-	(*HandleReply)(nil),         // 53: cairn.brick.v1.HandleReply
-	(*ReadlinkReply)(nil),       // 54: cairn.brick.v1.ReadlinkReply
-	(*ReadReply)(nil),           // 55: cairn.brick.v1.ReadReply
-	(*WriteReply)(nil),          // 56: cairn.brick.v1.WriteReply
-	(*LseekReply)(nil),          // 57: cairn.brick.v1.LseekReply
-	(*ReadDirReply)(nil),        // 58: cairn.brick.v1.ReadDirReply
-	(*StatFSReply)(nil),         // 59: cairn.brick.v1.StatFSReply
-	(*GetXattrReply)(nil),       // 60: cairn.brick.v1.GetXattrReply
-	(*ListXattrReply)(nil),      // 61: cairn.brick.v1.ListXattrReply
-	(*XattrOpReply)(nil),        // 62: cairn.brick.v1.XattrOpReply
-	(*LockReply)(nil),           // 63: cairn.brick.v1.LockReply
-	(*GetVolfileReply)(nil),     // 64: cairn.brick.v1.GetVolfileReply
-	(*PingReply)(nil),           // 65: cairn.brick.v1.PingReply
-	(*CompoundRequest)(nil),     // 66: cairn.brick.v1.CompoundRequest
-	(*SubRequest)(nil),          // 67: cairn.brick.v1.SubRequest
-	(*SubReply)(nil),            // 68: cairn.brick.v1.SubReply
-	(*CompoundReply)(nil),       // 69: cairn.brick.v1.CompoundReply
+	(*Change)(nil),              // 5: cairn.brick.v1.Change
+	(*Attr)(nil),                // 6: cairn.brick.v1.Attr
+	(*SetAttrIn)(nil),           // 7: cairn.brick.v1.SetAttrIn
+	(*CreateIn)(nil),            // 8: cairn.brick.v1.CreateIn
+	(*Lock)(nil),                // 9: cairn.brick.v1.Lock
+	(*Xattr)(nil),               // 10: cairn.brick.v1.Xattr
+	(*DirEntry)(nil),            // 11: cairn.brick.v1.DirEntry
+	(*StatFS)(nil),              // 12: cairn.brick.v1.StatFS
+	(*StaleHandle)(nil),         // 13: cairn.brick.v1.StaleHandle
+	(*LookupRequest)(nil),       // 14: cairn.brick.v1.LookupRequest
+	(*GetAttrRequest)(nil),      // 15: cairn.brick.v1.GetAttrRequest
+	(*SetAttrRequest)(nil),      // 16: cairn.brick.v1.SetAttrRequest
+	(*CreateRequest)(nil),       // 17: cairn.brick.v1.CreateRequest
+	(*MknodRequest)(nil),        // 18: cairn.brick.v1.MknodRequest
+	(*MkdirRequest)(nil),        // 19: cairn.brick.v1.MkdirRequest
+	(*SymlinkRequest)(nil),      // 20: cairn.brick.v1.SymlinkRequest
+	(*ReadlinkRequest)(nil),     // 21: cairn.brick.v1.ReadlinkRequest
+	(*LinkRequest)(nil),         // 22: cairn.brick.v1.LinkRequest
+	(*UnlinkRequest)(nil),       // 23: cairn.brick.v1.UnlinkRequest
+	(*RmdirRequest)(nil),        // 24: cairn.brick.v1.RmdirRequest
+	(*RenameRequest)(nil),       // 25: cairn.brick.v1.RenameRequest
+	(*OpenRequest)(nil),         // 26: cairn.brick.v1.OpenRequest
+	(*ReadRequest)(nil),         // 27: cairn.brick.v1.ReadRequest
+	(*WriteRequest)(nil),        // 28: cairn.brick.v1.WriteRequest
+	(*FlushRequest)(nil),        // 29: cairn.brick.v1.FlushRequest
+	(*FsyncRequest)(nil),        // 30: cairn.brick.v1.FsyncRequest
+	(*ReleaseRequest)(nil),      // 31: cairn.brick.v1.ReleaseRequest
+	(*FallocateRequest)(nil),    // 32: cairn.brick.v1.FallocateRequest
+	(*LseekRequest)(nil),        // 33: cairn.brick.v1.LseekRequest
+	(*OpenDirRequest)(nil),      // 34: cairn.brick.v1.OpenDirRequest
+	(*ReadDirRequest)(nil),      // 35: cairn.brick.v1.ReadDirRequest
+	(*ReleaseDirRequest)(nil),   // 36: cairn.brick.v1.ReleaseDirRequest
+	(*FsyncDirRequest)(nil),     // 37: cairn.brick.v1.FsyncDirRequest
+	(*StatFSRequest)(nil),       // 38: cairn.brick.v1.StatFSRequest
+	(*GetXattrRequest)(nil),     // 39: cairn.brick.v1.GetXattrRequest
+	(*SetXattrRequest)(nil),     // 40: cairn.brick.v1.SetXattrRequest
+	(*ListXattrRequest)(nil),    // 41: cairn.brick.v1.ListXattrRequest
+	(*RemoveXattrRequest)(nil),  // 42: cairn.brick.v1.RemoveXattrRequest
+	(*XattrOpRequest)(nil),      // 43: cairn.brick.v1.XattrOpRequest
+	(*GetLkRequest)(nil),        // 44: cairn.brick.v1.GetLkRequest
+	(*SetLkRequest)(nil),        // 45: cairn.brick.v1.SetLkRequest
+	(*InodeLkRequest)(nil),      // 46: cairn.brick.v1.InodeLkRequest
+	(*EntryLkRequest)(nil),      // 47: cairn.brick.v1.EntryLkRequest
+	(*GetVolfileRequest)(nil),   // 48: cairn.brick.v1.GetVolfileRequest
+	(*PingRequest)(nil),         // 49: cairn.brick.v1.PingRequest
+	(*CancelWaitRequest)(nil),   // 50: cairn.brick.v1.CancelWaitRequest
+	(*ErrnoReply)(nil),          // 51: cairn.brick.v1.ErrnoReply
+	(*AttrReply)(nil),           // 52: cairn.brick.v1.AttrReply
+	(*CreateReply)(nil),         // 53: cairn.brick.v1.CreateReply
+	(*HandleReply)(nil),         // 54: cairn.brick.v1.HandleReply
+	(*ReadlinkReply)(nil),       // 55: cairn.brick.v1.ReadlinkReply
+	(*ReadReply)(nil),           // 56: cairn.brick.v1.ReadReply
+	(*WriteReply)(nil),          // 57: cairn.brick.v1.WriteReply
+	(*LseekReply)(nil),          // 58: cairn.brick.v1.LseekReply
+	(*ReadDirReply)(nil),        // 59: cairn.brick.v1.ReadDirReply
+	(*StatFSReply)(nil),         // 60: cairn.brick.v1.StatFSReply
+	(*GetXattrReply)(nil),       // 61: cairn.brick.v1.GetXattrReply
+	(*ListXattrReply)(nil),      // 62: cairn.brick.v1.ListXattrReply
+	(*XattrOpReply)(nil),        // 63: cairn.brick.v1.XattrOpReply
+	(*LockReply)(nil),           // 64: cairn.brick.v1.LockReply
+	(*GetVolfileReply)(nil),     // 65: cairn.brick.v1.GetVolfileReply
+	(*PingReply)(nil),           // 66: cairn.brick.v1.PingReply
+	(*CompoundRequest)(nil),     // 67: cairn.brick.v1.CompoundRequest
+	(*SubRequest)(nil),          // 68: cairn.brick.v1.SubRequest
+	(*SubReply)(nil),            // 69: cairn.brick.v1.SubReply
+	(*CompoundReply)(nil),       // 70: cairn.brick.v1.CompoundReply
 }
 var file_brick_proto_depIdxs = []int32{
-	66, // 0: cairn.brick.v1.ChannelCall.call:type_name -> cairn.brick.v1.CompoundRequest
-	69, // 1: cairn.brick.v1.ChannelReply.reply:type_name -> cairn.brick.v1.CompoundReply
-	5,  // 2: cairn.brick.v1.DirEntry.attr:type_name -> cairn.brick.v1.Attr
-	6,  // 3: cairn.brick.v1.SetAttrRequest.in:type_name -> cairn.brick.v1.SetAttrIn
-	7,  // 4: cairn.brick.v1.CreateRequest.in:type_name -> cairn.brick.v1.CreateIn
-	7,  // 5: cairn.brick.v1.MknodRequest.in:type_name -> cairn.brick.v1.CreateIn
-	7,  // 6: cairn.brick.v1.MkdirRequest.in:type_name -> cairn.brick.v1.CreateIn
-	7,  // 7: cairn.brick.v1.SymlinkRequest.in:type_name -> cairn.brick.v1.CreateIn
-	9,  // 8: cairn.brick.v1.XattrOpRequest.operands:type_name -> cairn.brick.v1.Xattr
-	8,  // 9: cairn.brick.v1.GetLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	8,  // 10: cairn.brick.v1.SetLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	8,  // 11: cairn.brick.v1.InodeLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	5,  // 12: cairn.brick.v1.AttrReply.attr:type_name -> cairn.brick.v1.Attr
-	9,  // 13: cairn.brick.v1.AttrReply.xattrs:type_name -> cairn.brick.v1.Xattr
-	5,  // 14: cairn.brick.v1.CreateReply.attr:type_name -> cairn.brick.v1.Attr
-	10, // 15: cairn.brick.v1.ReadDirReply.entries:type_name -> cairn.brick.v1.DirEntry
-	11, // 16: cairn.brick.v1.StatFSReply.statfs:type_name -> cairn.brick.v1.StatFS
-	9,  // 17: cairn.brick.v1.XattrOpReply.values:type_name -> cairn.brick.v1.Xattr
-	8,  // 18: cairn.brick.v1.LockReply.lock:type_name -> cairn.brick.v1.Lock
-	67, // 19: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
-	13, // 20: cairn.brick.v1.SubRequest.lookup:type_name -> cairn.brick.v1.LookupRequest
-	14, // 21: cairn.brick.v1.SubRequest.getattr:type_name -> cairn.brick.v1.GetAttrRequest
-	15, // 22: cairn.brick.v1.SubRequest.setattr:type_name -> cairn.brick.v1.SetAttrRequest
-	16, // 23: cairn.brick.v1.SubRequest.create:type_name -> cairn.brick.v1.CreateRequest
-	17, // 24: cairn.brick.v1.SubRequest.mknod:type_name -> cairn.brick.v1.MknodRequest
-	18, // 25: cairn.brick.v1.SubRequest.mkdir:type_name -> cairn.brick.v1.MkdirRequest
-	19, // 26: cairn.brick.v1.SubRequest.symlink:type_name -> cairn.brick.v1.SymlinkRequest
-	21, // 27: cairn.brick.v1.SubRequest.link:type_name -> cairn.brick.v1.LinkRequest
-	22, // 28: cairn.brick.v1.SubRequest.unlink:type_name -> cairn.brick.v1.UnlinkRequest
-	23, // 29: cairn.brick.v1.SubRequest.rmdir:type_name -> cairn.brick.v1.RmdirRequest
-	24, // 30: cairn.brick.v1.SubRequest.rename:type_name -> cairn.brick.v1.RenameRequest
-	25, // 31: cairn.brick.v1.SubRequest.open:type_name -> cairn.brick.v1.OpenRequest
-	26, // 32: cairn.brick.v1.SubRequest.read:type_name -> cairn.brick.v1.ReadRequest
-	27, // 33: cairn.brick.v1.SubRequest.write:type_name -> cairn.brick.v1.WriteRequest
-	28, // 34: cairn.brick.v1.SubRequest.flush:type_name -> cairn.brick.v1.FlushRequest
-	29, // 35: cairn.brick.v1.SubRequest.fsync:type_name -> cairn.brick.v1.FsyncRequest
-	30, // 36: cairn.brick.v1.SubRequest.release:type_name -> cairn.brick.v1.ReleaseRequest
-	31, // 37: cairn.brick.v1.SubRequest.fallocate:type_name -> cairn.brick.v1.FallocateRequest
-	38, // 38: cairn.brick.v1.SubRequest.getxattr:type_name -> cairn.brick.v1.GetXattrRequest
-	39, // 39: cairn.brick.v1.SubRequest.setxattr:type_name -> cairn.brick.v1.SetXattrRequest
-	41, // 40: cairn.brick.v1.SubRequest.removexattr:type_name -> cairn.brick.v1.RemoveXattrRequest
-	42, // 41: cairn.brick.v1.SubRequest.xattrop:type_name -> cairn.brick.v1.XattrOpRequest
-	45, // 42: cairn.brick.v1.SubRequest.inodelk:type_name -> cairn.brick.v1.InodeLkRequest
-	46, // 43: cairn.brick.v1.SubRequest.entrylk:type_name -> cairn.brick.v1.EntryLkRequest
-	50, // 44: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
-	51, // 45: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
-	52, // 46: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
-	53, // 47: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
-	55, // 48: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
-	56, // 49: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
-	60, // 50: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
-	62, // 51: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
-	68, // 52: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
-	13, // 53: cairn.brick.v1.Brick.Lookup:input_type -> cairn.brick.v1.LookupRequest
-	14, // 54: cairn.brick.v1.Brick.GetAttr:input_type -> cairn.brick.v1.GetAttrRequest
-	15, // 55: cairn.brick.v1.Brick.SetAttr:input_type -> cairn.brick.v1.SetAttrRequest
-	16, // 56: cairn.brick.v1.Brick.Create:input_type -> cairn.brick.v1.CreateRequest
-	17, // 57: cairn.brick.v1.Brick.Mknod:input_type -> cairn.brick.v1.MknodRequest
-	18, // 58: cairn.brick.v1.Brick.Mkdir:input_type -> cairn.brick.v1.MkdirRequest
-	19, // 59: cairn.brick.v1.Brick.Symlink:input_type -> cairn.brick.v1.SymlinkRequest
-	20, // 60: cairn.brick.v1.Brick.Readlink:input_type -> cairn.brick.v1.ReadlinkRequest
-	21, // 61: cairn.brick.v1.Brick.Link:input_type -> cairn.brick.v1.LinkRequest
-	22, // 62: cairn.brick.v1.Brick.Unlink:input_type -> cairn.brick.v1.UnlinkRequest
-	23, // 63: cairn.brick.v1.Brick.Rmdir:input_type -> cairn.brick.v1.RmdirRequest
-	24, // 64: cairn.brick.v1.Brick.Rename:input_type -> cairn.brick.v1.RenameRequest
-	25, // 65: cairn.brick.v1.Brick.Open:input_type -> cairn.brick.v1.OpenRequest
-	26, // 66: cairn.brick.v1.Brick.Read:input_type -> cairn.brick.v1.ReadRequest
-	27, // 67: cairn.brick.v1.Brick.Write:input_type -> cairn.brick.v1.WriteRequest
-	28, // 68: cairn.brick.v1.Brick.Flush:input_type -> cairn.brick.v1.FlushRequest
-	29, // 69: cairn.brick.v1.Brick.Fsync:input_type -> cairn.brick.v1.FsyncRequest
-	30, // 70: cairn.brick.v1.Brick.Release:input_type -> cairn.brick.v1.ReleaseRequest
-	31, // 71: cairn.brick.v1.Brick.Fallocate:input_type -> cairn.brick.v1.FallocateRequest
-	32, // 72: cairn.brick.v1.Brick.Lseek:input_type -> cairn.brick.v1.LseekRequest
-	33, // 73: cairn.brick.v1.Brick.OpenDir:input_type -> cairn.brick.v1.OpenDirRequest
-	34, // 74: cairn.brick.v1.Brick.ReadDir:input_type -> cairn.brick.v1.ReadDirRequest
-	35, // 75: cairn.brick.v1.Brick.ReleaseDir:input_type -> cairn.brick.v1.ReleaseDirRequest
-	36, // 76: cairn.brick.v1.Brick.FsyncDir:input_type -> cairn.brick.v1.FsyncDirRequest
-	37, // 77: cairn.brick.v1.Brick.StatFS:input_type -> cairn.brick.v1.StatFSRequest
-	38, // 78: cairn.brick.v1.Brick.GetXattr:input_type -> cairn.brick.v1.GetXattrRequest
-	39, // 79: cairn.brick.v1.Brick.SetXattr:input_type -> cairn.brick.v1.SetXattrRequest
-	40, // 80: cairn.brick.v1.Brick.ListXattr:input_type -> cairn.brick.v1.ListXattrRequest
-	41, // 81: cairn.brick.v1.Brick.RemoveXattr:input_type -> cairn.brick.v1.RemoveXattrRequest
-	42, // 82: cairn.brick.v1.Brick.XattrOp:input_type -> cairn.brick.v1.XattrOpRequest
-	43, // 83: cairn.brick.v1.Brick.GetLk:input_type -> cairn.brick.v1.GetLkRequest
-	44, // 84: cairn.brick.v1.Brick.SetLk:input_type -> cairn.brick.v1.SetLkRequest
-	45, // 85: cairn.brick.v1.Brick.InodeLk:input_type -> cairn.brick.v1.InodeLkRequest
-	46, // 86: cairn.brick.v1.Brick.EntryLk:input_type -> cairn.brick.v1.EntryLkRequest
-	47, // 87: cairn.brick.v1.Brick.GetVolfile:input_type -> cairn.brick.v1.GetVolfileRequest
-	48, // 88: cairn.brick.v1.Brick.Ping:input_type -> cairn.brick.v1.PingRequest
-	66, // 89: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
-	49, // 90: cairn.brick.v1.Brick.CancelWait:input_type -> cairn.brick.v1.CancelWaitRequest
-	3,  // 91: cairn.brick.v1.Brick.Channel:input_type -> cairn.brick.v1.ChannelCall
-	0,  // 92: cairn.brick.v1.Brick.ChannelToken:input_type -> cairn.brick.v1.ChannelTokenRequest
-	51, // 93: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
-	51, // 94: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
-	51, // 95: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
-	52, // 96: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
-	51, // 97: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
-	51, // 98: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
-	51, // 99: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
-	54, // 100: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
-	51, // 101: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
-	50, // 102: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
-	50, // 103: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
-	50, // 104: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
-	53, // 105: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
-	55, // 106: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
-	56, // 107: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
-	50, // 108: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
-	50, // 109: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
-	50, // 110: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
-	50, // 111: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
-	57, // 112: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
-	53, // 113: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
-	58, // 114: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
-	50, // 115: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
-	50, // 116: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
-	59, // 117: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
-	60, // 118: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
-	50, // 119: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
-	61, // 120: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
-	50, // 121: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
-	62, // 122: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
-	63, // 123: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
-	50, // 124: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
-	50, // 125: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
-	50, // 126: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
-	64, // 127: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
-	65, // 128: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
-	69, // 129: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
-	50, // 130: cairn.brick.v1.Brick.CancelWait:output_type -> cairn.brick.v1.ErrnoReply
-	4,  // 131: cairn.brick.v1.Brick.Channel:output_type -> cairn.brick.v1.ChannelReply
-	1,  // 132: cairn.brick.v1.Brick.ChannelToken:output_type -> cairn.brick.v1.ChannelTokenReply
-	93, // [93:133] is the sub-list for method output_type
-	53, // [53:93] is the sub-list for method input_type
-	53, // [53:53] is the sub-list for extension type_name
-	53, // [53:53] is the sub-list for extension extendee
-	0,  // [0:53] is the sub-list for field type_name
+	67, // 0: cairn.brick.v1.ChannelCall.call:type_name -> cairn.brick.v1.CompoundRequest
+	70, // 1: cairn.brick.v1.ChannelReply.reply:type_name -> cairn.brick.v1.CompoundReply
+	5,  // 2: cairn.brick.v1.ChannelReply.changes:type_name -> cairn.brick.v1.Change
+	6,  // 3: cairn.brick.v1.DirEntry.attr:type_name -> cairn.brick.v1.Attr
+	7,  // 4: cairn.brick.v1.SetAttrRequest.in:type_name -> cairn.brick.v1.SetAttrIn
+	8,  // 5: cairn.brick.v1.CreateRequest.in:type_name -> cairn.brick.v1.CreateIn
+	8,  // 6: cairn.brick.v1.MknodRequest.in:type_name -> cairn.brick.v1.CreateIn
+	8,  // 7: cairn.brick.v1.MkdirRequest.in:type_name -> cairn.brick.v1.CreateIn
+	8,  // 8: cairn.brick.v1.SymlinkRequest.in:type_name -> cairn.brick.v1.CreateIn
+	10, // 9: cairn.brick.v1.XattrOpRequest.operands:type_name -> cairn.brick.v1.Xattr
+	9,  // 10: cairn.brick.v1.GetLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	9,  // 11: cairn.brick.v1.SetLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	9,  // 12: cairn.brick.v1.InodeLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	6,  // 13: cairn.brick.v1.AttrReply.attr:type_name -> cairn.brick.v1.Attr
+	10, // 14: cairn.brick.v1.AttrReply.xattrs:type_name -> cairn.brick.v1.Xattr
+	6,  // 15: cairn.brick.v1.CreateReply.attr:type_name -> cairn.brick.v1.Attr
+	11, // 16: cairn.brick.v1.ReadDirReply.entries:type_name -> cairn.brick.v1.DirEntry
+	12, // 17: cairn.brick.v1.StatFSReply.statfs:type_name -> cairn.brick.v1.StatFS
+	10, // 18: cairn.brick.v1.XattrOpReply.values:type_name -> cairn.brick.v1.Xattr
+	9,  // 19: cairn.brick.v1.LockReply.lock:type_name -> cairn.brick.v1.Lock
+	68, // 20: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
+	14, // 21: cairn.brick.v1.SubRequest.lookup:type_name -> cairn.brick.v1.LookupRequest
+	15, // 22: cairn.brick.v1.SubRequest.getattr:type_name -> cairn.brick.v1.GetAttrRequest
+	16, // 23: cairn.brick.v1.SubRequest.setattr:type_name -> cairn.brick.v1.SetAttrRequest
+	17, // 24: cairn.brick.v1.SubRequest.create:type_name -> cairn.brick.v1.CreateRequest
+	18, // 25: cairn.brick.v1.SubRequest.mknod:type_name -> cairn.brick.v1.MknodRequest
+	19, // 26: cairn.brick.v1.SubRequest.mkdir:type_name -> cairn.brick.v1.MkdirRequest
+	20, // 27: cairn.brick.v1.SubRequest.symlink:type_name -> cairn.brick.v1.SymlinkRequest
+	22, // 28: cairn.brick.v1.SubRequest.link:type_name -> cairn.brick.v1.LinkRequest
+	23, // 29: cairn.brick.v1.SubRequest.unlink:type_name -> cairn.brick.v1.UnlinkRequest
+	24, // 30: cairn.brick.v1.SubRequest.rmdir:type_name -> cairn.brick.v1.RmdirRequest
+	25, // 31: cairn.brick.v1.SubRequest.rename:type_name -> cairn.brick.v1.RenameRequest
+	26, // 32: cairn.brick.v1.SubRequest.open:type_name -> cairn.brick.v1.OpenRequest
+	27, // 33: cairn.brick.v1.SubRequest.read:type_name -> cairn.brick.v1.ReadRequest
+	28, // 34: cairn.brick.v1.SubRequest.write:type_name -> cairn.brick.v1.WriteRequest
+	29, // 35: cairn.brick.v1.SubRequest.flush:type_name -> cairn.brick.v1.FlushRequest
+	30, // 36: cairn.brick.v1.SubRequest.fsync:type_name -> cairn.brick.v1.FsyncRequest
+	31, // 37: cairn.brick.v1.SubRequest.release:type_name -> cairn.brick.v1.ReleaseRequest
+	32, // 38: cairn.brick.v1.SubRequest.fallocate:type_name -> cairn.brick.v1.FallocateRequest
+	39, // 39: cairn.brick.v1.SubRequest.getxattr:type_name -> cairn.brick.v1.GetXattrRequest
+	40, // 40: cairn.brick.v1.SubRequest.setxattr:type_name -> cairn.brick.v1.SetXattrRequest
+	42, // 41: cairn.brick.v1.SubRequest.removexattr:type_name -> cairn.brick.v1.RemoveXattrRequest
+	43, // 42: cairn.brick.v1.SubRequest.xattrop:type_name -> cairn.brick.v1.XattrOpRequest
+	46, // 43: cairn.brick.v1.SubRequest.inodelk:type_name -> cairn.brick.v1.InodeLkRequest
+	47, // 44: cairn.brick.v1.SubRequest.entrylk:type_name -> cairn.brick.v1.EntryLkRequest
+	51, // 45: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
+	52, // 46: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
+	53, // 47: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
+	54, // 48: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
+	56, // 49: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
+	57, // 50: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
+	61, // 51: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
+	63, // 52: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
+	69, // 53: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
+	14, // 54: cairn.brick.v1.Brick.Lookup:input_type -> cairn.brick.v1.LookupRequest
+	15, // 55: cairn.brick.v1.Brick.GetAttr:input_type -> cairn.brick.v1.GetAttrRequest
+	16, // 56: cairn.brick.v1.Brick.SetAttr:input_type -> cairn.brick.v1.SetAttrRequest
+	17, // 57: cairn.brick.v1.Brick.Create:input_type -> cairn.brick.v1.CreateRequest
+	18, // 58: cairn.brick.v1.Brick.Mknod:input_type -> cairn.brick.v1.MknodRequest
+	19, // 59: cairn.brick.v1.Brick.Mkdir:input_type -> cairn.brick.v1.MkdirRequest
+	20, // 60: cairn.brick.v1.Brick.Symlink:input_type -> cairn.brick.v1.SymlinkRequest
+	21, // 61: cairn.brick.v1.Brick.Readlink:input_type -> cairn.brick.v1.ReadlinkRequest
+	22, // 62: cairn.brick.v1.Brick.Link:input_type -> cairn.brick.v1.LinkRequest
+	23, // 63: cairn.brick.v1.Brick.Unlink:input_type -> cairn.brick.v1.UnlinkRequest
+	24, // 64: cairn.brick.v1.Brick.Rmdir:input_type -> cairn.brick.v1.RmdirRequest
+	25, // 65: cairn.brick.v1.Brick.Rename:input_type -> cairn.brick.v1.RenameRequest
+	26, // 66: cairn.brick.v1.Brick.Open:input_type -> cairn.brick.v1.OpenRequest
+	27, // 67: cairn.brick.v1.Brick.Read:input_type -> cairn.brick.v1.ReadRequest
+	28, // 68: cairn.brick.v1.Brick.Write:input_type -> cairn.brick.v1.WriteRequest
+	29, // 69: cairn.brick.v1.Brick.Flush:input_type -> cairn.brick.v1.FlushRequest
+	30, // 70: cairn.brick.v1.Brick.Fsync:input_type -> cairn.brick.v1.FsyncRequest
+	31, // 71: cairn.brick.v1.Brick.Release:input_type -> cairn.brick.v1.ReleaseRequest
+	32, // 72: cairn.brick.v1.Brick.Fallocate:input_type -> cairn.brick.v1.FallocateRequest
+	33, // 73: cairn.brick.v1.Brick.Lseek:input_type -> cairn.brick.v1.LseekRequest
+	34, // 74: cairn.brick.v1.Brick.OpenDir:input_type -> cairn.brick.v1.OpenDirRequest
+	35, // 75: cairn.brick.v1.Brick.ReadDir:input_type -> cairn.brick.v1.ReadDirRequest
+	36, // 76: cairn.brick.v1.Brick.ReleaseDir:input_type -> cairn.brick.v1.ReleaseDirRequest
+	37, // 77: cairn.brick.v1.Brick.FsyncDir:input_type -> cairn.brick.v1.FsyncDirRequest
+	38, // 78: cairn.brick.v1.Brick.StatFS:input_type -> cairn.brick.v1.StatFSRequest
+	39, // 79: cairn.brick.v1.Brick.GetXattr:input_type -> cairn.brick.v1.GetXattrRequest
+	40, // 80: cairn.brick.v1.Brick.SetXattr:input_type -> cairn.brick.v1.SetXattrRequest
+	41, // 81: cairn.brick.v1.Brick.ListXattr:input_type -> cairn.brick.v1.ListXattrRequest
+	42, // 82: cairn.brick.v1.Brick.RemoveXattr:input_type -> cairn.brick.v1.RemoveXattrRequest
+	43, // 83: cairn.brick.v1.Brick.XattrOp:input_type -> cairn.brick.v1.XattrOpRequest
+	44, // 84: cairn.brick.v1.Brick.GetLk:input_type -> cairn.brick.v1.GetLkRequest
+	45, // 85: cairn.brick.v1.Brick.SetLk:input_type -> cairn.brick.v1.SetLkRequest
+	46, // 86: cairn.brick.v1.Brick.InodeLk:input_type -> cairn.brick.v1.InodeLkRequest
+	47, // 87: cairn.brick.v1.Brick.EntryLk:input_type -> cairn.brick.v1.EntryLkRequest
+	48, // 88: cairn.brick.v1.Brick.GetVolfile:input_type -> cairn.brick.v1.GetVolfileRequest
+	49, // 89: cairn.brick.v1.Brick.Ping:input_type -> cairn.brick.v1.PingRequest
+	67, // 90: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
+	50, // 91: cairn.brick.v1.Brick.CancelWait:input_type -> cairn.brick.v1.CancelWaitRequest
+	3,  // 92: cairn.brick.v1.Brick.Channel:input_type -> cairn.brick.v1.ChannelCall
+	0,  // 93: cairn.brick.v1.Brick.ChannelToken:input_type -> cairn.brick.v1.ChannelTokenRequest
+	52, // 94: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
+	52, // 95: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
+	52, // 96: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
+	53, // 97: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
+	52, // 98: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
+	52, // 99: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
+	52, // 100: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
+	55, // 101: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
+	52, // 102: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
+	51, // 103: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
+	51, // 104: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
+	51, // 105: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
+	54, // 106: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
+	56, // 107: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
+	57, // 108: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
+	51, // 109: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
+	51, // 110: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
+	51, // 111: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
+	51, // 112: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
+	58, // 113: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
+	54, // 114: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
+	59, // 115: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
+	51, // 116: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
+	51, // 117: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
+	60, // 118: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
+	61, // 119: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
+	51, // 120: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
+	62, // 121: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
+	51, // 122: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
+	63, // 123: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
+	64, // 124: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
+	51, // 125: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
+	51, // 126: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
+	51, // 127: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
+	65, // 128: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
+	66, // 129: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
+	70, // 130: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
+	51, // 131: cairn.brick.v1.Brick.CancelWait:output_type -> cairn.brick.v1.ErrnoReply
+	4,  // 132: cairn.brick.v1.Brick.Channel:output_type -> cairn.brick.v1.ChannelReply
+	1,  // 133: cairn.brick.v1.Brick.ChannelToken:output_type -> cairn.brick.v1.ChannelTokenReply
+	94, // [94:134] is the sub-list for method output_type
+	54, // [54:94] is the sub-list for method input_type
+	54, // [54:54] is the sub-list for extension type_name
+	54, // [54:54] is the sub-list for extension extendee
+	0,  // [0:54] is the sub-list for field type_name
 }
 
 func init() { file_brick_proto_init() }
@@ -5478,7 +5600,7 @@ func file_brick_proto_init() {
 	if File_brick_proto != nil {
 		return
 	}
-	file_brick_proto_msgTypes[67].OneofWrappers = []any{
+	file_brick_proto_msgTypes[68].OneofWrappers = []any{
 		(*SubRequest_Lookup)(nil),
 		(*SubRequest_Getattr)(nil),
 		(*SubRequest_Setattr)(nil),
@@ -5504,7 +5626,7 @@ func file_brick_proto_init() {
 		(*SubRequest_Inodelk)(nil),
 		(*SubRequest_Entrylk)(nil),
 	}
-	file_brick_proto_msgTypes[68].OneofWrappers = []any{
+	file_brick_proto_msgTypes[69].OneofWrappers = []any{
 		(*SubReply_Errno)(nil),
 		(*SubReply_Attr)(nil),
 		(*SubReply_Create)(nil),
@@ -5520,7 +5642,7 @@ func file_brick_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_brick_proto_rawDesc), len(file_brick_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   70,
+			NumMessages:   71,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

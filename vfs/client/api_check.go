@@ -10,4 +10,5 @@ var (
 	_ vfs.Translator      = (*Client)(nil)
 	_ vfs.Closer          = (*Client)(nil)
 	_ compound.Compounder = (*Client)(nil)
+	_ vfs.ChangeWatcher   = (*Client)(nil)
 )

@@ -33,6 +33,9 @@ type channel struct {
 	cancel  func()
 	side    bool
 	raw     bool
+	// c and ep are the client and epoch the channel belongs to.
+	c  *Client
+	ep *epoch
 
 	sendMu sync.Mutex // gRPC allows one Send at a time
 
@@ -40,6 +43,7 @@ type channel struct {
 	next    uint64
 	pending map[uint64]*pendingCall
 	err     error // why the stream broke; nil while it works
+	subSent bool  // the subscription to changes was sent (upcall.go)
 }
 
 // pendingCall is a call waiting for its reply.
@@ -83,6 +87,7 @@ func (c *Client) channel(ep *epoch) (*channel, error) {
 			return nil, err
 		}
 	}
+	ch.c, ch.ep = c, ep
 	ep.ch = ch
 	c.rawBulk.Store(ch.raw)
 	c.wg.Add(1)
@@ -90,6 +95,9 @@ func (c *Client) channel(ep *epoch) (*channel, error) {
 		defer c.wg.Done()
 		ch.receive()
 	}()
+	if c.watchFn.Load() != nil {
+		c.kickSub() // subscribe the new channel
+	}
 	return ch, nil
 }
 
@@ -176,6 +184,14 @@ func (ch *channel) receive() {
 	for {
 		rep, err := ch.recv()
 		var p *pendingCall
+		if err == nil && rep.Id == 0 {
+			// Unsolicited: the subscription's answer or changes.
+			if rep.RawLen == 0 && rep.RawOp == 0 {
+				ch.control(rep)
+				continue
+			}
+			err = fmt.Errorf("malformed raw payload on a reply of id 0")
+		}
 		if err == nil {
 			ch.mu.Lock()
 			if p = ch.pending[rep.Id]; p != nil {
@@ -203,6 +219,7 @@ func (ch *channel) receive() {
 				close(p.reply)
 			}
 			ch.cancel()
+			ch.c.channelEnded(ch)
 			return
 		}
 		if p != nil {

@@ -56,6 +56,14 @@
 // ops), which falls back to one call per operation for children that are
 // not Compounders.
 //
+// # Change reports
+//
+// Client implements vfs.ChangeWatcher (GlusterFS's upcall cache
+// invalidation): after WatchChanges it subscribes on its channel to the
+// changes other clients make on the brick, again after every reconnect,
+// and reports a Change with All set whenever a subscription ends or
+// begins, since changes in between went unreported (see upcall.go).
+//
 // Large reads and writes are split into protocol.MaxIOSize (1 MiB) chunks.
 package client
 
@@ -163,6 +171,15 @@ type Client struct {
 	hmu     sync.RWMutex
 	handles map[vfs.Handle]*openFile
 	nextFh  vfs.Handle
+
+	// Change reports (upcall.go). watchFn is the watcher; liveCh the
+	// channel whose subscription the brick accepted, while it lasts.
+	watchFn     atomic.Pointer[func(vfs.Change)]
+	liveCh      atomic.Pointer[channel]
+	subKick     chan struct{}
+	watchMu     sync.Mutex
+	watching    bool // the subscriber goroutine runs
+	watchClosed bool // Close began: no goroutine may start
 }
 
 // epoch is one period of trust in one gRPC connection: its context is
@@ -230,6 +247,7 @@ func New(cfg Config) (*Client, error) {
 		firstDone: make(chan struct{}),
 		monDone:   make(chan struct{}),
 		handles:   map[vfs.Handle]*openFile{},
+		subKick:   make(chan struct{}, 1),
 	}
 	ep, err := c.newEpoch(nil)
 	if err != nil {
@@ -298,6 +316,9 @@ func (c *Client) newEpoch(conn *grpc.ClientConn) (*epoch, error) {
 // connection.
 func (c *Client) Close() error {
 	c.closeOnce.Do(func() {
+		c.watchMu.Lock()
+		c.watchClosed = true // WatchChanges starts no goroutine after Wait
+		c.watchMu.Unlock()
 		c.state.Store(stateClosed)
 		close(c.closed)
 		<-c.monDone

@@ -147,6 +147,9 @@ func (c *Client) up() {
 		c.log.Info("brick is up again")
 	}
 	c.notify(true)
+	if c.watchFn.Load() != nil {
+		c.kickSub() // subscribe in the new epoch
+	}
 }
 
 // down declares the brick down: calls in flight fail with ENOTCONN and new

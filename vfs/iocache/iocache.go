@@ -435,3 +435,10 @@ func (c *IOCache) recycle(p *page) {
 		c.spare = append(c.spare, p.data[:0])
 	}
 }
+
+// HintAttr takes attributes a translator above (md-cache) answered from
+// its cache as current: the first read of the file then needs no GetAttr
+// of its own.
+func (c *IOCache) HintAttr(a vfs.Attr) {
+	c.observe(&a, c.clock(), nil)
+}

@@ -826,3 +826,24 @@ func TestScanPastCache(t *testing.T) {
 	}
 	checkAccounting(t, e.cache)
 }
+
+// TestHintAttr: attributes handed down by md-cache serve the file's first
+// read without a GetAttr, as a lookup seen in passing does.
+func TestHintAttr(t *testing.T) {
+	e := newEnv(t, Config{CacheTimeout: time.Second})
+	g := e.file(t, "f", []byte("hinted"))
+	a, errno := e.fs.GetAttr(bg, g, 0)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	var _ vfs.AttrHinter = e.cache
+	e.cache.HintAttr(a)
+	attrs := e.fake.Count(vfsfake.GetAttr)
+	if got := read(t, e.cache, g, 0, 100); string(got) != "hinted" {
+		t.Fatalf("read %q", got)
+	}
+	if n := e.fake.Count(vfsfake.GetAttr) - attrs; n != 0 {
+		t.Errorf("%d GetAttr calls for a read after a hint, want 0", n)
+	}
+	checkAccounting(t, e.cache)
+}

@@ -17,9 +17,10 @@ import (
 // protocol/client does with the bricks' reports.
 type watched struct {
 	*vfsfake.Fake
-	live atomic.Bool
-	mu   sync.Mutex
-	fn   func(vfs.Change)
+	live  atomic.Bool
+	hints atomic.Int64 // HintAttr calls
+	mu    sync.Mutex
+	fn    func(vfs.Change)
 }
 
 func (w *watched) WatchChanges(fn func(vfs.Change)) bool {
@@ -30,6 +31,8 @@ func (w *watched) WatchChanges(fn func(vfs.Change)) bool {
 }
 
 func (w *watched) ChangesLive() bool { return w.live.Load() }
+
+func (w *watched) HintAttr(a vfs.Attr) { w.hints.Add(1) }
 
 func (w *watched) report(c vfs.Change) {
 	w.mu.Lock()
@@ -202,5 +205,26 @@ func TestRefreshAfterWrite(t *testing.T) {
 		case !inval && (refetched != 0 || lookups != 1):
 			t.Errorf("no cache invalidation: %d getattrs at release, %d lookups after; want 0, 1", refetched, lookups)
 		}
+	}
+}
+
+// TestHintsDown: attributes served from the cache are handed down to the
+// child (io-cache validates its pages with them) only while the reports
+// flow.
+func TestHintsDown(t *testing.T) {
+	e, w := newWatchedEnv(t)
+	g := e.file(t, vfs.RootGFID, "f", 0o644, []byte("abc"))
+	if _, errno := e.md.Lookup(bg, vfs.RootGFID, "f"); errno != 0 {
+		t.Fatal(errno)
+	}
+	e.md.Lookup(bg, vfs.RootGFID, "f")
+	e.getattr(t, g)
+	if n := w.hints.Swap(0); n != 2 {
+		t.Errorf("%d hints for 2 cache hits, want 2", n)
+	}
+	w.live.Store(false)
+	e.getattr(t, g)
+	if n := w.hints.Load(); n != 0 {
+		t.Errorf("%d hints while the reports do not flow, want 0", n)
 	}
 }

@@ -18,6 +18,7 @@ func (t *MDCache) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vf
 	if a, ok := t.cachedAttr(gfid, now); ok {
 		t.stats.AttrHits++
 		t.mu.Unlock()
+		t.hint(&a)
 		return a, 0
 	}
 	t.stats.AttrMisses++
@@ -45,6 +46,9 @@ func (t *MDCache) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs
 	}
 	now := t.clock()
 	if a, errno, ok := t.cachedLookup(ctx, parent, name, now); ok {
+		if errno == 0 {
+			t.hint(&a)
+		}
 		return a, errno
 	}
 	t.mu.Lock()
@@ -246,6 +250,17 @@ func (t *MDCache) created(parent vfs.GFID, name string, a *vfs.Attr, errno sysca
 	}
 	if freshEnt {
 		t.storeEntry(parent, name, a.GFID, false, t.gen, exp)
+	}
+}
+
+// hint passes attributes served from the cache down to a translator that
+// would otherwise fetch them itself (io-cache, on the file's first read),
+// when they are current: only while the bricks' reports flow. Without
+// them a cached record may be a second old, which io-cache's own
+// cache-timeout already allows for by fetching.
+func (t *MDCache) hint(a *vfs.Attr) {
+	if a.IsRegular() && t.longLived() {
+		t.Passthrough.HintAttr(*a)
 	}
 }
 
