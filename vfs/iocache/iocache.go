@@ -113,6 +113,9 @@ type IOCache struct {
 	// zeroes them, and on the VMs measured here first touching memory
 	// is expensive).
 	spare [][]byte
+	// watcher reports other clients' changes once a translator above
+	// watches them (through.go); nil before.
+	watcher vfs.ChangeWatcher
 }
 
 // maxSpare bounds IOCache.spare, so that the cache's memory stays within
@@ -157,6 +160,15 @@ type file struct {
 	// in a row up to there: a scan longer than the cache (run > size) is
 	// not cached (see Read).
 	next, run int64
+	// Write-through (through.go): whole means every page of the file is
+	// cached since it was created empty; writing counts writes in flight
+	// and tangled notes that two overlapped; gen changes with each write
+	// copied in (a read begun before it caches nothing); ownWrite means
+	// mtime is not known since such a write (the next attributes seen
+	// supply it).
+	whole, tangled, ownWrite bool
+	writing                  int
+	gen                      uint64
 }
 
 type page struct {
@@ -168,15 +180,16 @@ type page struct {
 
 // Stats are the cache's counters.
 type Stats struct {
-	Hits          uint64 // pages served from the cache
-	Misses        uint64 // pages read from the child
-	Revalidations uint64 // attribute checks made by reads
-	Invalidations uint64 // files whose pages were dropped because their attributes changed
-	Evictions     uint64 // pages evicted to make room
-	Scanned       uint64 // reads of a sequential scan longer than the cache, not cached
-	Bytes         int64  // bytes cached now
-	Pages         int    // pages cached now
-	Files         int    // files with cache entries now
+	Hits           uint64 // pages served from the cache
+	Misses         uint64 // pages read from the child
+	Revalidations  uint64 // attribute checks made by reads
+	Invalidations  uint64 // files whose pages were dropped because their attributes changed
+	Evictions      uint64 // pages evicted to make room
+	Scanned        uint64 // reads of a sequential scan longer than the cache, not cached
+	WrittenThrough uint64 // writes copied into the cache (see through.go)
+	Bytes          int64  // bytes cached now
+	Pages          int    // pages cached now
+	Files          int    // files with cache entries now
 }
 
 // New returns an io-cache translator over child.
@@ -287,6 +300,7 @@ func (c *IOCache) setName(f *file, d dentry) {
 // held.
 func (c *IOCache) evict(p *page, keep *file) {
 	c.stats.Evictions++
+	p.f.whole = false
 	c.lru.Remove(p.elem)
 	c.bytes -= int64(len(p.data))
 	delete(p.f.pages, p.idx)
@@ -328,6 +342,12 @@ func (c *IOCache) checkLocked(a *vfs.Attr, now time.Time) *file {
 	if f == nil {
 		return nil
 	}
+	if f.ownWrite && f.size == a.Size {
+		// The first attributes after this client's own writes, which
+		// were copied in: they give the mtime those writes set. (A
+		// change by anyone else is reported and drops the file.)
+		f.mtime, f.ownWrite = a.Mtime, false
+	}
 	if f.mtime != a.Mtime || f.size != a.Size {
 		c.stats.Invalidations++
 		c.retire(f)
@@ -346,8 +366,9 @@ func (c *IOCache) checkLocked(a *vfs.Attr, now time.Time) *file {
 // goes straight to the child.
 func (c *IOCache) entry(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) *file {
 	now := c.clock()
+	live := c.live()
 	c.mu.Lock()
-	if f := c.files[gfid]; f != nil && c.timeout >= 0 && now.Sub(f.validated) < c.timeout {
+	if f := c.files[gfid]; f != nil && (live || c.timeout >= 0 && now.Sub(f.validated) < c.timeout) {
 		f.readers++
 		c.mu.Unlock()
 		return f
@@ -394,16 +415,16 @@ func (c *IOCache) done(f *file) {
 
 // insert caches data as page idx of f unless f was retired meanwhile.
 // Called with mu held.
-func (c *IOCache) insert(f *file, idx int64, data []byte) {
+func (c *IOCache) insert(f *file, idx int64, data []byte) bool {
 	n := int64(len(data))
 	if f.dead || c.files[f.gfid] != f || n == 0 || n > c.size {
-		return
+		return false
 	}
 	// A short page must end at the recorded size: otherwise the child
 	// returned a short read that is not end of file, or the file grew
 	// (the next check will notice), and the page would hide data.
 	if n < c.pageSize && uint64(idx*c.pageSize+n) != f.size {
-		return
+		return false
 	}
 	if old := f.pages[idx]; old != nil {
 		c.lru.Remove(old.elem)
@@ -425,6 +446,7 @@ func (c *IOCache) insert(f *file, idx int64, data []byte) {
 	p.elem = c.lru.PushFront(p)
 	f.pages[idx] = p
 	c.bytes += n
+	return true
 }
 
 // recycle keeps the buffer of a dropped full page for reuse. Page data

@@ -70,6 +70,7 @@ func (c *IOCache) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest [
 		run := int64(1)
 		for last := (end - 1) / ps; idx+run <= last && f.pages[idx+run] == nil; run++ {
 		}
+		gen := f.gen
 		c.mu.Unlock()
 
 		// Whole pages inside dest are read straight into it and copied
@@ -92,7 +93,9 @@ func (c *IOCache) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest [
 		c.mu.Lock()
 		for lo := int64(0); lo < int64(got); lo += ps {
 			c.stats.Misses++
-			c.insert(f, idx+lo/ps, buf[lo:min(lo+ps, int64(got))])
+			if f.gen == gen {
+				c.insert(f, idx+lo/ps, buf[lo:min(lo+ps, int64(got))])
+			}
 		}
 		c.mu.Unlock()
 		switch in := pos - lo; {
@@ -116,13 +119,6 @@ func (c *IOCache) isDirect(fh vfs.Handle) bool {
 	defer c.mu.Unlock()
 	_, ok := c.direct[fh]
 	return ok
-}
-
-func (c *IOCache) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
-	n, errno := c.Child.Write(ctx, gfid, fh, data, off)
-	// Even a failed write may have changed some bytes.
-	c.Invalidate(gfid)
-	return n, errno
 }
 
 func (c *IOCache) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mode uint32, off, length int64) syscall.Errno {
@@ -151,10 +147,17 @@ func (c *IOCache) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Ha
 }
 
 func (c *IOCache) Create(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, vfs.Handle, syscall.Errno) {
+	asked := c.clock()
+	live := c.live()
 	a, fh, errno := c.Child.Create(ctx, parent, name, in)
 	if errno == 0 {
 		// Create may have opened (and truncated) an existing file.
 		c.opened(a.GFID, fh, in.Flags)
+		if live && a.IsRegular() && a.Size == 0 && in.Flags&syscall.O_DIRECT == 0 {
+			c.mu.Lock()
+			c.created(&a, &dentry{parent, name}, asked)
+			c.mu.Unlock()
+		}
 	}
 	return a, fh, errno
 }
