@@ -22,7 +22,8 @@
 //
 // This client's own changes drop the file's pages as soon as the child has
 // done them: Write, Fallocate, SetAttr of the size or mtime, an Open or
-// Create with O_TRUNC. A read that raced with such a change never caches
+// Create with O_TRUNC. (While the bricks report other clients' changes,
+// writes into small files created here are copied in instead: through.go.) A read that raced with such a change never caches
 // what it read: pages are only added to the file entry that was current
 // when the read started, and a change retires that entry. Unlink and
 // Rename need nothing: pages are keyed by GFID, which names one file for
