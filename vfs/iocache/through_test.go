@@ -14,29 +14,10 @@ import (
 	"github.com/cairnfs/cairn/vfs/vfsfake"
 )
 
-// watched is a child that reports changes when the test says so, as
-// protocol/client does with the bricks' reports.
+// watched is a child whose changes the test reports.
 type watched struct {
 	*vfsfake.Fake
-	live atomic.Bool
-	mu   sync.Mutex
-	fn   func(vfs.Change)
-}
-
-func (w *watched) WatchChanges(fn func(vfs.Change)) bool {
-	w.mu.Lock()
-	w.fn = fn
-	w.mu.Unlock()
-	return true
-}
-
-func (w *watched) ChangesLive() bool { return w.live.Load() }
-
-func (w *watched) report(c vfs.Change) {
-	w.mu.Lock()
-	fn := w.fn
-	w.mu.Unlock()
-	fn(c)
+	vfsfake.Reporter
 }
 
 // newWatchedEnv is newEnv over a reporting child, watched from above as
@@ -45,7 +26,7 @@ func newWatchedEnv(t *testing.T) (*env, *watched, *[]vfs.Change) {
 	t.Helper()
 	fs := memfs.New(memfs.Config{Clock: tickingClock()})
 	w := &watched{Fake: vfsfake.New(fs)}
-	w.live.Store(true)
+	w.SetLive(true)
 	clk := newClock()
 	c, err := New(Config{PageSize: ps, CacheTimeout: time.Second, Clock: clk.Now}, w)
 	if err != nil {
@@ -129,7 +110,7 @@ func TestWriteThrough(t *testing.T) {
 	fh, _ := e.fs.Open(bg, small, syscall.O_WRONLY)
 	e.fs.Write(bg, small, fh, []byte("HELLO"), 0)
 	e.fs.Release(bg, small, fh)
-	w.report(vfs.Change{GFID: small})
+	w.Report(vfs.Change{GFID: small})
 	if n := e.same(t, small, 100); n == 0 {
 		t.Error("no child read after a reported change")
 	}
@@ -153,12 +134,12 @@ func TestWriteThrough(t *testing.T) {
 	}
 
 	// Not live: writes drop pages as without reports.
-	w.live.Store(false)
+	w.SetLive(false)
 	quiet := e.create(t, "quiet", map[int64][]byte{0: []byte("data")})
 	if n := e.same(t, quiet, 100); n == 0 {
 		t.Error("no child read of a file written while the reports did not flow")
 	}
-	w.live.Store(true)
+	w.SetLive(true)
 
 	// Too large a file is not kept.
 	big := e.create(t, "big", map[int64][]byte{0: pattern(writeThroughMax+1, 4)})
@@ -167,7 +148,7 @@ func TestWriteThrough(t *testing.T) {
 	}
 	// A lost report drops everything.
 	kept := e.create(t, "kept", map[int64][]byte{0: []byte("x")})
-	w.report(vfs.Change{All: true})
+	w.Report(vfs.Change{All: true})
 	if n := e.same(t, kept, 10); n == 0 {
 		t.Error("no child read after All")
 	}

@@ -2,6 +2,7 @@ package mdcache
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -13,39 +14,21 @@ import (
 	"github.com/cairnfs/cairn/vfs/vfsfake"
 )
 
-// watched is a child that reports changes when the test says so, as
-// protocol/client does with the bricks' reports.
+// watched is a child whose changes the test reports, counting the
+// attributes handed down to it.
 type watched struct {
 	*vfsfake.Fake
-	live  atomic.Bool
+	vfsfake.Reporter
 	hints atomic.Int64 // HintAttr calls
-	mu    sync.Mutex
-	fn    func(vfs.Change)
 }
-
-func (w *watched) WatchChanges(fn func(vfs.Change)) bool {
-	w.mu.Lock()
-	w.fn = fn
-	w.mu.Unlock()
-	return true
-}
-
-func (w *watched) ChangesLive() bool { return w.live.Load() }
 
 func (w *watched) HintAttr(a vfs.Attr) { w.hints.Add(1) }
-
-func (w *watched) report(c vfs.Change) {
-	w.mu.Lock()
-	fn := w.fn
-	w.mu.Unlock()
-	fn(c)
-}
 
 func newWatchedEnv(t *testing.T) (*env, *watched) {
 	t.Helper()
 	fs := memfs.New(memfs.Config{})
 	w := &watched{Fake: vfsfake.New(fs)}
-	w.live.Store(true)
+	w.SetLive(true)
 	clk := &clock{t: time.Unix(1e9, 0)}
 	cfg := DefaultConfig()
 	cfg.Timeout = MaxTimeout
@@ -66,7 +49,8 @@ func TestCacheInvalidation(t *testing.T) {
 	if errno != 0 {
 		t.Fatal(errno)
 	}
-	g := e.file(t, dir.GFID, "f", 0o644, []byte("abc"))
+	g := e.file(t, dir.GFID, "f", 0o644, []byte("abc")) // by another client
+	w.Report(vfs.Change{Parent: dir.GFID, Name: "f"})
 	lookup := func() vfs.Attr {
 		t.Helper()
 		a, errno := e.md.Lookup(bg, dir.GFID, "f")
@@ -89,7 +73,7 @@ func TestCacheInvalidation(t *testing.T) {
 	e.fs.Write(bg, g, fh, []byte("defg"), 3)
 	e.fs.Release(bg, g, fh)
 	e.fake.Reset()
-	w.report(vfs.Change{GFID: g})
+	w.Report(vfs.Change{GFID: g})
 	if a := lookup(); a.Size != 7 {
 		t.Errorf("size %d after a reported write, want 7", a.Size)
 	}
@@ -102,8 +86,8 @@ func TestCacheInvalidation(t *testing.T) {
 		t.Fatal(errno)
 	}
 	e.fake.Reset()
-	w.report(vfs.Change{Parent: dir.GFID, Name: "f"})
-	w.report(vfs.Change{Parent: dir.GFID, Name: "g"})
+	w.Report(vfs.Change{Parent: dir.GFID, Name: "f"})
+	w.Report(vfs.Change{Parent: dir.GFID, Name: "g"})
 	if _, errno := e.md.Lookup(bg, dir.GFID, "f"); errno != syscall.ENOENT {
 		t.Errorf("lookup of the renamed name: %v, want ENOENT", errno)
 	}
@@ -117,15 +101,15 @@ func TestCacheInvalidation(t *testing.T) {
 		t.Fatal(errno)
 	}
 	e.fake.Reset()
-	w.report(vfs.Change{All: true})
+	w.Report(vfs.Change{All: true})
 	if _, errno := e.md.Lookup(bg, dir.GFID, "g"); errno != 0 {
 		t.Fatal(errno)
 	}
 	if n := e.calls(vfsfake.Lookup); n != 1 {
 		t.Errorf("%d child lookups after All, want 1", n)
 	}
-	if s := e.md.Stats(); s.Changes != 4 {
-		t.Errorf("stats %+v, want 4 changes", s)
+	if s := e.md.Stats(); s.Changes != 5 {
+		t.Errorf("stats %+v, want 5 changes", s)
 	}
 }
 
@@ -133,7 +117,7 @@ func TestCacheInvalidation(t *testing.T) {
 // lasts at most a second, whatever md-cache-timeout says.
 func TestCacheInvalidationNotLive(t *testing.T) {
 	e, w := newWatchedEnv(t)
-	w.live.Store(false)
+	w.SetLive(false)
 	g := e.file(t, vfs.RootGFID, "f", 0o644, nil)
 	e.getattr(t, g)
 	e.clock.Advance(999 * time.Millisecond)
@@ -168,7 +152,7 @@ func TestChangeRacesFetch(t *testing.T) {
 	fh, _ := e.fs.Open(bg, g, syscall.O_WRONLY)
 	e.fs.Write(bg, g, fh, []byte("defg"), 3)
 	e.fs.Release(bg, g, fh)
-	w.report(vfs.Change{GFID: g})
+	w.Report(vfs.Change{GFID: g})
 	close(release)
 	<-done
 	if a := e.getattr(t, g); a.Size != 7 {
@@ -222,9 +206,95 @@ func TestHintsDown(t *testing.T) {
 	if n := w.hints.Swap(0); n != 2 {
 		t.Errorf("%d hints for 2 cache hits, want 2", n)
 	}
-	w.live.Store(false)
+	w.SetLive(false)
 	e.getattr(t, g)
 	if n := w.hints.Load(); n != 0 {
 		t.Errorf("%d hints while the reports do not flow, want 0", n)
+	}
+}
+
+// TestCompleteDirectory: in a directory made here while the reports flow,
+// a name with no entry is absent without asking the bricks, until a
+// report of a change there, an eviction, or a rename into it.
+func TestCompleteDirectory(t *testing.T) {
+	e, w := newWatchedEnv(t)
+	d, errno := e.md.Mkdir(bg, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o755})
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	e.fake.Reset()
+	for _, name := range []string{"a", "b", "c"} {
+		if _, errno := e.md.Lookup(bg, d.GFID, name); errno != syscall.ENOENT {
+			t.Fatalf("lookup %s: %v, want ENOENT", name, errno)
+		}
+	}
+	a, fh, errno := e.md.Create(bg, d.GFID, "a", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	e.md.Release(bg, a.GFID, fh)
+	if got, errno := e.md.Lookup(bg, d.GFID, "a"); errno != 0 || got.GFID != a.GFID {
+		t.Fatalf("lookup of the created name: %v", errno)
+	}
+	if n := e.calls(vfsfake.Lookup); n != 0 {
+		t.Errorf("%d child lookups in a directory made here, want 0", n)
+	}
+	if s := e.md.Stats(); s.NegativeHits != 3 {
+		t.Errorf("stats %+v, want 3 negative hits", s)
+	}
+
+	// Another client makes "b": reported, so "b" is asked for and found.
+	if _, _, errno := e.fs.Create(bg, d.GFID, "b", &vfs.CreateIn{Mode: 0o644}); errno != 0 {
+		t.Fatal(errno)
+	}
+	w.Report(vfs.Change{Parent: d.GFID, Name: "b"})
+	if _, errno := e.md.Lookup(bg, d.GFID, "b"); errno != 0 {
+		t.Errorf("lookup of a name another client made: %v", errno)
+	}
+
+	// A rename into a complete directory ends it too.
+	d2, _ := e.md.Mkdir(bg, vfs.RootGFID, "d2", &vfs.CreateIn{Mode: 0o755})
+	if errno := e.md.Rename(bg, d.GFID, "a", d2.GFID, "moved", 0); errno != 0 {
+		t.Fatal(errno)
+	}
+	if _, errno := e.md.Lookup(bg, d2.GFID, "moved"); errno != 0 {
+		t.Errorf("lookup of a name renamed in: %v", errno)
+	}
+
+	// Not live: every lookup asks.
+	d3, _ := e.md.Mkdir(bg, vfs.RootGFID, "d3", &vfs.CreateIn{Mode: 0o755})
+	w.SetLive(false)
+	e.fake.Reset()
+	e.md.Lookup(bg, d3.GFID, "x")
+	if n := e.calls(vfsfake.Lookup); n != 1 {
+		t.Errorf("%d child lookups while the reports do not flow, want 1", n)
+	}
+	// Made while not live: never complete.
+	d4, _ := e.md.Mkdir(bg, vfs.RootGFID, "d4", &vfs.CreateIn{Mode: 0o755})
+	w.SetLive(true)
+	e.fake.Reset()
+	e.md.Lookup(bg, d4.GFID, "x")
+	if n := e.calls(vfsfake.Lookup); n != 1 {
+		t.Errorf("%d child lookups in a directory made while not live, want 1", n)
+	}
+}
+
+// TestCompleteDirectoryEviction: evicting entries ends every directory's
+// completeness (an evicted name would otherwise look absent).
+func TestCompleteDirectoryEviction(t *testing.T) {
+	e, _ := newWatchedEnv(t)
+	e.md.cfg.MaxEntries = 16
+	d, _ := e.md.Mkdir(bg, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o755})
+	for i := range 20 {
+		a, fh, errno := e.md.Create(bg, d.GFID, fmt.Sprint("f", i), &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		e.md.Release(bg, a.GFID, fh)
+	}
+	for i := range 20 {
+		if _, errno := e.md.Lookup(bg, d.GFID, fmt.Sprint("f", i)); errno != 0 {
+			t.Fatalf("lookup f%d after evictions: %v", i, errno)
+		}
 	}
 }

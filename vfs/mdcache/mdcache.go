@@ -37,7 +37,11 @@
 // everything is dropped, and until they flow again records last at most
 // DefaultTimeout. The release of a file written through this client
 // fetches its attributes again, so that what was just written can be
-// stat'ed from the cache (see Release).
+// stat'ed from the cache (see Release). A directory made here while the
+// reports flow is known complete: every name in it is one this client
+// made and caches, so a lookup of any other name is answered ENOENT here
+// (the lookup the kernel makes before each create), until a report of a
+// change in it or an eviction (GlusterFS's nl-cache does this).
 //
 // # This client's own changes
 //
@@ -158,10 +162,17 @@ type MDCache struct {
 	mu      sync.Mutex
 	nodes   map[vfs.GFID]*node
 	entries map[entKey]*entry
-	records int    // attrs, entries and xattr values held
-	gen     uint64 // bumped by every drop
-	missGen uint64 // newest drop of a record not held (or evicted)
-	stats   Stats
+	// complete holds directories made here while the bricks' reports
+	// flow, until when every name in them is known to be cached as an
+	// entry: a lookup of any other name is answered ENOENT without
+	// asking the bricks (what GlusterFS's nl-cache does for directories
+	// it saw created). A report of a change in the directory, an entry
+	// evicted, a lost report or a surprise ends it.
+	complete map[vfs.GFID]time.Time
+	records  int    // attrs, entries and xattr values held
+	gen      uint64 // bumped by every drop
+	missGen  uint64 // newest drop of a record not held (or evicted)
+	stats    Stats
 }
 
 // node is what is cached of one GFID. inval is the generation of its last
@@ -208,7 +219,7 @@ type entry struct {
 type Stats struct {
 	AttrHits, AttrMisses     uint64 // GetAttr
 	LookupHits, LookupMisses uint64 // Lookup (negative hits included)
-	NegativeHits             uint64
+	NegativeHits             uint64 // negative entries and names absent from a complete directory
 	XattrHits, XattrMisses   uint64 // GetXattr and ListXattr
 	Drops                    uint64 // records dropped by this client's changes
 	Evictions                uint64
@@ -243,6 +254,7 @@ func New(cfg Config, child vfs.Translator) (*MDCache, error) {
 		enabled:     cfg.Timeout > 0,
 		nodes:       make(map[vfs.GFID]*node),
 		entries:     make(map[entKey]*entry),
+		complete:    make(map[vfs.GFID]time.Time),
 	}
 	if t.clock == nil {
 		t.clock = time.Now
@@ -285,12 +297,14 @@ func (t *MDCache) changed(c vfs.Change) {
 		t.records = 0
 		clear(t.nodes)
 		clear(t.entries)
+		clear(t.complete)
 		return
 	}
 	if !c.GFID.IsZero() {
 		t.dropNode(c.GFID, dropAll)
 	}
 	if !c.Parent.IsZero() {
+		delete(t.complete, c.Parent)
 		t.dropNode(c.Parent, dropAttr)
 		// The file the name named lost a link or was renamed (ctime).
 		if g, ok := t.dropEntry(c.Parent, c.Name); ok {
@@ -442,6 +456,7 @@ func (t *MDCache) evict() {
 		return
 	}
 	target := t.cfg.MaxEntries - t.cfg.MaxEntries/8
+	clear(t.complete) // an entry evicted leaves a name unknown
 	for k := range t.entries {
 		if t.records <= target {
 			break

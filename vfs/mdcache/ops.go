@@ -51,6 +51,9 @@ func (t *MDCache) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs
 		}
 		return a, errno
 	}
+	if t.absent(ctx, parent, name, now) {
+		return vfs.Attr{}, syscall.ENOENT
+	}
 	t.mu.Lock()
 	t.stats.LookupMisses++
 	start := t.gen
@@ -59,6 +62,9 @@ func (t *MDCache) Lookup(ctx context.Context, parent vfs.GFID, name string) (vfs
 	a, errno := t.Child.Lookup(ctx, parent, name)
 	exp := t.expiry(now)
 	t.mu.Lock()
+	if errno == 0 {
+		delete(t.complete, parent) // a name it did not know: not complete
+	}
 	switch {
 	case errno == 0:
 		t.storeEntry(parent, name, a.GFID, false, start, exp)
@@ -107,6 +113,32 @@ func (t *MDCache) cachedLookup(ctx context.Context, parent vfs.GFID, name string
 	}
 	t.mu.Unlock()
 	return t.cachedLookupAs(parent, name, now, c)
+}
+
+// absent reports whether name is known to be absent from parent, a
+// complete directory (see MDCache.complete) with no entry for it, for a
+// caller who may search parent.
+func (t *MDCache) absent(ctx context.Context, parent vfs.GFID, name string, now time.Time) bool {
+	if !t.longLived() {
+		return false
+	}
+	c := vfs.CallerFrom(ctx)
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if exp, ok := t.complete[parent]; !ok || !now.Before(exp) {
+		return false
+	}
+	if t.entries[entKey{parent, name}] != nil {
+		return false // named: its attributes were not cached, ask
+	}
+	if !c.IsRoot() {
+		if pa, ok := t.cachedAttr(parent, now); !ok || !mayExec(&pa, c) {
+			return false
+		}
+	}
+	t.stats.LookupHits++
+	t.stats.NegativeHits++
+	return true
 }
 
 // cachedLookupAs is the hit path of cachedLookup, once the caller's search
@@ -235,6 +267,9 @@ func (t *MDCache) created(parent vfs.GFID, name string, a *vfs.Attr, errno sysca
 		if e := t.entries[entKey{parent, name}]; e != nil && e.neg {
 			t.dropEntry(parent, name)
 		}
+		if errno == syscall.EEXIST {
+			delete(t.complete, parent)
+		}
 		return
 	}
 	freshNode := t.freshNode(a.GFID, start)
@@ -250,6 +285,9 @@ func (t *MDCache) created(parent vfs.GFID, name string, a *vfs.Attr, errno sysca
 	}
 	if freshEnt {
 		t.storeEntry(parent, name, a.GFID, false, t.gen, exp)
+	}
+	if !freshEnt || t.entries[entKey{parent, name}] == nil {
+		delete(t.complete, parent) // the new name is not cached
 	}
 }
 
@@ -286,10 +324,28 @@ func (t *MDCache) Mknod(ctx context.Context, parent vfs.GFID, name string, in *v
 	return a, errno
 }
 
+// Mkdir makes a directory, known complete (empty) when the bricks'
+// reports flow from before it was made until after: any name made in it
+// later by another client is reported, and ends that.
 func (t *MDCache) Mkdir(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, syscall.Errno) {
+	live := t.longLived()
 	start, now := t.begin()
+	t.mu.Lock()
+	reports := t.stats.Changes
+	t.mu.Unlock()
 	a, errno := t.Child.Mkdir(ctx, parent, name, in)
 	t.created(parent, name, &a, errno, start, now)
+	if errno == 0 && live && t.longLived() {
+		exp := t.expiry(now)
+		t.mu.Lock()
+		// Any report meanwhile may have been about the new directory
+		// (another client making a name in it already): then it is not
+		// known complete.
+		if t.stats.Changes == reports {
+			t.complete[a.GFID] = exp
+		}
+		t.mu.Unlock()
+	}
 	return a, errno
 }
 
@@ -364,6 +420,12 @@ func (t *MDCache) Rename(ctx context.Context, oldParent vfs.GFID, oldName string
 	// The moved file's ctime changes, the replaced one's nlink.
 	t.removed(oldParent, oldName, dropAttr, nil)
 	t.removed(newParent, newName, dropAttr, v)
+	// The new name (and with RENAME_EXCHANGE the old one) exists without
+	// an entry here.
+	t.mu.Lock()
+	delete(t.complete, oldParent)
+	delete(t.complete, newParent)
+	t.mu.Unlock()
 	return errno
 }
 

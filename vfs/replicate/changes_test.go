@@ -2,34 +2,16 @@ package replicate
 
 import (
 	"sync"
-	"sync/atomic"
 	"testing"
 
 	"github.com/cairnfs/cairn/vfs"
+	"github.com/cairnfs/cairn/vfs/vfsfake"
 )
 
-// reporting is a brick that reports changes when the test says so.
+// reporting is a brick whose changes the test reports.
 type reporting struct {
 	*faulty
-	live atomic.Bool
-	mu   sync.Mutex
-	fn   func(vfs.Change)
-}
-
-func (b *reporting) WatchChanges(fn func(vfs.Change)) bool {
-	b.mu.Lock()
-	b.fn = fn
-	b.mu.Unlock()
-	return true
-}
-
-func (b *reporting) ChangesLive() bool { return b.live.Load() }
-
-func (b *reporting) report(c vfs.Change) {
-	b.mu.Lock()
-	fn := b.fn
-	b.mu.Unlock()
-	fn(c)
+	vfsfake.Reporter
 }
 
 // TestWatchChanges: the changes of every brick reach the watcher, and the
@@ -40,7 +22,7 @@ func TestWatchChanges(t *testing.T) {
 	e.kids = nil
 	for i, b := range e.bricks {
 		bricks[i] = &reporting{faulty: b}
-		bricks[i].live.Store(true)
+		bricks[i].SetLive(true)
 		e.kids = append(e.kids, bricks[i])
 	}
 	r := e.client(noBackgroundHeal())
@@ -54,9 +36,9 @@ func TestWatchChanges(t *testing.T) {
 		t.Fatal("WatchChanges: false with every brick reporting")
 	}
 	g := vfs.GFID{1}
-	bricks[0].report(vfs.Change{GFID: g})
-	bricks[1].report(vfs.Change{Parent: g, Name: "x"})
-	bricks[1].report(vfs.Change{All: true})
+	bricks[0].Report(vfs.Change{GFID: g})
+	bricks[1].Report(vfs.Change{Parent: g, Name: "x"})
+	bricks[1].Report(vfs.Change{All: true})
 	mu.Lock()
 	if len(got) != 3 || got[0].GFID != g || got[1].Name != "x" || !got[2].All {
 		t.Errorf("changes passed on: %+v", got)
@@ -65,7 +47,7 @@ func TestWatchChanges(t *testing.T) {
 	if !r.ChangesLive() {
 		t.Error("not live with every brick live")
 	}
-	bricks[1].live.Store(false)
+	bricks[1].SetLive(false)
 	if r.ChangesLive() {
 		t.Error("live with brick 1's reports down")
 	}
