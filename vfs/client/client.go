@@ -324,6 +324,11 @@ func (c *Client) Close() error {
 		<-c.monDone
 		ep := c.ep.Load()
 		ep.cancel(errClosed)
+		// A channel being opened (Client.channel, under chMu) may have
+		// checked the epoch just before it was cancelled: let it finish
+		// its wg.Add before Wait below. Later ones see the cancellation.
+		ep.chMu.Lock()
+		ep.chMu.Unlock()
 		ep.stop()
 		ep.conn.Close()
 		c.firstOnce.Do(func() { close(c.firstDone) })
