@@ -8,8 +8,9 @@ import (
 )
 
 // ctimeMask hides ctime changes caused only by cairn's own bookkeeping
-// xattrs (replicate's trusted.cairn.pending.* changelog, written in pre-op
-// and — up to a second later, with eager locking — in post-op). Without it
+// xattrs (replicate's changelog, trusted.cairn.pending.* and .dirty,
+// written in pre-op and — up to a second later, with eager locking — in
+// post-op). Without it
 // a file's ctime moves after the application's last change, and tools that
 // compare ctime before and after reading a file (tar: "file changed as we
 // read it", rsync, backup tools) see changes that never happened; GlusterFS

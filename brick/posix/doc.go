@@ -30,7 +30,7 @@
 //	                    way as unnamed O_TMPFILE files of their directory and
 //	                    linked into place (tmp/ where O_TMPFILE is missing).
 //	indices/dirty/<uuid> a hard link of indices/dirty-base for each GFID with
-//	                    a non-zero trusted.cairn.pending.* counter (the
+//	                    a non-zero trusted.cairn.pending.* or .dirty counter (the
 //	                    self-heal daemon's work list, GlusterFS's
 //	                    indices/xattrop, linked to one base file the same way).
 //

@@ -38,3 +38,44 @@ func TestDirtyIndexVirtualXattr(t *testing.T) {
 		t.Fatalf("non-root read: %v, want EPERM", e)
 	}
 }
+
+// The dirty counter (replicate's trusted.cairn.dirty) is indexed like the
+// pending ones: listed while non-zero, unlisted when it is back to zero.
+func TestDirtyCounterIndexed(t *testing.T) {
+	p, _ := newTestPosix(t)
+	ctx := context.Background()
+	a, fh, e := p.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	p.Release(ctx, a.GFID, fh)
+	add := func(d int32) {
+		t.Helper()
+		v := make([]byte, 12)
+		binary.BigEndian.PutUint32(v, uint32(d))
+		if _, e := p.XattrOp(ctx, a.GFID, vfs.XattrAddArray32, map[string][]byte{XattrDirty: v}); e != 0 {
+			t.Fatal(e)
+		}
+	}
+	listed := func() bool {
+		t.Helper()
+		gs, err := p.DirtyGFIDs()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, g := range gs {
+			if g == a.GFID {
+				return true
+			}
+		}
+		return false
+	}
+	add(1)
+	if !listed() {
+		t.Fatal("a non-zero dirty counter is not in the dirty index")
+	}
+	add(-1)
+	if listed() {
+		t.Fatal("a dirty counter back at zero is still in the dirty index")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"syscall"
 
@@ -21,7 +22,16 @@ const (
 	// XattrPendingPrefix starts replicate's changelog counters; a GFID with
 	// any non-zero one is listed in indices/dirty.
 	XattrPendingPrefix = "trusted.cairn.pending."
+	// XattrDirty is replicate's changelog counter of transactions in flight
+	// (GlusterFS's trusted.afr.dirty), indexed like the pending counters.
+	XattrDirty = "trusted.cairn.dirty"
 )
+
+// isChangelog reports whether name is one of replicate's changelog
+// counters (XattrPendingPrefix, XattrDirty).
+func isChangelog(name string) bool {
+	return name == XattrDirty || strings.HasPrefix(name, XattrPendingPrefix)
+}
 
 // Names inside <export>/.cairn.
 const (

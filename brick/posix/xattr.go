@@ -89,7 +89,8 @@ func (p *Posix) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byt
 }
 
 // SetXattr sets one xattr (flags XattrCreate or XattrReplace). Setting a
-// trusted.cairn.pending.* counter updates the dirty index.
+// changelog counter (trusted.cairn.pending.*, trusted.cairn.dirty)
+// updates the dirty index.
 func (p *Posix) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value []byte, flags uint32) syscall.Errno {
 	if flags&^(vfs.XattrCreate|vfs.XattrReplace) != 0 {
 		return syscall.EINVAL
@@ -105,7 +106,7 @@ func (p *Posix) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value 
 	if e := checkXattr(vfs.CallerFrom(ctx), &o.st, name, true); e != 0 {
 		return e
 	}
-	pending := strings.HasPrefix(name, XattrPendingPrefix)
+	pending := isChangelog(name)
 	if pending {
 		unlock := p.lockG(gfid)
 		defer unlock()
@@ -153,7 +154,7 @@ func (p *Posix) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) sys
 	if e := checkXattr(vfs.CallerFrom(ctx), &o.st, name, true); e != 0 {
 		return e
 	}
-	pending := strings.HasPrefix(name, XattrPendingPrefix)
+	pending := isChangelog(name)
 	if pending {
 		unlock := p.lockG(gfid)
 		defer unlock()
@@ -194,7 +195,7 @@ func (p *Posix) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, 
 		if len(v)%width != 0 || len(v) > xattrSizeMax {
 			return nil, syscall.EINVAL
 		}
-		pending = pending || strings.HasPrefix(name, XattrPendingPrefix)
+		pending = pending || isChangelog(name)
 		names = append(names, name)
 	}
 	sort.Strings(names)
@@ -258,11 +259,11 @@ func allZero(b []byte) bool {
 }
 
 // updateDirty keeps indices/dirty in step with g's pending counters:
-// listed while any trusted.cairn.pending.* is non-zero. known holds values
+// listed while any changelog counter is non-zero. known holds values
 // just written (nil: removed). Callers hold g's stripe.
 func (p *Posix) updateDirty(fd int, g vfs.GFID, known map[string][]byte) {
 	for name, v := range known {
-		if strings.HasPrefix(name, XattrPendingPrefix) && !allZero(v) {
+		if isChangelog(name) && !allZero(v) {
 			p.markDirty(g)
 			return
 		}
@@ -272,7 +273,7 @@ func (p *Posix) updateDirty(fd int, g vfs.GFID, known map[string][]byte) {
 		return
 	}
 	for _, name := range names {
-		if _, ok := known[name]; ok || !strings.HasPrefix(name, XattrPendingPrefix) {
+		if _, ok := known[name]; ok || !isChangelog(name) {
 			continue
 		}
 		if v, err := sys.GetxattrFD(fd, name); err == nil && !allZero(v) {
@@ -329,8 +330,8 @@ func (p *Posix) clearDirty(g vfs.GFID) {
 	}
 }
 
-// DirtyGFIDs lists the GFIDs with a non-zero trusted.cairn.pending.*
-// counter (the self-heal daemon's work list), in no particular order.
+// DirtyGFIDs lists the GFIDs with a non-zero changelog counter (the
+// self-heal daemon's work list), in no particular order.
 func (p *Posix) DirtyGFIDs() ([]vfs.GFID, error) {
 	ents, err := p.listMeta(p.dirtyFD)
 	if err != nil {

@@ -174,7 +174,7 @@ func scanExport(t testing.TB, dir string) map[string]exportEntry {
 			buf := make([]byte, sz)
 			sz, _ = unix.Llistxattr(p, buf)
 			for _, n := range strings.Split(string(buf[:sz]), "\x00") {
-				if strings.HasPrefix(n, replicate.PendingPrefix) {
+				if strings.HasPrefix(n, replicate.PendingPrefix) || n == replicate.DirtyKey {
 					v := make([]byte, 64)
 					if m, err := unix.Lgetxattr(p, n, v); err == nil {
 						for _, c := range v[:m] {

@@ -16,6 +16,23 @@ import (
 // GFID with a non-zero counter (storage/posix indices/dirty).
 const PendingPrefix = "trusted.cairn.pending."
 
+// DirtyKey holds, on each child, its counters of transactions in flight
+// there (GlusterFS AFR v2's trusted.afr.dirty).
+//
+// The changelog is reasoned about as the matrix M (see judge), but child
+// i stores its row as D = M[i][i] under DirtyKey and, for every other
+// child j, P[j] = M[i][j] - D under j's pending key (rowFrom and
+// pendingKinds translate). A pre-op adds 1 to every M[i][j], which is +1
+// to D alone, and a post-op where every child succeeded takes it back: a
+// transaction without failures touches one short xattr, which ext4 keeps
+// inside the inode next to the GFID. The per-child keys only change when
+// a child is blamed. Before this the pre-op and post-op each rewrote every
+// child's key, which with names like trusted.cairn.pending.brick1_vol
+// spill into an external xattr block: ~120 us more per file and brick for
+// create, write, close (measured on ext4 with 256-byte inodes). A child's
+// own pending key, which older bricks wrote, still counts toward M[i][i].
+const DirtyKey = "trusted.cairn.dirty"
+
 // xattrGFID is the bricks' GFID xattr.
 const xattrGFID = "trusted.cairn.gfid"
 
@@ -85,7 +102,7 @@ type matrix [][]counters
 // Other trusted.cairn.pending.* names belong to someone else (a replicate
 // further up, a test) and pass through like any xattr.
 func (r *Replicate) isReservedXattr(name string) bool {
-	if name == xattrGFID || name == XattrIndexDirty {
+	if name == xattrGFID || name == XattrIndexDirty || name == DirtyKey {
 		return true
 	}
 	if !strings.HasPrefix(name, PendingPrefix) {
@@ -111,16 +128,21 @@ func (r *Replicate) readRow(ctx context.Context, i int, gfid vfs.GFID) ([]counte
 	if len(res) == 0 {
 		return nil, syscall.EIO
 	}
-	return r.rowFrom(res[0].Xattrs), 0
+	return r.rowFrom(i, res[0].Xattrs), 0
 }
 
-// rowFrom decodes a changelog row from the pendingKeys values a child
-// returned (a missing key counts zero).
-func (r *Replicate) rowFrom(xs map[string][]byte) []counters {
+// rowFrom decodes child i's changelog row M[i] from the pendingKeys
+// values it returned (a missing key counts zero; see DirtyKey).
+func (r *Replicate) rowFrom(i int, xs map[string][]byte) []counters {
+	d := decodeCounters(xs[DirtyKey])
 	row := make([]counters, len(r.children))
 	for j, c := range r.children {
+		row[j] = d
 		if v, ok := xs[c.pendingKey]; ok {
-			row[j] = decodeCounters(v)
+			p := decodeCounters(v)
+			for k := range numKinds {
+				row[j][k] += p[k]
+			}
 		}
 	}
 	return row

@@ -258,14 +258,14 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 	// Data and metadata both: tar's fchown, fchmod and utimensat then
 	// run in this transaction without a pre-op of their own.
 	const newFileKinds = kinds(1)<<dataKind | kinds(1)<<metaKind
-	preop := r.pendingKinds(cin.GFID, newFileKinds, delta)
+	preop := func(i int) []compound.Op { return r.pendingKinds(i, cin.GFID, newFileKinds, delta) }
 	var preMu sync.Mutex
 	var pre uint64 // children where lock and pre-op succeeded
-	createOps := func() []compound.Op {
+	createOps := func(i int) []compound.Op {
 		if !eager {
 			return []compound.Op{compound.Create(parent, name, cin)}
 		}
-		return append([]compound.Op{compound.Create(parent, name, cin), dataLock.op(owner, false)}, preop...)
+		return append([]compound.Op{compound.Create(parent, name, cin), dataLock.op(owner, false)}, preop(i)...)
 	}
 	parse := func(i int, res []compound.Result, e syscall.Errno) syscall.Errno {
 		if len(res) == 0 {
@@ -288,10 +288,10 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 	}
 	op := entryOp{
 		run: func(i int) syscall.Errno {
-			res, e := compound.Run(ctx, r.children[i].t, createOps())
+			res, e := compound.Run(ctx, r.children[i].t, createOps(i))
 			return parse(i, res, e)
 		},
-		batch: func(int) []compound.Op { return createOps() },
+		batch: func(i int) []compound.Op { return createOps(i) },
 		parse: parse,
 		undo: func(i int) {
 			ictx := internalCtx(ctx)
@@ -311,7 +311,7 @@ func (r *Replicate) Create(ctx context.Context, parent vfs.GFID, name string, in
 	if eager && pre != 0 && (e != 0 || pre != good) {
 		// Not every copy could start the transaction: undo it and let
 		// the first write open one the ordinary way.
-		r.unlockAndPostOp(ctx, pre, owner, []lockReq{dataLock}, func(int) []compound.Op { return negate(preop) })
+		r.unlockAndPostOp(ctx, pre, owner, []lockReq{dataLock}, func(i int) []compound.Op { return negate(preop(i)) })
 		pre = 0
 	}
 	if e != 0 {

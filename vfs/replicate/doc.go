@@ -3,10 +3,14 @@
 //
 // # Changelog
 //
-// Every brick keeps, on every file and directory, one xattr per child,
-// trusted.cairn.pending.<child> (PendingPrefix), holding three big-endian
-// int32 counters: data, metadata, entry. A modifying operation is a
-// transaction:
+// Every brick keeps, on every file and directory, a row of the changelog
+// matrix: three big-endian int32 counters (data, metadata, entry) about
+// every child. It is stored as the counters about itself in
+// trusted.cairn.dirty (DirtyKey) and, for each other child, the
+// difference from those in trusted.cairn.pending.<child> (PendingPrefix),
+// so that a transaction that succeeds everywhere writes only the short
+// dirty xattr, which stays inside an ext4 inode. A modifying operation is
+// a transaction:
 //
 //  1. lock: an inode lock (domain "replicate", for data and metadata
 //     alike) or entry locks on (parent, name) for namespace operations,

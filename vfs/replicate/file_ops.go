@@ -327,7 +327,6 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 	// The last release ends the eager transaction in the same request:
 	// release, post-op, unlock (after the name unlocks of the create,
 	// typically, which travel in front).
-	post := r.postOps(w)
 	closing := r.closeMask(w)
 	ictx := internalCtx(ctx)
 	r.parallel(fc.opened|closing, func(i int) {
@@ -336,7 +335,7 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 			ops = append(ops, compound.Release(gfid, fc.handles[i]))
 		}
 		if closing&(1<<i) != 0 {
-			ops = append(ops, post...)
+			ops = append(ops, r.postOps(i, w)...)
 			for k := len(w.locks) - 1; k >= 0; k-- {
 				ops = append(ops, w.locks[k].unlockOp(w.owner))
 			}

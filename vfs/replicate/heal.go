@@ -348,7 +348,8 @@ func (r *Replicate) clearCounters(ctx context.Context, gfid vfs.GFID, m matrix, 
 		}
 		delta := make([]int32, len(r.children))
 		each(synced, func(j int) { delta[j] = -m[i][j][k] })
-		if ops := r.pendingOps(gfid, k, delta); ops != nil {
+		ops := append(r.foldOldForm(ictx, i, gfid, k), r.pendingOps(i, gfid, k, delta)...)
+		if len(ops) > 0 {
 			_, errs[i] = compound.Run(ictx, r.children[i].t, ops)
 		}
 	})
@@ -360,17 +361,44 @@ func (r *Replicate) clearCounters(ctx context.Context, gfid vfs.GFID, m matrix, 
 	return 0
 }
 
+// foldOldForm returns the xattrop that moves what child i's own pending
+// key holds of kind k (an older cairn kept M[i][i] there; see DirtyKey)
+// into the current form, leaving the matrix as it is: -S on the own key
+// and on every other child's key, +S on the dirty counter. Without it a
+// heal would zero the matrix but leave stored counters that cancel out,
+// and the GFID in the bricks' dirty index for ever.
+func (r *Replicate) foldOldForm(ctx context.Context, i int, gfid vfs.GFID, k kind) []compound.Op {
+	v, e := r.children[i].t.GetXattr(ctx, gfid, r.children[i].pendingKey)
+	if e != 0 {
+		return nil
+	}
+	s := decodeCounters(v)[k]
+	if s == 0 {
+		return nil
+	}
+	one := func(d int32) []byte {
+		var c counters
+		c[k] = d
+		return c.encode()
+	}
+	operands := map[string][]byte{DirtyKey: one(s)}
+	for _, c := range r.children {
+		operands[c.pendingKey] = one(-s)
+	}
+	return []compound.Op{compound.XattrOp(gfid, vfs.XattrAddArray32, operands)}
+}
+
 // markPending adds +1 to the kind counters about sink on child src, so
 // that a later heal of gfid copies from src to sink (used for objects
 // that entry heal creates on sinks).
-func (r *Replicate) markPending(ctx context.Context, src int, gfid vfs.GFID, sink int, kinds ...kind) {
-	var c counters
-	for _, k := range kinds {
-		c[k] = 1
+func (r *Replicate) markPending(ctx context.Context, src int, gfid vfs.GFID, sink int, which ...kind) {
+	var ks kinds
+	for _, k := range which {
+		ks |= 1 << k
 	}
-	compound.Run(internalCtx(ctx), r.children[src].t, []compound.Op{
-		compound.XattrOp(gfid, vfs.XattrAddArray32, map[string][]byte{r.children[sink].pendingKey: c.encode()}),
-	})
+	delta := make([]int32, len(r.children))
+	delta[sink] = 1
+	compound.Run(internalCtx(ctx), r.children[src].t, r.pendingKinds(src, gfid, ks, delta))
 }
 
 // healMeta heals mode, owner, times and user xattrs.

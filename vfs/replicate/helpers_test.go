@@ -250,8 +250,26 @@ func (e *env) writeAt(r *Replicate, g vfs.GFID, data []byte, off int64) syscall.
 	return errno
 }
 
-// pending reads the raw changelog of a path on brick i.
+// pending reads the changelog row M[i] of a path on brick i, keyed by
+// child name (see DirtyKey for how it is stored).
 func (e *env) pending(i int, rel string) map[string]counters {
+	raw := e.rawChangelog(i, rel)
+	out := map[string]counters{}
+	for j := range e.bricks {
+		name := fmt.Sprintf("client-%d", j)
+		c := raw[DirtyKey]
+		for k, v := range raw[PendingPrefix+name] {
+			c[k] += v
+		}
+		if !c.zero() {
+			out[name] = c
+		}
+	}
+	return out
+}
+
+// rawChangelog reads the changelog xattrs of a path on brick i as stored.
+func (e *env) rawChangelog(i int, rel string) map[string]counters {
 	out := map[string]counters{}
 	p := filepath.Join(e.bricks[i].dir, rel)
 	sz, err := unix.Llistxattr(p, nil)
@@ -261,13 +279,13 @@ func (e *env) pending(i int, rel string) map[string]counters {
 	buf := make([]byte, sz)
 	sz, _ = unix.Llistxattr(p, buf)
 	for _, n := range strings.Split(string(buf[:sz]), "\x00") {
-		if !strings.HasPrefix(n, PendingPrefix) {
+		if !strings.HasPrefix(n, PendingPrefix) && n != DirtyKey {
 			continue
 		}
 		v := make([]byte, 64)
 		m, err := unix.Lgetxattr(p, n, v)
 		if err == nil {
-			out[strings.TrimPrefix(n, PendingPrefix)] = decodeCounters(v[:m])
+			out[n] = decodeCounters(v[:m])
 		}
 	}
 	return out
@@ -331,7 +349,7 @@ func snapshot(t testing.TB, dir string) map[string]fileInfo {
 				}
 				v := make([]byte, 65536)
 				m, _ := unix.Lgetxattr(p, n, v)
-				if strings.HasPrefix(n, PendingPrefix+"client-") {
+				if strings.HasPrefix(n, PendingPrefix+"client-") || n == DirtyKey {
 					if m > 0 && !decodeCounters(v[:m]).zero() {
 						fi.dirty = true
 					}

@@ -181,18 +181,20 @@ func tryRest(ctx context.Context, t vfs.Translator, ops []compound.Op, res []com
 	}
 }
 
-// pendingOps builds the xattrop adding delta[j] to the kind-k counter of
-// child j, for every non-zero delta.
-func (r *Replicate) pendingOps(gfid vfs.GFID, k kind, delta []int32) []compound.Op {
-	return r.pendingKinds(gfid, kinds(1)<<k, delta)
+// pendingOps builds the xattrop for child i that adds delta[j] to its
+// kind-k counter M[i][j] about child j, for every j.
+func (r *Replicate) pendingOps(i int, gfid vfs.GFID, k kind, delta []int32) []compound.Op {
+	return r.pendingKinds(i, gfid, kinds(1)<<k, delta)
 }
 
 // pendingKinds is pendingOps for every kind in ks at once (one xattrop).
-func (r *Replicate) pendingKinds(gfid vfs.GFID, ks kinds, delta []int32) []compound.Op {
+// In stored form (see DirtyKey) that is delta[i] on the dirty counters
+// and delta[j]-delta[i] on j's key, only where non-zero.
+func (r *Replicate) pendingKinds(i int, gfid vfs.GFID, ks kinds, delta []int32) []compound.Op {
 	operands := make(map[string][]byte)
-	for j, d := range delta {
+	put := func(key string, d int32) {
 		if d == 0 {
-			continue
+			return
 		}
 		var c counters
 		for k := range numKinds {
@@ -200,7 +202,13 @@ func (r *Replicate) pendingKinds(gfid vfs.GFID, ks kinds, delta []int32) []compo
 				c[k] = d
 			}
 		}
-		operands[r.children[j].pendingKey] = c.encode()
+		operands[key] = c.encode()
+	}
+	put(DirtyKey, delta[i])
+	for j, d := range delta {
+		if j != i {
+			put(r.children[j].pendingKey, d-delta[i])
+		}
 	}
 	if len(operands) == 0 {
 		return nil

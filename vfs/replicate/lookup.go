@@ -90,7 +90,7 @@ func (r *Replicate) lookup(ctx context.Context, parent vfs.GFID, name string, re
 	}
 	r.noteName(g0, parent, name)
 	m := make(matrix, len(r.children))
-	each(found, func(i int) { m[i] = r.rowFrom(xattrs[i]) })
+	each(found, func(i int) { m[i] = r.rowFrom(i, xattrs[i]) })
 	st := r.judgeState(g0, m, found)
 	r.storeState(g0, st)
 	if st.dirty[dataKind] || st.dirty[metaKind] || st.dirty[entryKind] {
@@ -216,7 +216,7 @@ func (r *Replicate) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (
 	r.parallel(up, func(i int) {
 		res, e := compound.Run(ctx, r.children[i].t, []compound.Op{compound.GetAttrXattrs(gfid, fc.child(i), r.pendingKeys)})
 		if e == 0 && len(res) > 0 {
-			attrs[i], m[i] = res[0].Attr, r.rowFrom(res[0].Xattrs)
+			attrs[i], m[i] = res[0].Attr, r.rowFrom(i, res[0].Xattrs)
 		} else if e == 0 {
 			e = syscall.EIO
 		}

@@ -279,6 +279,7 @@ func New(cfg Config, children []vfs.Translator) (*Replicate, error) {
 		r.pendingKeys = append(r.pendingKeys, c.pendingKey)
 		r.all |= 1 << i
 	}
+	r.pendingKeys = append(r.pendingKeys, DirtyKey)
 	var b [8]byte
 	if _, err := rand.Read(b[:]); err != nil {
 		return nil, fmt.Errorf("cluster/replicate: %w", err)

@@ -204,7 +204,7 @@ func (r *Replicate) openWindow(ctx context.Context, w *window) syscall.Errno {
 	}
 	var delta []int32
 	preop := func(i int) []compound.Op {
-		return r.pendingKinds(w.key.gfid, w.kinds, delta)
+		return r.pendingKinds(i, w.key.gfid, w.kinds, delta)
 	}
 	// Children already known down are blamed by the pre-op itself (+2:
 	// one for this transaction, one that the post-op will never take
@@ -230,7 +230,7 @@ func (r *Replicate) openWindow(ctx context.Context, w *window) syscall.Errno {
 		extra := make([]int32, len(r.children))
 		each(missed, func(j int) { extra[j] = 1 })
 		r.parallel(ok, func(i int) {
-			runAll(internalCtx(ctx), r.children[i].t, r.pendingKinds(w.key.gfid, w.kinds, extra))
+			runAll(internalCtx(ctx), r.children[i].t, r.pendingKinds(i, w.key.gfid, w.kinds, extra))
 		})
 	}
 	w.participants = ok
@@ -288,7 +288,7 @@ func (r *Replicate) expire(w *window) {
 func (r *Replicate) closeWindow(w *window) {
 	ctx, cancel := backgroundCtx(vfs.WithCaller(context.Background(), &vfs.Caller{Client: w.client}))
 	defer cancel()
-	r.unlockAndPostOp(ctx, r.closeMask(w), w.owner, w.locks, func(int) []compound.Op { return r.postOps(w) })
+	r.unlockAndPostOp(ctx, r.closeMask(w), w.owner, w.locks, func(i int) []compound.Op { return r.postOps(i, w) })
 	r.finishClose(w)
 }
 
@@ -303,13 +303,13 @@ func (r *Replicate) closeMask(w *window) uint64 {
 // every participant that never failed in it. (A child that failed one
 // kind's operation stays blamed for the others too: at worst a heal
 // finds nothing to copy.)
-func (r *Replicate) postOps(w *window) []compound.Op {
+func (r *Replicate) postOps(i int, w *window) []compound.Op {
 	r.mu.Lock()
 	failed, ks := w.failed, w.kinds
 	r.mu.Unlock()
 	delta := make([]int32, len(r.children))
 	each(w.participants&^failed, func(j int) { delta[j] = -1 })
-	return r.pendingKinds(w.key.gfid, ks, delta)
+	return r.pendingKinds(i, w.key.gfid, ks, delta)
 }
 
 // addKind pre-ops kind k in the open window w if it is not yet: +1 for
@@ -340,9 +340,10 @@ func (r *Replicate) addKind(ctx context.Context, w *window, k kind) syscall.Errn
 			delta[j] = 1
 		}
 	}
-	ops := r.pendingOps(w.key.gfid, k, delta)
 	errs := make([]syscall.Errno, len(r.children))
-	r.parallel(mask, func(i int) { _, errs[i] = compound.Run(internalCtx(ctx), r.children[i].t, ops) })
+	r.parallel(mask, func(i int) {
+		_, errs[i] = compound.Run(internalCtx(ctx), r.children[i].t, r.pendingOps(i, w.key.gfid, k, delta))
+	})
 	ok := okMask(errs, mask)
 	good := r.settle(ctx, w, k, mask, ok, errs)
 	if good == 0 {
@@ -492,10 +493,9 @@ func (r *Replicate) settle(ctx context.Context, w *window, k kind, tried, ok uin
 	for newFailed != 0 && good != 0 {
 		delta := make([]int32, len(r.children))
 		each(newFailed, func(j int) { delta[j] = 1 })
-		ops := r.pendingOps(w.key.gfid, k, delta)
 		berrs := make([]syscall.Errno, len(r.children))
 		r.parallel(good, func(i int) {
-			_, berrs[i] = compound.Run(internalCtx(ctx), r.children[i].t, ops)
+			_, berrs[i] = compound.Run(internalCtx(ctx), r.children[i].t, r.pendingOps(i, w.key.gfid, k, delta))
 		})
 		newFailed = 0
 		each(good, func(i int) {
