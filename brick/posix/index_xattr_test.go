@@ -10,9 +10,9 @@ import (
 	"github.com/cairnfs/cairn/vfs"
 )
 
-// The dirty index is readable remotely as a virtual xattr of the root, and
-// only by root.
-func TestDirtyIndexVirtualXattr(t *testing.T) {
+// newIndexedFile makes a brick with one closed file, f.
+func newIndexedFile(t *testing.T) (*Posix, vfs.Attr) {
+	t.Helper()
 	p, _ := newTestPosix(t)
 	ctx := context.Background()
 	a, fh, e := p.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
@@ -20,6 +20,14 @@ func TestDirtyIndexVirtualXattr(t *testing.T) {
 		t.Fatal(e)
 	}
 	p.Release(ctx, a.GFID, fh)
+	return p, a
+}
+
+// The dirty index is readable remotely as a virtual xattr of the root, and
+// only by root.
+func TestDirtyIndexVirtualXattr(t *testing.T) {
+	p, a := newIndexedFile(t)
+	ctx := context.Background()
 	v, e := p.GetXattr(ctx, vfs.RootGFID, XattrIndexDirty)
 	if e != 0 || len(v) != 0 {
 		t.Fatalf("clean brick: %x %v", v, e)
@@ -42,13 +50,8 @@ func TestDirtyIndexVirtualXattr(t *testing.T) {
 // The dirty counter (replicate's trusted.cairn.dirty) is indexed like the
 // pending ones: listed while non-zero, unlisted when it is back to zero.
 func TestDirtyCounterIndexed(t *testing.T) {
-	p, _ := newTestPosix(t)
+	p, a := newIndexedFile(t)
 	ctx := context.Background()
-	a, fh, e := p.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
-	if e != 0 {
-		t.Fatal(e)
-	}
-	p.Release(ctx, a.GFID, fh)
 	add := func(d int32) {
 		t.Helper()
 		v := make([]byte, 12)

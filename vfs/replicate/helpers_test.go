@@ -375,6 +375,20 @@ func snapshot(t testing.TB, dir string) map[string]fileInfo {
 // compareBricks fails unless every brick's export holds the same tree,
 // contents, modes, sizes, link counts, owners, xattrs and GFIDs, with no
 // pending counters left.
+// healIndexClean runs the heal daemon's pass, expects it to heal
+// something and leave nothing pending, and compares the bricks.
+func (e *env) healIndexClean() {
+	e.t.Helper()
+	st, err := e.r.HealIndex(e.ctx)
+	if err != nil {
+		e.t.Fatal(err)
+	}
+	if st.Healed == 0 || st.Pending != 0 {
+		e.t.Errorf("heal stats %+v", st)
+	}
+	e.compareBricks()
+}
+
 func (e *env) compareBricks() {
 	e.t.Helper()
 	e.r.FlushTransactions(e.ctx)
