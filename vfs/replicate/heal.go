@@ -265,9 +265,48 @@ func newer(a, b vfs.Timespec) bool {
 	return a.Sec > b.Sec || (a.Sec == b.Sec && a.Nsec > b.Nsec)
 }
 
-// favorite applies FavoriteChildPolicy to a split-brain among cand.
+// favorite applies FavoriteChildPolicy to a split-brain among cand (m,
+// the changelog read for it, may be nil).
 func (r *Replicate) favorite(cand uint64, attrs []vfs.Attr, m matrix, k kind) (int, bool) {
+	if r.cfg.FavoriteChildPolicy == PolicyMajority && m != nil {
+		if src, ok := r.majority(cand, attrs, m, k); ok {
+			return src, true
+		}
+	}
 	return r.favoriteBy(r.cfg.FavoriteChildPolicy, cand, attrs)
+}
+
+// majority picks a copy from a group of copies of one size that do not
+// blame each other in m, if the group holds more than half of all the
+// children. The changelog says which copies went through the same
+// transactions; their mtimes need not agree, since every brick stamps its
+// own (comparing mtimes, as favoriteBy does without a changelog, found no
+// majority in about 1 run in 20 of TestFavoriteChildPolicy, and in 3 in 10
+// once transactions got faster).
+func (r *Replicate) majority(cand uint64, attrs []vfs.Attr, m matrix, k kind) (int, bool) {
+	blames := func(i, j int) bool { return m[i] != nil && m[i][j][k] > m[i][i][k] }
+	src := -1
+	each(cand, func(i int) {
+		if src >= 0 || m[i] == nil {
+			return
+		}
+		group := []int{i}
+		each(cand, func(j int) {
+			if j == i || m[j] == nil || attrs[j].Size != attrs[i].Size {
+				return
+			}
+			for _, g := range group {
+				if blames(g, j) || blames(j, g) {
+					return
+				}
+			}
+			group = append(group, j)
+		})
+		if 2*len(group) > len(r.children) {
+			src = i
+		}
+	})
+	return src, src >= 0
 }
 
 // favoriteBy picks a source among cand by policy. Ties resolve nothing:
