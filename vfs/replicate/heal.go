@@ -387,7 +387,13 @@ func (r *Replicate) clearCounters(ctx context.Context, gfid vfs.GFID, m matrix, 
 		}
 		delta := make([]int32, len(r.children))
 		each(synced, func(j int) { delta[j] = -m[i][j][k] })
-		ops := append(r.foldOldForm(ictx, i, gfid, k), r.pendingOps(i, gfid, k, delta)...)
+		var ops []compound.Op
+		if m[i][i][k] != 0 {
+			// Only a row whose own counter is not zero can hold an old
+			// form's own key worth folding: one read, not one per heal.
+			ops = r.foldOldForm(ictx, i, gfid, k)
+		}
+		ops = append(ops, r.pendingOps(i, gfid, k, delta)...)
 		if len(ops) > 0 {
 			_, errs[i] = compound.Run(ictx, r.children[i].t, ops)
 		}
