@@ -2,6 +2,8 @@ package replicate
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
@@ -139,6 +141,14 @@ func TestFavoriteChildPolicy(t *testing.T) {
 		e.r.FlushTransactions(e.ctx)
 		e.bricks[0].setDown(false)
 		e.bricks[1].setDown(false)
+		// Every brick stamps its own mtime: make the two agreeing copies
+		// differ by a second, which must not split the majority.
+		for i, b := range e.bricks[:2] {
+			ts := time.Unix(1_700_000_000+int64(i), 0)
+			if err := os.Chtimes(filepath.Join(b.dir, "f"), ts, ts); err != nil {
+				t.Fatal(err)
+			}
+		}
 		e.r.forgetState(g)
 		if _, errno := e.readAll(e.r, g); errno != syscall.EIO {
 			t.Fatalf("read: %v, want EIO", errno)
