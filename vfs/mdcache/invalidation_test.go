@@ -228,14 +228,7 @@ func TestCompleteDirectory(t *testing.T) {
 			t.Fatalf("lookup %s: %v, want ENOENT", name, errno)
 		}
 	}
-	a, fh, errno := e.md.Create(bg, d.GFID, "a", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
-	if errno != 0 {
-		t.Fatal(errno)
-	}
-	e.md.Release(bg, a.GFID, fh)
-	if got, errno := e.md.Lookup(bg, d.GFID, "a"); errno != 0 || got.GFID != a.GFID {
-		t.Fatalf("lookup of the created name: %v", errno)
-	}
+	e.createThenLookup(t, d.GFID, "a")
 	if n := e.calls(vfsfake.Lookup); n != 0 {
 		t.Errorf("%d child lookups in a directory made here, want 0", n)
 	}
@@ -264,17 +257,13 @@ func TestCompleteDirectory(t *testing.T) {
 	// Not live: every lookup asks.
 	d3, _ := e.md.Mkdir(bg, vfs.RootGFID, "d3", &vfs.CreateIn{Mode: 0o755})
 	w.SetLive(false)
-	e.fake.Reset()
-	e.md.Lookup(bg, d3.GFID, "x")
-	if n := e.calls(vfsfake.Lookup); n != 1 {
+	if n := e.childLookups(d3.GFID, "x"); n != 1 {
 		t.Errorf("%d child lookups while the reports do not flow, want 1", n)
 	}
 	// Made while not live: never complete.
 	d4, _ := e.md.Mkdir(bg, vfs.RootGFID, "d4", &vfs.CreateIn{Mode: 0o755})
 	w.SetLive(true)
-	e.fake.Reset()
-	e.md.Lookup(bg, d4.GFID, "x")
-	if n := e.calls(vfsfake.Lookup); n != 1 {
+	if n := e.childLookups(d4.GFID, "x"); n != 1 {
 		t.Errorf("%d child lookups in a directory made while not live, want 1", n)
 	}
 }

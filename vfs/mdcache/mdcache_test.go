@@ -80,6 +80,29 @@ func (e *env) getattr(t *testing.T, g vfs.GFID) vfs.Attr {
 // count returns the child calls of op since the last count of it.
 func (e *env) calls(op vfsfake.Op) int { return e.fake.Count(op) }
 
+// createThenLookup creates and releases name in parent through md-cache,
+// then checks that a lookup of it finds the new file.
+func (e *env) createThenLookup(t *testing.T, parent vfs.GFID, name string) vfs.Attr {
+	t.Helper()
+	a, fh, errno := e.md.Create(bg, parent, name, &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	e.md.Release(bg, a.GFID, fh)
+	if got, errno := e.md.Lookup(bg, parent, name); errno != 0 || got.GFID != a.GFID {
+		t.Fatalf("lookup of created %s: %v", name, errno)
+	}
+	return a
+}
+
+// childLookups resets the child's counters, looks name up in parent
+// through md-cache and returns how many lookups reached the child.
+func (e *env) childLookups(parent vfs.GFID, name string) int {
+	e.fake.Reset()
+	e.md.Lookup(bg, parent, name)
+	return e.calls(vfsfake.Lookup)
+}
+
 func TestConfig(t *testing.T) {
 	tests := []struct {
 		cfg     Config
@@ -143,14 +166,7 @@ func TestLookup(t *testing.T) {
 			t.Fatal(errno)
 		}
 	}
-	a, fh, errno := e.md.Create(bg, vfs.RootGFID, "new", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
-	if errno != 0 {
-		t.Fatal(errno)
-	}
-	e.md.Release(bg, a.GFID, fh)
-	if got, errno := e.md.Lookup(bg, vfs.RootGFID, "new"); errno != 0 || got.GFID != a.GFID {
-		t.Fatalf("lookup of a created file %v", errno)
-	}
+	e.createThenLookup(t, vfs.RootGFID, "new")
 	if n := e.calls(vfsfake.Lookup); n != 1 {
 		t.Errorf("%d child lookups, want 1", n)
 	}
