@@ -113,7 +113,7 @@ func (r *Replicate) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest
 	// file is then known to be large, and a small file's one read (a
 	// 1 MiB read-ahead page of a 4 KiB file) does not cost every brick
 	// a request.
-	if len(dest) >= 2*splitReadPart && off >= int64(len(dest)) && r.cfg.ReadSubvolume < 0 {
+	if r.cfg.SplitReads && len(dest) >= 2*splitReadPart && off >= int64(len(dest)) {
 		if n, e, done := r.splitRead(ctx, gfid, fc, dest, off); done {
 			return n, e
 		}

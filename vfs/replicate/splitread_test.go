@@ -40,7 +40,9 @@ func loads(ns []*atomic.Int64) []int64 {
 // and reads staying on one brick when the other's copy is blamed or the
 // brick is gone.
 func TestSplitRead(t *testing.T) {
-	e := newEnv(t, 2, noBackgroundHeal())
+	cfg := noBackgroundHeal()
+	cfg.SplitReads = true
+	e := newEnv(t, 2, cfg)
 	data := make([]byte, 3<<20+100<<10) // not a multiple of a part
 	rand.New(rand.NewSource(1)).Read(data)
 	g := e.writeFile(e.r, vfs.RootGFID, "big", data)
@@ -123,4 +125,28 @@ func TestSplitRead(t *testing.T) {
 	}
 	e.bricks[0].setDown(false)
 	e.must("release", e.r.Release(e.ctx, g, fh))
+}
+
+// TestSplitReadsOff shows the default: every read, large or not, goes to
+// the one read child, as in GlusterFS.
+func TestSplitReadsOff(t *testing.T) {
+	e := newEnv(t, 2, noBackgroundHeal())
+	data := make([]byte, 4<<20)
+	rand.New(rand.NewSource(2)).Read(data)
+	g := e.writeFile(e.r, vfs.RootGFID, "big", data)
+	reads := readCounts(e)
+	fh, errno := e.r.Open(e.ctx, g, syscall.O_RDONLY)
+	e.must("open", errno)
+	buf := make([]byte, 1<<20)
+	for off := int64(0); off < int64(len(data)); off += int64(len(buf)) {
+		n, errno := e.r.Read(e.ctx, g, fh, buf, off)
+		e.must("read", errno)
+		if !bytes.Equal(buf[:n], data[off:off+int64(len(buf))]) {
+			t.Fatalf("read at %d: wrong bytes", off)
+		}
+	}
+	e.must("release", e.r.Release(e.ctx, g, fh))
+	if l := loads(reads); l[0]+l[1] != 4 || (l[0] != 0 && l[1] != 0) {
+		t.Errorf("reads per brick %v: want all 4 on one brick", l)
+	}
 }

@@ -52,6 +52,7 @@ func addClientTypes(env Env, reg volfile.Registry) {
 		Options: []volfile.OptionSpec{
 			{Key: "read-subvolume", Kind: volfile.String, Help: "name of the subvolume preferred for reads (default: see read-hash-mode)"},
 			{Key: "read-hash-mode", Kind: volfile.Int, Default: "0", Min: "0", Max: "1", Help: "0: read from the first good subvolume; 1: spread files over the good subvolumes by GFID"},
+			{Key: "split-reads", Kind: volfile.Bool, Default: "off", Help: "cairn: serve a large read of a large file from every good copy at once, one part each (for bricks on separate machines and disks)"},
 			{Key: "favorite-child-policy", Kind: volfile.Enum, Enum: []string{"none", "mtime", "size", "ctime", "majority"}, Default: "none", Help: "automatic split-brain resolution"},
 			{Key: "quorum-type", Kind: volfile.Enum, Enum: []string{"none", "auto", "fixed"}, Default: "none", Help: "when writes are allowed with bricks down"},
 			{Key: "quorum-count", Kind: volfile.Int, Default: "0", Min: "0", Help: "bricks that must be up for writes with quorum-type fixed"},
@@ -93,6 +94,7 @@ func addClientTypes(env Env, reg volfile.Registry) {
 					return nil, o.Errorf("read-subvolume", "read-subvolume %q is not a subvolume of %q (hint: one of %v)", rs, v.Name, names)
 				}
 			}
+			cfg.SplitReads = o.Bool("split-reads")
 			cfg.FavoriteChildPolicy = o.String("favorite-child-policy")
 			cfg.QuorumType = o.String("quorum-type")
 			cfg.QuorumCount = int(o.Int("quorum-count"))
