@@ -33,7 +33,8 @@
 // Handles opened with O_DIRECT bypass the cache, as in GlusterFS.
 //
 // Scans: once a file has been read sequentially for more bytes than the
-// cache holds, the rest of that run is read past the cache (pages already
+// cache holds (FUSE delivers the kernel's read-ahead in parallel, so one
+// request may overtake the one before it: see sequential), the rest of that run is read past the cache (pages already
 // cached still serve it). LRU caching of such a scan only evicts
 // everything else, its own start included, before any of it is read again,
 // and costs a copy and an eviction per page (a 1 GiB nfs-cp read through
@@ -157,10 +158,12 @@ type file struct {
 	dead      bool
 	readers   int     // reads in progress, which may yet add pages
 	name      *dentry // see IOCache.names
-	// next is where the last read ended and run how many bytes were read
-	// in a row up to there: a scan longer than the cache (run > size) is
-	// not cached (see Read).
+	// next is where the furthest read of the current run ended and run
+	// how many bytes the run covers: a scan longer than the cache (run >
+	// size) is not cached (see Read). holes are the ranges reads jumped
+	// over to start past next, not read yet (see sequential).
 	next, run int64
+	holes     []span
 	// Write-through (through.go): whole means every page of the file is
 	// cached since it was created empty; writing counts writes in flight
 	// and tangled notes that two overlapped; gen changes with each write

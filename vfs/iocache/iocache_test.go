@@ -650,9 +650,14 @@ func TestStreamingReuse(t *testing.T) {
 	content := pattern(40*ps+123, 3)
 	g := e.file(t, "big", content)
 	for pass := 0; pass < 2; pass++ {
-		// A gap after every read: not one sequential scan (see
-		// TestScanPastCache), so every page goes through the cache.
-		for off := 0; off < len(content); off += 5 * ps {
+		// Backwards with gaps, then the partial last page: not one
+		// sequential scan (see TestScanPastCache), so every page goes
+		// through the cache.
+		offs := []int{}
+		for off := 35 * ps; off >= 0; off -= 5 * ps {
+			offs = append(offs, off)
+		}
+		for _, off := range append(offs, 40*ps) {
 			got := read(t, e.cache, g, off, 4*ps)
 			want := content[off:min(off+4*ps, len(content))]
 			if !bytes.Equal(got, want) {
@@ -669,6 +674,44 @@ func TestStreamingReuse(t *testing.T) {
 	}
 	if got := read(t, e.cache, g, 39*ps, 2*ps); !bytes.Equal(got, content[39*ps:]) {
 		t.Error("the cached tail differs")
+	}
+}
+
+// TestScanOutOfOrder: a sequential reader whose requests arrive out of
+// order, as FUSE's parallel read-ahead delivers them (a later one
+// overtaking up to a few before it), is still a scan, and goes past the
+// cache once longer than it; reads further apart than that start a new
+// run each, and stay cached.
+func TestScanOutOfOrder(t *testing.T) {
+	e := newEnv(t, Config{CacheSize: 8 * ps, CacheTimeout: time.Hour})
+	content := pattern(48*ps, 7)
+	g := e.file(t, "big", content)
+	check := func(e *env, g vfs.GFID, off int) {
+		t.Helper()
+		if got := read(t, e.cache, g, off, 2*ps); !bytes.Equal(got, content[off:off+2*ps]) {
+			t.Fatalf("read at %d: wrong data", off)
+		}
+	}
+	// Groups of three reads, served last first.
+	for off := 0; off < len(content); off += 6 * ps {
+		check(e, g, off+4*ps)
+		check(e, g, off+2*ps)
+		check(e, g, off)
+	}
+	st := e.cache.Stats()
+	if st.Scanned == 0 || st.Bytes > 8*ps {
+		t.Fatalf("reads out of order: %+v; want a scan past the cache", st)
+	}
+	checkAccounting(t, e.cache)
+
+	// Reads more than maxJump reads apart: a new run each, all cached.
+	e2 := newEnv(t, Config{CacheSize: 64 * ps, CacheTimeout: time.Hour})
+	g2 := e2.file(t, "big", content)
+	for off := 0; off+2*ps <= len(content); off += 2 * (maxJump + 2) * ps {
+		check(e2, g2, off)
+	}
+	if st := e2.cache.Stats(); st.Scanned != 0 || st.Bytes != 6*ps {
+		t.Fatalf("reads far apart: %+v; want 3 reads cached, no scan", st)
 	}
 }
 

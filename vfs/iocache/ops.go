@@ -22,12 +22,7 @@ func (c *IOCache) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest [
 	end := off + int64(len(dest))
 	pos := off
 	c.mu.Lock()
-	if off == f.next {
-		f.run += end - off
-	} else {
-		f.run = end - off
-	}
-	f.next = end
+	f.sequential(off, end)
 	scan := f.run > c.size
 	c.mu.Unlock()
 	for pos < end {
@@ -209,4 +204,55 @@ func (c *IOCache) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, coo
 		}
 	}
 	return ents, eof, errno
+}
+
+// span is a byte range [lo, hi).
+type span struct{ lo, hi int64 }
+
+// maxJump and maxHoles bound how far out of order a sequential reader's
+// requests may arrive: the kernel hands FUSE its read-ahead as parallel
+// requests (max_background), and a later one is often served first.
+const (
+	maxJump  = 8 // reads' lengths past the end of the run
+	maxHoles = 8
+)
+
+// sequential records a read of [off, end) in f's current run, or starts a
+// new run. A read continues the run when it starts where the run's
+// furthest read ended; when it starts a little past that (at most maxJump
+// reads' lengths: it overtook reads still on their way), leaving a hole;
+// or when it falls inside such a hole, which it then fills. Anything else
+// (a re-read, a read backwards, a larger jump) starts a new run, so a
+// reader that is not sequential is cached as always. Called with c.mu
+// held.
+func (f *file) sequential(off, end int64) {
+	n := end - off
+	switch {
+	case off == f.next:
+		f.run += n
+		f.next = end
+		return
+	case off > f.next && off-f.next <= maxJump*n && len(f.holes) < maxHoles:
+		f.holes = append(f.holes, span{f.next, off})
+		f.run += end - f.next
+		f.next = end
+		return
+	}
+	for i, h := range f.holes {
+		if off >= h.lo && end <= h.hi && n > 0 {
+			// Keep what is left of the hole on either side.
+			rest := append([]span(nil), f.holes[:i]...)
+			if off > h.lo {
+				rest = append(rest, span{h.lo, off})
+			}
+			if end < h.hi {
+				rest = append(rest, span{end, h.hi})
+			}
+			f.holes = append(rest, f.holes[i+1:]...)
+			return
+		}
+	}
+	f.run = n
+	f.next = end
+	f.holes = f.holes[:0]
 }
