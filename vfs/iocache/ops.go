@@ -249,7 +249,10 @@ func (f *file) sequential(off, end int64) {
 				rest = append(rest, span{end, h.hi})
 			}
 			f.holes = append(rest, f.holes[i+1:]...)
-			return
+			if len(f.holes) <= 2*maxHoles {
+				return
+			}
+			break // reads picking holes apart: not a scan
 		}
 	}
 	f.run = n
