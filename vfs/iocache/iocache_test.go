@@ -890,3 +890,28 @@ func TestHintAttr(t *testing.T) {
 	}
 	checkAccounting(t, e.cache)
 }
+
+// TestSequentialHoles: a read that overtakes leaves a hole; reads filling
+// it, from either end or the middle, keep the run; a re-read starts anew.
+func TestSequentialHoles(t *testing.T) {
+	var f file
+	f.sequential(0, 10)
+	f.sequential(40, 50) // overtakes: hole [10, 40)
+	if f.run != 50 || len(f.holes) != 1 || f.holes[0] != (span{10, 40}) {
+		t.Fatalf("after a jump: run %d holes %v", f.run, f.holes)
+	}
+	f.sequential(20, 30) // the middle: [10, 20) and [30, 40) remain
+	f.sequential(10, 20)
+	f.sequential(30, 40)
+	if f.run != 50 || f.next != 50 || len(f.holes) != 0 {
+		t.Fatalf("after filling: run %d next %d holes %v", f.run, f.next, f.holes)
+	}
+	f.sequential(50, 60)
+	if f.run != 60 {
+		t.Fatalf("continuation: run %d", f.run)
+	}
+	f.sequential(20, 30) // a re-read
+	if f.run != 10 || f.next != 30 || len(f.holes) != 0 {
+		t.Fatalf("after a re-read: run %d next %d holes %v", f.run, f.next, f.holes)
+	}
+}

@@ -240,15 +240,19 @@ func (f *file) sequential(off, end int64) {
 	}
 	for i, h := range f.holes {
 		if off >= h.lo && end <= h.hi && n > 0 {
-			// Keep what is left of the hole on either side.
-			rest := append([]span(nil), f.holes[:i]...)
-			if off > h.lo {
-				rest = append(rest, span{h.lo, off})
+			// Keep what is left of the hole on either side, in place
+			// (this runs for about every other read of a FUSE scan).
+			switch {
+			case off == h.lo && end == h.hi:
+				f.holes = append(f.holes[:i], f.holes[i+1:]...)
+			case off == h.lo:
+				f.holes[i].lo = end
+			case end == h.hi:
+				f.holes[i].hi = off
+			default:
+				f.holes[i].hi = off
+				f.holes = append(f.holes, span{end, h.hi})
 			}
-			if end < h.hi {
-				rest = append(rest, span{end, h.hi})
-			}
-			f.holes = append(rest, f.holes[i+1:]...)
 			if len(f.holes) <= 2*maxHoles {
 				return
 			}
