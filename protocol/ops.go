@@ -43,7 +43,7 @@ func DecodeOp(m proto.Message) (op compound.Op, ok bool) {
 		op.NewParent, g2 = GFID(r.NewParent)
 		return op, g1 && g2
 	case *brickpb.UnlinkRequest:
-		op = compound.Op{Kind: compound.OpUnlink, Name: string(r.Name)}
+		op = compound.Op{Kind: compound.OpUnlink, Name: string(r.Name), Flags: r.Flags}
 		op.GFID, g1 = GFID(r.Parent)
 		return op, g1
 	case *brickpb.RmdirRequest:
@@ -220,7 +220,7 @@ func EncodeSubRequest(op *compound.Op) *brickpb.SubRequest {
 	case compound.OpLink:
 		s.Op = &brickpb.SubRequest_Link{Link: &brickpb.LinkRequest{Gfid: g, NewParent: GFIDBytes(op.NewParent), NewName: []byte(op.NewName)}}
 	case compound.OpUnlink:
-		s.Op = &brickpb.SubRequest_Unlink{Unlink: &brickpb.UnlinkRequest{Parent: g, Name: []byte(op.Name)}}
+		s.Op = &brickpb.SubRequest_Unlink{Unlink: &brickpb.UnlinkRequest{Parent: g, Name: []byte(op.Name), Flags: op.Flags}}
 	case compound.OpRmdir:
 		s.Op = &brickpb.SubRequest_Rmdir{Rmdir: &brickpb.RmdirRequest{Parent: g, Name: []byte(op.Name)}}
 	case compound.OpRename:

@@ -30,6 +30,8 @@ func TestOpRoundTrip(t *testing.T) {
 		compound.Symlink(p, "s", "target", in),
 		compound.Link(g, p, "l"),
 		compound.Unlink(p, "u"),
+		compound.UnlinkHeld(p, "h"),
+		compound.UnlinkUndo(p, "h"),
 		compound.Rmdir(p, "r"),
 		compound.Rename(p, "old", q, "new", vfs.RenameNoReplace),
 		compound.Open(g, uint32(syscall.O_RDWR)),

@@ -21,7 +21,10 @@
 //	                    instead of making a new one per file.
 //	unlink/<uuid>       the index link of a file whose last name was removed
 //	                    while it was open; removed at its last Release and on
-//	                    start (GlusterFS's .glusterfs/unlink).
+//	                    start (GlusterFS's .glusterfs/unlink). An unlink with
+//	                    vfs.UnlinkHold parks the file here even when nobody
+//	                    has it open, for Config.HoldUnlinked, so that an
+//	                    Unlink with vfs.UnlinkUndo can link it back.
 //	tmp/                directories, symlinks and special files are built here
 //	                    (created, GFID set, owner and mode fixed, indexed) and
 //	                    then renamed into place with RENAME_NOREPLACE, so a

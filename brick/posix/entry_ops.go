@@ -3,6 +3,7 @@ package posix
 import (
 	"context"
 	"syscall"
+	"time"
 
 	"github.com/cairnfs/cairn/internal/sys"
 	"github.com/cairnfs/cairn/vfs"
@@ -405,6 +406,10 @@ func (p *Posix) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, new
 	unlock := p.lockG(gfid)
 	defer unlock()
 	o, e := p.resolve(gfid)
+	if e == syscall.ESTALE && p.heldOnly(gfid) {
+		// The undo of a held unlink (vfs.UnlinkHold).
+		o, e = p.resolveParked(gfid)
+	}
 	if e != 0 {
 		return vfs.Attr{}, e
 	}
@@ -418,6 +423,10 @@ func (p *Posix) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, new
 	p.mu.Lock()
 	orphan := p.orphans[gfid]
 	delete(p.orphans, gfid)
+	if h := p.held[gfid]; h != nil {
+		h.timer.Stop()
+		delete(p.held, gfid)
+	}
 	p.mu.Unlock()
 	if orphan {
 		// Linked back from .cairn/unlink: it is an indexed file again.
@@ -440,10 +449,16 @@ func removable(c *vfs.Caller, po *obj, st *sys.Stat_t) syscall.Errno {
 	return sticky(c, &po.st, st)
 }
 
-// Unlink removes a non-directory name.
+// Unlink removes a non-directory name. With vfs.UnlinkHold in ctx it can be
+// undone for holdUnlinked (holdIfUnlinked), by an Unlink of the same name
+// with vfs.UnlinkUndo.
 func (p *Posix) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
 	if e := checkExisting(parent, name); e != 0 {
 		return e
+	}
+	flags := vfs.UnlinkFlagsFrom(ctx)
+	if flags&vfs.UnlinkUndo != 0 {
+		return p.undoUnlink(ctx, parent, name)
 	}
 	po, e := p.resolveDir(parent)
 	if e != 0 {
@@ -473,8 +488,141 @@ func (p *Posix) Unlink(ctx context.Context, parent vfs.GFID, name string) syscal
 	if err := sys.Unlinkat(po.fd, name, 0); err != nil {
 		return errno(err)
 	}
-	p.dropIfUnlinked(g, &st)
+	if flags&vfs.UnlinkHold != 0 {
+		p.rememberHeld(parent, name, g)
+		p.holdIfUnlinked(g, &st)
+	} else {
+		p.dropIfUnlinked(g, &st)
+	}
 	return 0
+}
+
+// heldName records which object a held unlink removed from a name.
+type heldName struct {
+	parent vfs.GFID
+	name   string
+	gfid   vfs.GFID
+	at     time.Time
+}
+
+type nameKey struct {
+	parent vfs.GFID
+	name   string
+}
+
+// rememberHeld records a held unlink of parent/name (object g) for
+// undoUnlink, and forgets records older than holdUnlinked.
+func (p *Posix) rememberHeld(parent vfs.GFID, name string, g vfs.GFID) {
+	now := time.Now()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.heldOrder) > 0 && now.Sub(p.heldOrder[0].at) >= p.holdUnlinked {
+		old := p.heldOrder[0]
+		p.heldOrder = p.heldOrder[1:]
+		k := nameKey{old.parent, old.name}
+		if r, ok := p.heldNames[k]; ok && r.at == old.at {
+			delete(p.heldNames, k)
+		}
+	}
+	h := heldName{parent, name, g, now}
+	p.heldNames[nameKey{parent, name}] = h
+	p.heldOrder = append(p.heldOrder, h)
+}
+
+// undoUnlink links back the object a held unlink of parent/name removed,
+// if that was less than holdUnlinked ago (ESTALE otherwise).
+func (p *Posix) undoUnlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
+	k := nameKey{parent, name}
+	p.mu.Lock()
+	h, ok := p.heldNames[k]
+	if ok {
+		delete(p.heldNames, k)
+	}
+	p.mu.Unlock()
+	if !ok || time.Since(h.at) >= p.holdUnlinked {
+		return syscall.ESTALE
+	}
+	_, e := p.Link(ctx, h.gfid, parent, name)
+	return e
+}
+
+// holdIfUnlinked is dropIfUnlinked for an Unlink that may be undone: the
+// object, once its last client-visible name is gone, is parked in
+// .cairn/unlink (as a file unlinked while open is) and kept there for
+// holdUnlinked even if nobody has it open, so that a Link by GFID can
+// bring it back whole: content, xattrs, changelog and dirty mark. Until
+// then a GFID that is neither open nor linked resolves to ESTALE, as a
+// deleted one does. Callers hold g's stripe.
+func (p *Posix) holdIfUnlinked(g vfs.GFID, st *sys.Stat_t) {
+	idx, err := p.indexDir(g, false)
+	if err != nil {
+		return
+	}
+	defer sys.Close(idx)
+	var ist sys.Stat_t
+	if sys.Fstatat(idx, g.String(), &ist) != nil || ist.Ino != st.Ino || ist.Dev != st.Dev || ist.Nlink > 1 {
+		return
+	}
+	p.anon.drop(g)
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		p.dropIfUnlinked(g, st)
+		return
+	}
+	if h := p.held[g]; h != nil {
+		h.timer.Stop()
+	}
+	h := &hold{}
+	h.timer = time.AfterFunc(p.holdUnlinked, func() { p.expireHeld(g, h) })
+	p.held[g] = h
+	p.orphans[g] = true
+	p.mu.Unlock()
+	if err := sys.Renameat2(idx, g.String(), p.unlinkFD, g.String(), 0); err != nil {
+		p.log.Warn("parking an unlinked object failed; dropping it", "gfid", g, "err", err)
+		p.mu.Lock()
+		if p.held[g] == h {
+			h.timer.Stop()
+			delete(p.held, g)
+			delete(p.orphans, g)
+		}
+		p.mu.Unlock()
+		p.dropIfUnlinked(g, st)
+	}
+}
+
+// hold is one held object's timer (guarded by Posix.mu).
+type hold struct{ timer *time.Timer }
+
+// expireHeld ends the hold h of g: the object goes now, or at its last
+// Release if it is open.
+func (p *Posix) expireHeld(g vfs.GFID, h *hold) {
+	unlock := p.lockG(g)
+	defer unlock()
+	p.mu.Lock()
+	if p.closed || p.held[g] != h {
+		p.mu.Unlock()
+		return // closed, brought back by Link, or held again since
+	}
+	p.expiring.Add(1) // Close waits before closing the descriptors
+	defer p.expiring.Done()
+	delete(p.held, g)
+	drop := p.orphans[g] && p.openCount[g] <= 0
+	if drop {
+		delete(p.orphans, g)
+	}
+	p.mu.Unlock()
+	if drop {
+		_ = sys.Unlinkat(p.unlinkFD, g.String(), 0)
+	}
+	p.clearDirty(g)
+}
+
+// heldOnly reports whether g is parked by a hold only (nobody has it open).
+func (p *Posix) heldOnly(g vfs.GFID) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.held[g] != nil && p.openCount[g] <= 0
 }
 
 // dropIfUnlinked removes g's index link once its last client-visible name

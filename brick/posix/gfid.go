@@ -255,6 +255,11 @@ func (p *Posix) resolveDepth(g vfs.GFID, depth int) (*obj, syscall.Errno) {
 	// the way (RESOLVE_NO_SYMLINKS); the last component may be one.
 	fd, err := sys.OpenBeneath(p.idxFD[g[0]], fmt.Sprintf("%02x/%s", g[1], g), sys.O_PATH|sys.O_NOFOLLOW, 0)
 	if err == syscall.ENOENT {
+		if p.heldOnly(g) {
+			// Unlinked, only held for a possible undo (Link): gone
+			// for everyone else, as it will be for good.
+			return nil, syscall.ESTALE
+		}
 		fd, err = sys.Openat(p.unlinkFD, g.String(), sys.O_PATH, 0)
 		if err == syscall.ENOENT {
 			return nil, syscall.ESTALE
@@ -456,4 +461,22 @@ func (p *Posix) listMeta(dirfd int) ([]sys.Dirent, error) {
 			return out, err
 		}
 	}
+}
+
+// resolveParked opens g from .cairn/unlink, where unlinked objects still
+// open or held are parked (see holdIfUnlinked).
+func (p *Posix) resolveParked(g vfs.GFID) (*obj, syscall.Errno) {
+	fd, err := sys.Openat(p.unlinkFD, g.String(), sys.O_PATH|sys.O_NOFOLLOW, 0)
+	if err == syscall.ENOENT {
+		return nil, syscall.ESTALE
+	}
+	if err != nil {
+		return nil, errno(err)
+	}
+	o := &obj{fd: fd, gfid: g}
+	if e := o.restat(); e != 0 {
+		o.close()
+		return nil, e
+	}
+	return o, 0
 }

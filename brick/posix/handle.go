@@ -108,8 +108,11 @@ func (p *Posix) dropHandle(g vfs.GFID, fh vfs.Handle, dir bool) syscall.Errno {
 	orphan := false
 	if last {
 		delete(p.openCount, g)
-		orphan = p.orphans[g]
-		delete(p.orphans, g)
+		// A held object stays parked until its hold ends (expireHeld).
+		orphan = p.orphans[g] && p.held[g] == nil
+		if orphan {
+			delete(p.orphans, g)
+		}
 	}
 	p.mu.Unlock()
 	h.close()

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/cairnfs/cairn/internal/sys"
 	"github.com/cairnfs/cairn/vfs"
@@ -55,7 +56,16 @@ type Config struct {
 	// handle of at least this many bytes, with offset, length and buffer
 	// aligned to 4 KiB, bypass the page cache (O_DIRECT). 0 turns it off.
 	DirectWriteMin int
+	// HoldUnlinked is how long an object whose last name an Unlink with
+	// vfs.UnlinkHold removed stays linkable by GFID (for the undo of a
+	// replicated unlink that lost a lock race); 0 means 10 s.
+	HoldUnlinked time.Duration
 }
+
+// defaultHoldUnlinked is Config.HoldUnlinked's default. An undo comes one
+// round trip after the unlink; a client stalled for longer than this finds
+// the object gone and blames the brick instead (entry heal restores it).
+const defaultHoldUnlinked = 10 * time.Second
 
 // Posix is the storage/posix translator. It is safe for concurrent use.
 type Posix struct {
@@ -88,6 +98,16 @@ type Posix struct {
 	nextFH    vfs.Handle
 	openCount map[vfs.GFID]int
 	orphans   map[vfs.GFID]bool // index link parked in .cairn/unlink
+	// held are the parked objects an Unlink with vfs.UnlinkHold removed:
+	// kept (even when not open) until their timer fires or a Link brings
+	// them back.
+	held     map[vfs.GFID]*hold
+	expiring sync.WaitGroup // expireHeld calls using the descriptors
+	// heldNames maps the names removed by held unlinks to their objects
+	// (for undoUnlink); heldOrder lists the records oldest first.
+	heldNames    map[nameKey]heldName
+	heldOrder    []heldName
+	holdUnlinked time.Duration
 }
 
 // New opens (and on first start initialises) the export directory.
@@ -103,21 +123,27 @@ func New(cfg Config) (*Posix, error) {
 		return nil, fmt.Errorf("posix: /proc/self/fd is needed to handle O_PATH descriptors: %w", err)
 	}
 	p := &Posix{
-		dir:       cfg.Directory,
-		log:       log.With("xlator", "storage/posix", "directory", cfg.Directory),
-		directMin: cfg.DirectWriteMin,
-		rootFD:    -1,
-		metaFD:    -1,
-		gfidFD:    -1,
-		tmpFD:     -1,
-		unlinkFD:  -1,
-		indicesFD: -1,
-		dirtyFD:   -1,
-		handles:   make(map[vfs.Handle]*handle),
-		openCount: make(map[vfs.GFID]int),
-		orphans:   make(map[vfs.GFID]bool),
-		dirs:      newDirCache(dirCacheSize),
-		anon:      newAnonCache(anonCacheSize),
+		dir:          cfg.Directory,
+		log:          log.With("xlator", "storage/posix", "directory", cfg.Directory),
+		directMin:    cfg.DirectWriteMin,
+		holdUnlinked: cfg.HoldUnlinked,
+		rootFD:       -1,
+		metaFD:       -1,
+		gfidFD:       -1,
+		tmpFD:        -1,
+		unlinkFD:     -1,
+		indicesFD:    -1,
+		dirtyFD:      -1,
+		handles:      make(map[vfs.Handle]*handle),
+		openCount:    make(map[vfs.GFID]int),
+		orphans:      make(map[vfs.GFID]bool),
+		held:         make(map[vfs.GFID]*hold),
+		heldNames:    make(map[nameKey]heldName),
+		dirs:         newDirCache(dirCacheSize),
+		anon:         newAnonCache(anonCacheSize),
+	}
+	if p.holdUnlinked <= 0 {
+		p.holdUnlinked = defaultHoldUnlinked
 	}
 	for i := range p.idxFD {
 		p.idxFD[i] = -1
@@ -203,7 +229,12 @@ func (p *Posix) Close() error {
 	p.closed = true
 	hs := p.handles
 	p.handles = map[vfs.Handle]*handle{}
+	// Held objects stay parked; the next start's cleanUnlink drops them.
+	for _, h := range p.held {
+		h.timer.Stop()
+	}
 	p.mu.Unlock()
+	p.expiring.Wait()
 	for _, h := range hs {
 		h.close()
 	}

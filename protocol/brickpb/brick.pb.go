@@ -1749,9 +1749,13 @@ func (x *LinkRequest) GetNewName() []byte {
 }
 
 type UnlinkRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Parent        []byte                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
-	Name          []byte                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Parent []byte                 `protobuf:"bytes,1,opt,name=parent,proto3" json:"parent,omitempty"`
+	Name   []byte                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
+	// flags: 1 = hold (vfs.UnlinkHold): the unlink can be undone for a
+	// while; 2 = undo (vfs.UnlinkUndo): link back what a held unlink of the
+	// same name removed.
+	Flags         uint32 `protobuf:"varint,3,opt,name=flags,proto3" json:"flags,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1798,6 +1802,13 @@ func (x *UnlinkRequest) GetName() []byte {
 		return x.Name
 	}
 	return nil
+}
+
+func (x *UnlinkRequest) GetFlags() uint32 {
+	if x != nil {
+		return x.Flags
+	}
+	return 0
 }
 
 type RmdirRequest struct {
@@ -5113,10 +5124,11 @@ const file_brick_proto_rawDesc = "" +
 	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x1d\n" +
 	"\n" +
 	"new_parent\x18\x02 \x01(\fR\tnewParent\x12\x19\n" +
-	"\bnew_name\x18\x03 \x01(\fR\anewName\";\n" +
+	"\bnew_name\x18\x03 \x01(\fR\anewName\"Q\n" +
 	"\rUnlinkRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\fR\x06parent\x12\x12\n" +
-	"\x04name\x18\x02 \x01(\fR\x04name\":\n" +
+	"\x04name\x18\x02 \x01(\fR\x04name\x12\x14\n" +
+	"\x05flags\x18\x03 \x01(\rR\x05flags\":\n" +
 	"\fRmdirRequest\x12\x16\n" +
 	"\x06parent\x18\x01 \x01(\fR\x06parent\x12\x12\n" +
 	"\x04name\x18\x02 \x01(\fR\x04name\"\x99\x01\n" +

@@ -96,8 +96,8 @@ type Op struct {
 	NewName   string
 	Target    string // Symlink
 	Fh        vfs.Handle
-	// Flags are open(2) flags (Open), rename flags (Rename) or setxattr
-	// flags (SetXattr).
+	// Flags are open(2) flags (Open), rename flags (Rename), setxattr
+	// flags (SetXattr) or vfs.UnlinkHold / vfs.UnlinkUndo (Unlink).
 	Flags   uint32
 	Create  vfs.CreateIn  // Create, Mknod, Mkdir, Symlink
 	SetAttr vfs.SetAttrIn // SetAttr
@@ -198,7 +198,11 @@ func Do(ctx context.Context, t vfs.Translator, op *Op) Result {
 	case OpLink:
 		r.Attr, r.Errno = t.Link(ctx, op.GFID, op.NewParent, op.NewName)
 	case OpUnlink:
-		r.Errno = t.Unlink(ctx, op.GFID, op.Name)
+		uctx := ctx
+		if op.Flags != 0 {
+			uctx = vfs.WithUnlinkFlags(ctx, op.Flags)
+		}
+		r.Errno = t.Unlink(uctx, op.GFID, op.Name)
 	case OpRmdir:
 		r.Errno = t.Rmdir(ctx, op.GFID, op.Name)
 	case OpRename:
@@ -292,7 +296,17 @@ func Link(gfid, newParent vfs.GFID, newName string) Op {
 	return Op{Kind: OpLink, GFID: gfid, NewParent: newParent, NewName: newName}
 }
 func Unlink(parent vfs.GFID, name string) Op { return Op{Kind: OpUnlink, GFID: parent, Name: name} }
-func Rmdir(parent vfs.GFID, name string) Op  { return Op{Kind: OpRmdir, GFID: parent, Name: name} }
+
+// UnlinkHeld is Unlink with vfs.UnlinkHold: it can be undone for a while.
+func UnlinkHeld(parent vfs.GFID, name string) Op {
+	return Op{Kind: OpUnlink, GFID: parent, Name: name, Flags: vfs.UnlinkHold}
+}
+
+// UnlinkUndo undoes an UnlinkHeld of the same name (vfs.UnlinkUndo).
+func UnlinkUndo(parent vfs.GFID, name string) Op {
+	return Op{Kind: OpUnlink, GFID: parent, Name: name, Flags: vfs.UnlinkUndo}
+}
+func Rmdir(parent vfs.GFID, name string) Op { return Op{Kind: OpRmdir, GFID: parent, Name: name} }
 func Rename(oldParent vfs.GFID, oldName string, newParent vfs.GFID, newName string, flags uint32) Op {
 	return Op{Kind: OpRename, GFID: oldParent, Name: oldName, NewParent: newParent, NewName: newName, Flags: flags}
 }

@@ -138,7 +138,9 @@ func (c *Client) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, ne
 }
 
 func (c *Client) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
-	return c.one(ctx, nil, compound.Unlink(parent, name)).Errno
+	op := compound.Unlink(parent, name)
+	op.Flags = vfs.UnlinkFlagsFrom(ctx) // hold/undo (cluster/replicate)
+	return c.one(ctx, nil, op).Errno
 }
 
 func (c *Client) Rmdir(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {

@@ -440,13 +440,34 @@ func (r *Replicate) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID,
 	return attrs[r.pick(gfid, good)], 0
 }
 
+// Unlink travels with its name lock, one request per child, as creates
+// do. Its undo, when another client held the lock on some child, brings
+// the name back where the unlink went through: the children are asked to
+// hold what they unlink for a while (vfs.UnlinkHold) and link it back on
+// request (vfs.UnlinkUndo). A child that cannot (a brick without holds,
+// or an undo later than the hold) misses the name early: the ordinary
+// path that follows unlinks it everywhere, gets ENOENT there and blames
+// that child, so entry heal looks at the directory again.
 func (r *Replicate) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
 	if e := checkEntryName(parent, name); e != 0 {
 		return e
 	}
-	_, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, plainOp(func(i int) syscall.Errno {
-		return r.children[i].t.Unlink(ctx, parent, name)
-	}))
+	op := entryOp{
+		run: func(i int) syscall.Errno {
+			return r.children[i].t.Unlink(ctx, parent, name)
+		},
+		batch: func(i int) []compound.Op {
+			return []compound.Op{compound.UnlinkHeld(parent, name)}
+		},
+		parse: func(i int, res []compound.Result, e syscall.Errno) syscall.Errno { return e },
+		undo: func(i int) {
+			_, e := compound.Run(internalCtx(ctx), r.children[i].t, []compound.Op{compound.UnlinkUndo(parent, name)})
+			if e != 0 {
+				r.log.Warn("undoing an unlink failed; the ordinary path follows", "parent", parent, "name", name, "child", r.children[i].name, "err", e)
+			}
+		},
+	}
+	_, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, op)
 	return e
 }
 

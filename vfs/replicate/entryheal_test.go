@@ -1,8 +1,10 @@
 package replicate
 
 import (
+	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -167,6 +169,87 @@ func TestCreateLockContention(t *testing.T) {
 				t.Errorf("brick %d: %s %v gfid %v, want %v", i, mk, errno, a.GFID, g)
 			}
 		}
+	}
+	e.compareBricks()
+}
+
+// TestUnlinkLockContention forces the fallback of an unlink that travels
+// with its name lock: another owner holds the name's lock on one brick
+// only, so the unlink made on the other must be undone (the brick held
+// the object, vfs.UnlinkHold, and links it back) and redone once the lock
+// is free. While the other owner waits, both bricks must show the file,
+// with its content.
+func TestUnlinkLockContention(t *testing.T) {
+	e := newEnv(t, 2, testConfig())
+	other := vfs.WithCaller(e.ctx, &vfs.Caller{Client: "intruder"})
+	g := e.writeFile(e.r, vfs.RootGFID, "victim", []byte("still here"))
+	e.r.FlushTransactions(e.ctx)
+	e.must("intruder lock", e.bricks[1].EntryLk(other, entryDomain, vfs.RootGFID, "victim", vfs.WriteLock, 99, false))
+	seen := make(chan error, 1)
+	go func() {
+		time.Sleep(100 * time.Millisecond)
+		var err error
+		for i, b := range e.bricks {
+			a, errno := b.Lookup(other, vfs.RootGFID, "victim")
+			if errno != 0 || a.GFID != g {
+				err = fmt.Errorf("brick %d while the unlink waits: %v gfid %v, want %v", i, errno, a.GFID, g)
+				break
+			}
+			buf := make([]byte, 32)
+			n, errno := b.Read(other, g, 0, buf, 0)
+			if errno != 0 || string(buf[:n]) != "still here" {
+				err = fmt.Errorf("brick %d content while the unlink waits: %q %v", i, buf[:n], errno)
+				break
+			}
+		}
+		seen <- err
+		e.bricks[1].EntryLk(other, entryDomain, vfs.RootGFID, "victim", vfs.Unlock, 99, false)
+	}()
+	start := time.Now()
+	e.must("unlink", e.r.Unlink(e.ctx, vfs.RootGFID, "victim"))
+	if time.Since(start) < 90*time.Millisecond {
+		t.Errorf("unlink did not wait for the other owner's lock")
+	}
+	if err := <-seen; err != nil {
+		t.Error(err)
+	}
+	for i, b := range e.bricks {
+		if _, errno := b.Lookup(e.ctx, vfs.RootGFID, "victim"); errno != syscall.ENOENT {
+			t.Errorf("brick %d after the unlink: %v", i, errno)
+		}
+	}
+	e.compareBricks()
+}
+
+// TestUnlinkOneRequest: an uncontended unlink is sent as the held form
+// (the batch with its name lock), on every brick, and leaves the bricks
+// alike and clean.
+func TestUnlinkOneRequest(t *testing.T) {
+	e := newEnv(t, 2, testConfig())
+	var held, plain atomic.Int32
+	for _, b := range e.bricks {
+		b.setHook(func(ctx context.Context, op string) syscall.Errno {
+			if op == "Unlink" {
+				if vfs.UnlinkFlagsFrom(ctx)&vfs.UnlinkHold != 0 {
+					held.Add(1)
+				} else {
+					plain.Add(1)
+				}
+			}
+			return 0
+		})
+	}
+	for i := range 5 {
+		e.writeFile(e.r, vfs.RootGFID, fmt.Sprint("f", i), []byte("x"))
+	}
+	for i := range 5 {
+		e.must("unlink", e.r.Unlink(e.ctx, vfs.RootGFID, fmt.Sprint("f", i)))
+	}
+	if held.Load() != 10 || plain.Load() != 0 {
+		t.Errorf("unlinks: %d held, %d plain; want 10 held (one batch per brick and file)", held.Load(), plain.Load())
+	}
+	if errno := e.r.Unlink(e.ctx, vfs.RootGFID, "f0"); errno != syscall.ENOENT {
+		t.Errorf("unlink of a missing name: %v", errno)
 	}
 	e.compareBricks()
 }

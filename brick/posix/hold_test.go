@@ -1,0 +1,232 @@
+package posix
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// newHoldPosix is newTestPosix with a short HoldUnlinked.
+func newHoldPosix(t *testing.T, hold time.Duration) (*Posix, string) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("storage/posix needs root (trusted.* xattrs); skipping")
+	}
+	dir := filepath.Join(t.TempDir(), "export")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	p, err := New(Config{Directory: dir, HoldUnlinked: hold})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { p.Close() })
+	return p, dir
+}
+
+func parked(t *testing.T, dir string) []string {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(dir, vfs.ReservedName, metaUnlink))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, e := range ents {
+		names = append(names, e.Name())
+	}
+	return names
+}
+
+// TestUnlinkHoldUndo: an unlink with vfs.UnlinkHold removes the name and
+// makes the GFID unusable like any unlink, yet an undo (vfs.UnlinkUndo)
+// brings the object back whole under its name (as a replicated unlink
+// that lost a lock race needs), after which it is an ordinary indexed
+// file again.
+func TestUnlinkHoldUndo(t *testing.T) {
+	p, dir := newHoldPosix(t, time.Hour)
+	ctx := context.Background()
+	hold := vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold)
+	f, fh, e := p.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o640, Flags: syscall.O_RDWR})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	p.Write(ctx, f.GFID, fh, []byte("precious"), 0)
+	p.Release(ctx, f.GFID, fh)
+	const key = XattrPendingPrefix + "c1"
+	one := []byte{0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}
+	p.XattrOp(ctx, f.GFID, vfs.XattrAddArray32, map[string][]byte{key: one})
+
+	if e := p.Unlink(hold, vfs.RootGFID, "f"); e != 0 {
+		t.Fatalf("held unlink: %v", e)
+	}
+	if _, e := p.Lookup(ctx, vfs.RootGFID, "f"); e != syscall.ENOENT {
+		t.Fatalf("lookup after the unlink: %v", e)
+	}
+	if _, e := p.GetAttr(ctx, f.GFID, 0); e != syscall.ESTALE {
+		t.Fatalf("getattr by GFID of a held object: %v, want ESTALE", e)
+	}
+	if _, e := p.Open(ctx, f.GFID, syscall.O_RDONLY); e != syscall.ESTALE {
+		t.Fatalf("open by GFID of a held object: %v, want ESTALE", e)
+	}
+	if got := parked(t, dir); len(got) != 1 || got[0] != f.GFID.String() {
+		t.Fatalf("parked: %v", got)
+	}
+
+	undo := vfs.WithUnlinkFlags(ctx, vfs.UnlinkUndo)
+	if e := p.Unlink(undo, vfs.RootGFID, "g"); e != syscall.ESTALE {
+		t.Fatalf("undo of a name never unlinked: %v, want ESTALE", e)
+	}
+	if e := p.Unlink(undo, vfs.RootGFID, "f"); e != 0 {
+		t.Fatalf("undo: %v", e)
+	}
+	a, e := p.Lookup(ctx, vfs.RootGFID, "f")
+	if e != 0 || a.GFID != f.GFID || a.Size != 8 || a.Mode&0o777 != 0o640 {
+		t.Fatalf("after the undo: %+v %v", a, e)
+	}
+	if e := p.Unlink(undo, vfs.RootGFID, "f"); e != syscall.ESTALE {
+		t.Fatalf("a second undo: %v, want ESTALE", e)
+	}
+	buf := make([]byte, 16)
+	if n, e := p.Read(ctx, f.GFID, 0, buf, 0); e != 0 || string(buf[:n]) != "precious" {
+		t.Fatalf("content after the undo: %q %v", buf[:n], e)
+	}
+	if v, e := p.GetXattr(ctx, f.GFID, key); e != 0 || string(v) != string(one) {
+		t.Fatalf("changelog after the undo: %x %v", v, e)
+	}
+	if gs, _ := p.DirtyGFIDs(); len(gs) != 1 || gs[0] != f.GFID {
+		t.Fatalf("dirty index after the undo: %v", gs)
+	}
+	if got := parked(t, dir); len(got) != 0 {
+		t.Fatalf("still parked after the undo: %v", got)
+	}
+	// A name of an object with other names: undone as well.
+	if _, e := p.Link(ctx, f.GFID, vfs.RootGFID, "second"); e != 0 {
+		t.Fatal(e)
+	}
+	if e := p.Unlink(hold, vfs.RootGFID, "second"); e != 0 {
+		t.Fatal(e)
+	}
+	if got := parked(t, dir); len(got) != 0 {
+		t.Fatalf("an object with a name left was parked: %v", got)
+	}
+	if e := p.Unlink(undo, vfs.RootGFID, "second"); e != 0 {
+		t.Fatalf("undo of a hard link: %v", e)
+	}
+	if a, e := p.Lookup(ctx, vfs.RootGFID, "second"); e != 0 || a.GFID != f.GFID || a.Nlink != 2 {
+		t.Fatalf("hard link after its undo: %+v %v", a, e)
+	}
+	if e := p.Unlink(ctx, vfs.RootGFID, "second"); e != 0 {
+		t.Fatal(e)
+	}
+	// Indexed again: a plain unlink now frees it at once.
+	if e := p.Unlink(ctx, vfs.RootGFID, "f"); e != 0 {
+		t.Fatal(e)
+	}
+	if _, e := p.GetAttr(ctx, f.GFID, 0); e != syscall.ESTALE {
+		t.Fatalf("after the plain unlink: %v", e)
+	}
+	if got := parked(t, dir); len(got) != 0 {
+		t.Fatalf("parked after a plain unlink: %v", got)
+	}
+	if gs, _ := p.DirtyGFIDs(); len(gs) != 0 {
+		t.Fatalf("dirty index after the plain unlink: %v", gs)
+	}
+}
+
+// TestUnlinkHoldExpires: a hold ends on its own, freeing the object (and
+// its dirty mark); one still open stays until its last release; a link
+// after the hold finds nothing. Hard links keep the object anyway.
+func TestUnlinkHoldExpires(t *testing.T) {
+	p, dir := newHoldPosix(t, 50*time.Millisecond)
+	ctx := context.Background()
+	hold := vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold)
+	mk := func(name string) vfs.GFID {
+		f, fh, e := p.Create(ctx, vfs.RootGFID, name, &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+		if e != 0 {
+			t.Fatal(e)
+		}
+		p.Write(ctx, f.GFID, fh, []byte(name), 0)
+		p.Release(ctx, f.GFID, fh)
+		return f.GFID
+	}
+	gone := mk("gone")
+	p.XattrOp(ctx, gone, vfs.XattrAddArray32, map[string][]byte{XattrPendingPrefix + "c0": {0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0}})
+	open := mk("open")
+	fh, e := p.Open(ctx, open, syscall.O_RDONLY)
+	if e != 0 {
+		t.Fatal(e)
+	}
+	linked := mk("linked")
+	if _, e := p.Link(ctx, linked, vfs.RootGFID, "other"); e != 0 {
+		t.Fatal(e)
+	}
+	for _, n := range []string{"gone", "open", "linked"} {
+		if e := p.Unlink(hold, vfs.RootGFID, n); e != 0 {
+			t.Fatal(n, e)
+		}
+	}
+	if got := parked(t, dir); len(got) != 2 {
+		t.Fatalf("parked: %v, want gone and open", got)
+	}
+	// The open handle still reads, as after any unlink of an open file.
+	buf := make([]byte, 8)
+	if n, e := p.Read(ctx, open, fh, buf, 0); e != 0 || string(buf[:n]) != "open" {
+		t.Fatalf("read through the open handle: %q %v", buf[:n], e)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for len(parked(t, dir)) != 1 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if got := parked(t, dir); len(got) != 1 || got[0] != open.String() {
+		t.Fatalf("after the hold: parked %v, want only the open file", got)
+	}
+	if gs, _ := p.DirtyGFIDs(); len(gs) != 0 {
+		t.Fatalf("dirty index keeps an expired hold: %v", gs)
+	}
+	if _, e := p.Link(ctx, gone, vfs.RootGFID, "gone"); e != syscall.ESTALE {
+		t.Fatalf("link after the hold: %v, want ESTALE", e)
+	}
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkUndo), vfs.RootGFID, "gone"); e != syscall.ESTALE {
+		t.Fatalf("undo after the hold: %v, want ESTALE", e)
+	}
+	// Name records end with the hold too, parked object or not.
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkUndo), vfs.RootGFID, "linked"); e == 0 {
+		t.Fatal("undo of a name whose hold ended succeeded")
+	}
+	p.Release(ctx, open, fh)
+	if got := parked(t, dir); len(got) != 0 {
+		t.Fatalf("after the last release: parked %v", got)
+	}
+	if a, e := p.GetAttr(ctx, linked, 0); e != 0 || a.Nlink != 1 {
+		t.Fatalf("the hard-linked file: %+v %v", a, e)
+	}
+}
+
+// TestUnlinkHoldRestart: objects held when the brick stops are gone at the
+// next start, as files unlinked while open are.
+func TestUnlinkHoldRestart(t *testing.T) {
+	p, dir := newHoldPosix(t, time.Hour)
+	ctx := context.Background()
+	f, fh, _ := p.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	p.Release(ctx, f.GFID, fh)
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold), vfs.RootGFID, "f"); e != 0 {
+		t.Fatal(e)
+	}
+	p.Close()
+	p2, err := New(Config{Directory: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p2.Close()
+	if got := parked(t, dir); len(got) != 0 {
+		t.Fatalf("parked after a restart: %v", got)
+	}
+	if _, e := p2.Link(ctx, f.GFID, vfs.RootGFID, "f"); e != syscall.ESTALE {
+		t.Fatalf("link after a restart: %v", e)
+	}
+}
