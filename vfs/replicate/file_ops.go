@@ -325,24 +325,22 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 		return 0
 	}
 	// The last release ends the eager transaction in the same request:
-	// release, post-op, unlock (after the name unlocks of the create,
-	// typically, which travel in front).
+	// release, post-op, unlock, queued to travel with this client's next
+	// request to each child (releaseLater).
 	closing := r.closeMask(w)
-	ictx := internalCtx(ctx)
-	r.parallel(fc.opened|closing, func(i int) {
-		var ops []compound.Op
+	ops := make([][]compound.Op, len(r.children))
+	each(fc.opened|closing, func(i int) {
 		if fc.opened&(1<<i) != 0 {
-			ops = append(ops, compound.Release(gfid, fc.handles[i]))
+			ops[i] = append(ops[i], compound.Release(gfid, fc.handles[i]))
 		}
 		if closing&(1<<i) != 0 {
-			ops = append(ops, r.postOps(i, w)...)
+			ops[i] = append(ops[i], r.postOps(i, w)...)
 			for k := len(w.locks) - 1; k >= 0; k-- {
-				ops = append(ops, w.locks[k].unlockOp(w.owner))
+				ops[i] = append(ops[i], w.locks[k].unlockOp(w.owner))
 			}
 		}
-		r.runAllOn(ictx, i, ops)
 	})
-	r.finishClose(w)
+	r.releaseLater(ctx, fc.opened|closing, ops, w)
 	return 0
 }
 

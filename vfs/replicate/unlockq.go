@@ -40,6 +40,10 @@ type unlockTxn struct {
 	// done is closed once every child's share was sent (whatever the
 	// outcome).
 	done chan struct{}
+	// win, for the deferred end of an eager transaction (releaseLater),
+	// is the window those ops close: it is forgotten and its done channel
+	// closed with the transaction's.
+	win *window
 }
 
 // deferredUnlock is one transaction's unlocks on one child.
@@ -89,6 +93,69 @@ func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask
 		r.unlockTimer = time.AfterFunc(r.unlockDelay, r.unlockTimeout)
 	}
 	r.mu.Unlock()
+}
+
+// releaseLater queues the last release of a file, the post-op and the
+// unlock that end its eager transaction w (ops[i] for child i, on the
+// children in mask) like deferred entry unlocks: they travel in front of
+// the next request to each child (typically the next create of a burst
+// of small files) instead of costing a request of their own. Nothing in
+// them is urgent: the handles are this client's, a late post-op leaves a
+// copy marked dirty a little longer, and whoever waits for the lock (this
+// client's next transaction on the file, a heal, another client) gets it
+// within entryUnlockDelay, or at once when it is this client
+// (sendWindowNow).
+func (r *Replicate) releaseLater(ctx context.Context, mask uint64, ops [][]compound.Op, w *window) {
+	txn := &unlockTxn{
+		ctx:    context.WithoutCancel(ctx),
+		client: vfs.CallerFrom(ctx).Client,
+		left:   bits.OnesCount64(mask),
+		done:   make(chan struct{}),
+		win:    w,
+	}
+	r.mu.Lock()
+	r.wg.Add(1)
+	if w != nil {
+		w.deferred = txn
+	}
+	if r.closed || mask == 0 {
+		r.mu.Unlock()
+		if mask == 0 {
+			r.finishDeferred([]*deferredUnlock{{txn: txn}})
+			return
+		}
+		r.parallel(mask, func(i int) { r.sendDeferred(i, []*deferredUnlock{{txn, ops[i]}}) })
+		return
+	}
+	each(mask, func(i int) {
+		r.deferred[i] = append(r.deferred[i], &deferredUnlock{txn, ops[i]})
+		r.deferredN++
+	})
+	if r.unlockTimer == nil {
+		r.wg.Add(1) // Close waits for the timer's function too
+		r.unlockTimer = time.AfterFunc(r.unlockDelay, r.unlockTimeout)
+	}
+	r.mu.Unlock()
+}
+
+// sendWindowNow sends the queued end of window w's transaction, if it is
+// still queued, rather than let this client wait for the timer.
+func (r *Replicate) sendWindowNow(w *window) {
+	r.mu.Lock()
+	t := w.deferred
+	r.mu.Unlock()
+	if t == nil {
+		return
+	}
+	only := map[*unlockTxn]bool{t: true}
+	taken := make([][]*deferredUnlock, len(r.children))
+	var mask uint64
+	for i := range r.children {
+		if taken[i] = r.takeDeferred(i, "", only, 0); len(taken[i]) > 0 {
+			mask |= 1 << i
+		}
+	}
+	r.parallel(mask, func(i int) { r.sendDeferred(i, taken[i]) })
 }
 
 // unlockTimeout sends the unlocks no request took in time.
@@ -200,6 +267,13 @@ func (r *Replicate) finishDeferred(ds []*deferredUnlock) {
 			}
 		}
 		close(t.done)
+		if w := t.win; w != nil {
+			w.deferred = nil
+			if r.windows[w.key] == w {
+				delete(r.windows, w.key)
+			}
+			close(w.done)
+		}
 		r.wg.Done()
 	}
 }

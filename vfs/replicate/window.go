@@ -53,6 +53,7 @@ type window struct {
 	closeStarted bool // closeWindow launched
 	timer        *time.Timer
 	done         chan struct{} // closed when post-op and unlock are done
+	deferred     *unlockTxn    // its queued post-op and unlock (releaseLater)
 
 	// spans orders overlapping operations of this client on the inode:
 	// two writes to the same bytes sent in parallel could land in
@@ -89,6 +90,7 @@ func (r *Replicate) acquire(ctx context.Context, gfid vfs.GFID, k kind) (*window
 		if w != nil && w.closing {
 			done := w.done
 			r.mu.Unlock()
+			r.sendWindowNow(w)
 			select {
 			case <-done:
 			case <-ctx.Done():
@@ -391,7 +393,13 @@ func (r *Replicate) finishClose(w *window) {
 // post-op is done: used by fsync, and by heals of this client, which
 // would otherwise wait for this client's own eager lock.
 func (r *Replicate) flushWindow(ctx context.Context, gfid vfs.GFID, k kind) {
+	r.mu.Lock()
+	w := r.windows[winKey{gfid, windowKind(k)}]
+	r.mu.Unlock()
 	if done := r.endWindow(gfid, k); done != nil {
+		if w != nil {
+			r.sendWindowNow(w) // ended by a release, queued (releaseLater)
+		}
 		select {
 		case <-done:
 		case <-ctx.Done():
