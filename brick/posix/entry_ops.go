@@ -429,11 +429,13 @@ func (p *Posix) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, new
 	}
 	p.mu.Unlock()
 	if orphan {
-		// Linked back from .cairn/unlink: it is an indexed file again.
+		// Linked back from .cairn/unlink: it is an indexed file again,
+		// in the heal index too if its counters are not all zero.
 		if idx, err := p.indexDir(gfid, true); err == nil {
 			_ = sys.Renameat2(p.unlinkFD, gfid.String(), idx, gfid.String(), 0)
 			sys.Close(idx)
 		}
+		p.updateDirty(o.fd, gfid, nil)
 	}
 	if e := o.restat(); e != 0 {
 		return vfs.Attr{}, e
@@ -588,7 +590,11 @@ func (p *Posix) holdIfUnlinked(g vfs.GFID, st *sys.Stat_t) {
 		}
 		p.mu.Unlock()
 		p.dropIfUnlinked(g, st)
+		return
 	}
+	// Out of the heal index while unlinked, as any unlinked object; an
+	// undo lists it again if its counters say so (Link).
+	p.clearDirty(g)
 }
 
 // hold is one held object's timer (guarded by Posix.mu).
@@ -615,7 +621,6 @@ func (p *Posix) expireHeld(g vfs.GFID, h *hold) {
 	if drop {
 		_ = sys.Unlinkat(p.unlinkFD, g.String(), 0)
 	}
-	p.clearDirty(g)
 }
 
 // heldOnly reports whether g is parked by a hold only (nobody has it open).

@@ -76,6 +76,9 @@ func TestUnlinkHoldUndo(t *testing.T) {
 	if got := parked(t, dir); len(got) != 1 || got[0] != f.GFID.String() {
 		t.Fatalf("parked: %v", got)
 	}
+	if gs, _ := p.DirtyGFIDs(); len(gs) != 0 {
+		t.Fatalf("a held object stays in the dirty index: %v", gs)
+	}
 
 	undo := vfs.WithUnlinkFlags(ctx, vfs.UnlinkUndo)
 	if e := p.Unlink(undo, vfs.RootGFID, "g"); e != syscall.ESTALE {
