@@ -424,6 +424,7 @@ func (r *Replicate) Symlink(ctx context.Context, parent vfs.GFID, name, target s
 
 // Link adds a name for gfid on every child (a hard link keeps one GFID).
 func (r *Replicate) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, newName string) (vfs.Attr, syscall.Errno) {
+	r.awaitQueuedEnd(ctx, gfid)
 	if e := checkEntryName(newParent, newName); e != 0 {
 		return vfs.Attr{}, e
 	}

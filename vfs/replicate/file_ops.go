@@ -71,6 +71,7 @@ func (r *Replicate) newFD(gfid vfs.GFID, flags uint32, dir bool, handles []vfs.H
 // Open opens gfid on every reachable child. O_TRUNC is not sent to the
 // children: truncation is a data transaction, done after the open.
 func (r *Replicate) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle, syscall.Errno) {
+	r.awaitQueuedEnd(ctx, gfid)
 	up := r.upMask()
 	handles := make([]vfs.Handle, len(r.children))
 	errs := make([]syscall.Errno, len(r.children))
@@ -105,6 +106,9 @@ func (r *Replicate) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.
 // Read reads from a child holding a good copy, falling back to another
 // good copy when that child cannot be reached.
 func (r *Replicate) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
+	if fh == 0 {
+		r.awaitQueuedEnd(ctx, gfid)
+	}
 	fc, e := r.checkFD(fh)
 	if e != 0 {
 		return 0, e
@@ -219,6 +223,9 @@ const pageSize = 4096
 
 // Write writes to every active child in a data transaction.
 func (r *Replicate) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
+	if fh == 0 {
+		r.awaitQueuedEnd(ctx, gfid)
+	}
 	fc, e := r.checkFD(fh)
 	if e != 0 {
 		return 0, e
@@ -362,6 +369,9 @@ func firstErr(errs []syscall.Errno, mask uint64) syscall.Errno {
 // SetAttr changes attributes: a size change is a data transaction, the
 // rest a metadata transaction; both may be needed.
 func (r *Replicate) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs.SetAttrIn) (vfs.Attr, syscall.Errno) {
+	if fh == 0 {
+		r.awaitQueuedEnd(ctx, gfid)
+	}
 	fc, e := r.checkFD(fh)
 	if e != 0 {
 		return vfs.Attr{}, e

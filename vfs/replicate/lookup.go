@@ -199,6 +199,9 @@ func (r *Replicate) mergeAttr(gfid vfs.GFID, st *inodeState, have uint64, attrs 
 // changelog it asks only the read child; otherwise it asks every child
 // and reads the changelog at the same time.
 func (r *Replicate) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vfs.Attr, syscall.Errno) {
+	if fh == 0 {
+		r.awaitQueuedEnd(ctx, gfid)
+	}
 	fc := r.fd(fh)
 	if st := r.cachedState(gfid); st != nil && time.Since(st.at) < r.cfg.StateTTL {
 		both := st.readable[dataKind] & st.readable[metaKind] & st.exists & r.upMask()

@@ -158,6 +158,27 @@ func (r *Replicate) sendWindowNow(w *window) {
 	r.parallel(mask, func(i int) { r.sendDeferred(i, taken[i]) })
 }
 
+// awaitQueuedEnd sends the queued end of gfid's last transaction, if one
+// is queued (releaseLater), and waits for it, so that what this client
+// does next by GFID sees the bricks after its last close: a file unlinked
+// while open must be gone (ESTALE) once closed, not still held open by a
+// brick handle whose release waits in the queue.
+func (r *Replicate) awaitQueuedEnd(ctx context.Context, gfid vfs.GFID) {
+	r.mu.Lock()
+	w := r.windows[winKey{gfid, windowKind(dataKind)}]
+	if w == nil || w.deferred == nil {
+		r.mu.Unlock()
+		return
+	}
+	done := w.done
+	r.mu.Unlock()
+	r.sendWindowNow(w)
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
+}
+
 // unlockTimeout sends the unlocks no request took in time.
 func (r *Replicate) unlockTimeout() {
 	defer r.wg.Done()

@@ -361,3 +361,29 @@ func TestDeferredBatchBound(t *testing.T) {
 		c.mu.Unlock()
 	}
 }
+
+// TestReleaseLaterUnlinkedFile: a file unlinked while open is gone for
+// this client once closed, although the release that lets the bricks
+// drop it waits in the queue: access by GFID sends it first.
+func TestReleaseLaterUnlinkedFile(t *testing.T) {
+	e, _ := countedEnv(t)
+	r := e.r
+	r.unlockDelay = time.Minute
+	a, fh, errno := r.Create(e.ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	e.must("create", errno)
+	_, errno = r.Write(e.ctx, a.GFID, fh, []byte("data"), 0)
+	e.must("write", errno)
+	e.must("unlink", r.Unlink(e.ctx, vfs.RootGFID, "f"))
+	e.must("release", r.Release(e.ctx, a.GFID, fh))
+	start := time.Now()
+	if _, errno := r.GetAttr(e.ctx, a.GFID, 0); errno != syscall.ESTALE && errno != syscall.ENOENT {
+		t.Errorf("getattr after the last close of an unlinked file: %v", errno)
+	}
+	if _, errno := r.Open(e.ctx, a.GFID, syscall.O_RDONLY); errno != syscall.ESTALE && errno != syscall.ENOENT {
+		t.Errorf("open after the last close of an unlinked file: %v", errno)
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("took %v: waited for the timer", took)
+	}
+	e.compareBricks()
+}

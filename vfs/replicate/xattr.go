@@ -10,6 +10,7 @@ import (
 // GetXattr reads from a good copy. cairn's own trusted.cairn.* xattrs are
 // invisible through replicate (ENODATA).
 func (r *Replicate) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([]byte, syscall.Errno) {
+	r.awaitQueuedEnd(ctx, gfid)
 	if r.isReservedXattr(name) {
 		return nil, syscall.ENODATA
 	}
@@ -29,6 +30,7 @@ func (r *Replicate) GetXattr(ctx context.Context, gfid vfs.GFID, name string) ([
 
 // ListXattr lists from a good copy, without cairn's own xattrs.
 func (r *Replicate) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, syscall.Errno) {
+	r.awaitQueuedEnd(ctx, gfid)
 	var exclude uint64
 	for {
 		c, _, e := r.readChild(ctx, gfid, metaKind, exclude)
@@ -55,6 +57,7 @@ func (r *Replicate) ListXattr(ctx context.Context, gfid vfs.GFID) ([]string, sys
 
 // SetXattr sets an xattr on every copy in a metadata transaction.
 func (r *Replicate) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value []byte, flags uint32) syscall.Errno {
+	r.awaitQueuedEnd(ctx, gfid)
 	if r.isReservedXattr(name) {
 		return syscall.EPERM
 	}
@@ -66,6 +69,7 @@ func (r *Replicate) SetXattr(ctx context.Context, gfid vfs.GFID, name string, va
 
 // RemoveXattr removes an xattr from every copy in a metadata transaction.
 func (r *Replicate) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) syscall.Errno {
+	r.awaitQueuedEnd(ctx, gfid)
 	if r.isReservedXattr(name) {
 		return syscall.EPERM
 	}
