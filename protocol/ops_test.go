@@ -32,6 +32,7 @@ func TestOpRoundTrip(t *testing.T) {
 		compound.Unlink(p, "u"),
 		compound.UnlinkHeld(p, "h"),
 		compound.UnlinkUndo(p, "h"),
+		compound.UnlinkCommit(p, "h"),
 		compound.Rmdir(p, "r"),
 		compound.Rename(p, "old", q, "new", vfs.RenameNoReplace),
 		compound.Open(g, uint32(syscall.O_RDWR)),

@@ -35,6 +35,10 @@ const (
 	// sends it to the bricks where its unlink went through when another
 	// client held the name's lock on some other brick.
 	UnlinkUndo
+	// UnlinkCommit says that an earlier held Unlink of the same name will
+	// not be undone: the brick may free the object now rather than when
+	// the hold ends. It removes nothing and always succeeds.
+	UnlinkCommit
 )
 
 // WithUnlinkFlags returns a context carrying Unlink flags.

@@ -459,8 +459,12 @@ func (p *Posix) Unlink(ctx context.Context, parent vfs.GFID, name string) syscal
 		return e
 	}
 	flags := vfs.UnlinkFlagsFrom(ctx)
-	if flags&vfs.UnlinkUndo != 0 {
+	switch {
+	case flags&vfs.UnlinkUndo != 0:
 		return p.undoUnlink(ctx, parent, name)
+	case flags&vfs.UnlinkCommit != 0:
+		p.commitUnlink(parent, name)
+		return 0
 	}
 	po, e := p.resolveDir(parent)
 	if e != 0 {
@@ -529,6 +533,22 @@ func (p *Posix) rememberHeld(parent vfs.GFID, name string, g vfs.GFID) {
 	h := heldName{parent, name, g, now}
 	p.heldNames[nameKey{parent, name}] = h
 	p.heldOrder = append(p.heldOrder, h)
+}
+
+// commitUnlink ends the hold of the last held unlink of parent/name, if
+// any: the object goes now (or at its last Release).
+func (p *Posix) commitUnlink(parent vfs.GFID, name string) {
+	k := nameKey{parent, name}
+	p.mu.Lock()
+	r, ok := p.heldNames[k]
+	if ok {
+		delete(p.heldNames, k)
+	}
+	h := p.held[r.gfid]
+	p.mu.Unlock()
+	if ok && h != nil && h.timer.Stop() {
+		p.expireHeld(r.gfid, h)
+	}
 }
 
 // undoUnlink links back the object a held unlink of parent/name removed,

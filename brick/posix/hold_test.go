@@ -141,6 +141,43 @@ func TestUnlinkHoldUndo(t *testing.T) {
 	}
 }
 
+// TestUnlinkHoldCommit: a commit frees a held object at once (and only
+// that name's), after which there is nothing to undo.
+func TestUnlinkHoldCommit(t *testing.T) {
+	p, dir := newHoldPosix(t, time.Hour)
+	ctx := context.Background()
+	hold := vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold)
+	var gs []vfs.GFID
+	for _, n := range []string{"a", "b"} {
+		f, fh, e := p.Create(ctx, vfs.RootGFID, n, &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+		if e != 0 {
+			t.Fatal(e)
+		}
+		p.Release(ctx, f.GFID, fh)
+		if e := p.Unlink(hold, vfs.RootGFID, n); e != 0 {
+			t.Fatal(e)
+		}
+		gs = append(gs, f.GFID)
+	}
+	commit := vfs.WithUnlinkFlags(ctx, vfs.UnlinkCommit)
+	if e := p.Unlink(commit, vfs.RootGFID, "a"); e != 0 {
+		t.Fatalf("commit: %v", e)
+	}
+	if e := p.Unlink(commit, vfs.RootGFID, "never"); e != 0 {
+		t.Fatalf("commit of a name never held: %v", e)
+	}
+	if got := parked(t, dir); len(got) != 1 || got[0] != gs[1].String() {
+		t.Fatalf("parked after committing a: %v, want only b", got)
+	}
+	undo := vfs.WithUnlinkFlags(ctx, vfs.UnlinkUndo)
+	if e := p.Unlink(undo, vfs.RootGFID, "a"); e != syscall.ESTALE {
+		t.Fatalf("undo after the commit: %v, want ESTALE", e)
+	}
+	if e := p.Unlink(undo, vfs.RootGFID, "b"); e != 0 {
+		t.Fatalf("undo of the other name: %v", e)
+	}
+}
+
 // TestUnlinkHoldExpires: a hold ends on its own, freeing the object (and
 // its dirty mark); one still open stays until its last release; a link
 // after the hold finds nothing. Hard links keep the object anyway.

@@ -15,7 +15,7 @@ import (
 // TestUnlinkUndoOverNetwork runs the undo of a replicated unlink against
 // brick processes: another client holds the name's entry lock on brick 2
 // only, so the unlink that travelled with its lock to brick 1 is undone
-// there (the brick held the object, the hold flag having crossed the
+// there (the brick held the object: the hold and undo flags cross the
 // wire) and done again once the lock is free. While it waits, both
 // bricks show the file with its content; afterwards neither does, and
 // the exports are identical.
@@ -36,15 +36,17 @@ func TestUnlinkUndoOverNetwork(t *testing.T) {
 	m.top.Release(ctx, a.GFID, fh)
 	m.r.FlushTransactions(ctx)
 
-	// An uncontended unlink first: the object is held (parked in
-	// .cairn/unlink) on both bricks, which shows the flag reached them.
+	// An uncontended unlink first: the bricks hold the object until the
+	// commit that travels with the name unlock frees it, well before the
+	// hold's 10 s.
 	b, fh, e := m.top.Create(ctx, vfs.RootGFID, "plain", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY})
 	must(t, "create", e)
 	m.top.Release(ctx, b.GFID, fh)
 	must(t, "unlink", m.top.Unlink(ctx, vfs.RootGFID, "plain"))
+	m.r.FlushTransactions(ctx)
 	for _, br := range []*harness.Brick{b1, b2} {
-		if _, err := os.Lstat(filepath.Join(br.Dir, vfs.ReservedName, "unlink", b.GFID.String())); err != nil {
-			t.Errorf("%s: the unlinked object is not held: %v", br.Dir, err)
+		if _, err := os.Lstat(filepath.Join(br.Dir, vfs.ReservedName, "unlink", b.GFID.String())); !os.IsNotExist(err) {
+			t.Errorf("%s: the unlinked object is still held after the commit: %v", br.Dir, err)
 		}
 	}
 

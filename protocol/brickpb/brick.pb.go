@@ -1754,7 +1754,8 @@ type UnlinkRequest struct {
 	Name   []byte                 `protobuf:"bytes,2,opt,name=name,proto3" json:"name,omitempty"`
 	// flags: 1 = hold (vfs.UnlinkHold): the unlink can be undone for a
 	// while; 2 = undo (vfs.UnlinkUndo): link back what a held unlink of the
-	// same name removed.
+	// same name removed; 4 = commit (vfs.UnlinkCommit): it will not be
+	// undone, free it now.
 	Flags         uint32 `protobuf:"varint,3,opt,name=flags,proto3" json:"flags,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache

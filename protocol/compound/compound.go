@@ -306,6 +306,12 @@ func UnlinkHeld(parent vfs.GFID, name string) Op {
 func UnlinkUndo(parent vfs.GFID, name string) Op {
 	return Op{Kind: OpUnlink, GFID: parent, Name: name, Flags: vfs.UnlinkUndo}
 }
+
+// UnlinkCommit ends the hold of an UnlinkHeld of the same name
+// (vfs.UnlinkCommit).
+func UnlinkCommit(parent vfs.GFID, name string) Op {
+	return Op{Kind: OpUnlink, GFID: parent, Name: name, Flags: vfs.UnlinkCommit}
+}
 func Rmdir(parent vfs.GFID, name string) Op { return Op{Kind: OpRmdir, GFID: parent, Name: name} }
 func Rename(oldParent vfs.GFID, oldName string, newParent vfs.GFID, newName string, flags uint32) Op {
 	return Op{Kind: OpRename, GFID: oldParent, Name: oldName, NewParent: newParent, NewName: newName, Flags: flags}

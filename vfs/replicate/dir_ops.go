@@ -104,7 +104,7 @@ func (r *Replicate) entryTxn(ctx context.Context, names []entryKey, op entryOp) 
 	if !done {
 		r.parallel(locked, func(i int) { errs[i] = op.run(i) })
 	}
-	r.entryUnlockLater(ctx, names, locked&^downMask(errs, locked), owner, locks)
+	r.entryUnlockLater(ctx, names, locked&^downMask(errs, locked), owner, locks, op.after...)
 	succ := okMask(errs, locked)
 	// A child that could not be locked missed the operation too.
 	good := succ
@@ -133,6 +133,10 @@ type entryOp struct {
 	batch func(i int) []compound.Op
 	parse func(i int, res []compound.Result, e syscall.Errno) syscall.Errno
 	undo  func(i int)
+	// after are ops that travel with the name unlocks once the operation
+	// is done, in front of them (they should not fail: a failure costs
+	// the unlocks behind them a request each).
+	after []compound.Op
 }
 
 // plainOp wraps a function as an entryOp without a batch form.
@@ -467,6 +471,9 @@ func (r *Replicate) Unlink(ctx context.Context, parent vfs.GFID, name string) sy
 				r.log.Warn("undoing an unlink failed; the ordinary path follows", "parent", parent, "name", name, "child", r.children[i].name, "err", e)
 			}
 		},
+		// Once done, the bricks may free what they hold at once
+		// rather than after the hold (a deleted file's space).
+		after: []compound.Op{compound.UnlinkCommit(parent, name)},
 	}
 	_, _, e := r.entryTxn(ctx, []entryKey{{parent, name}}, op)
 	return e

@@ -30,12 +30,17 @@
 //     eager-lock and post-op-delay-secs), so a write stream costs one
 //     round trip per write; Create starts the new file's data transaction
 //     in its own request, so the first write costs one round trip too;
+//     the last close queues the release, post-op and unlock to travel in
+//     front of the next request to each child (the next create of a burst
+//     of small files), so a small file costs two requests per child;
 //   - entry: a directory that keeps changing keeps one entry pre-op (an
 //     "entry window", held by an entry lock in a domain of its own that
 //     only entry self-heal's whole-directory lock conflicts with); each
 //     namespace operation then only takes its name locks, and creations
-//     send the name lock and the creation in one request (undone and
-//     redone the slow way if another client holds the lock somewhere);
+//     and unlinks send the name lock and the operation in one request
+//     (undone and redone the slow way if another client holds the lock
+//     somewhere; bricks hold what such an unlink removes, so that it can
+//     be undone);
 //     the name unlocks then travel in front of the next request to each
 //     child (the release of the new file, the next create), or on their
 //     own after a couple of milliseconds;

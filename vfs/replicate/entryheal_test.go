@@ -3,6 +3,8 @@ package replicate
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -230,9 +232,10 @@ func TestUnlinkOneRequest(t *testing.T) {
 	for _, b := range e.bricks {
 		b.setHook(func(ctx context.Context, op string) syscall.Errno {
 			if op == "Unlink" {
-				if vfs.UnlinkFlagsFrom(ctx)&vfs.UnlinkHold != 0 {
+				switch vfs.UnlinkFlagsFrom(ctx) {
+				case vfs.UnlinkHold:
 					held.Add(1)
-				} else {
+				case 0:
 					plain.Add(1)
 				}
 			}
@@ -251,5 +254,10 @@ func TestUnlinkOneRequest(t *testing.T) {
 	if errno := e.r.Unlink(e.ctx, vfs.RootGFID, "f0"); errno != syscall.ENOENT {
 		t.Errorf("unlink of a missing name: %v", errno)
 	}
-	e.compareBricks()
+	e.compareBricks() // sends the name unlocks, and the commits with them
+	for _, b := range e.bricks {
+		if ents, _ := os.ReadDir(filepath.Join(b.dir, vfs.ReservedName, "unlink")); len(ents) != 0 {
+			t.Errorf("%s: %d objects still held after the commits", b.name, len(ents))
+		}
+	}
 }

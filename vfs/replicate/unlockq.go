@@ -52,14 +52,19 @@ type deferredUnlock struct {
 	ops []compound.Op
 }
 
-// entryUnlockLater releases name locks: it queues the unlocks on every
-// child in mask, recording the names as being released until they are
-// sent.
-func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask, owner uint64, locks []lockReq) {
+// entryUnlockLater releases name locks: it queues the unlocks (and the
+// operation's after ops) on every child in mask, recording the names as
+// being released until they are sent.
+func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask, owner uint64, locks []lockReq, after ...compound.Op) {
 	if mask == 0 {
 		return
 	}
-	ops := make([]compound.Op, 0, len(locks))
+	// The after ops go first, while the names are still locked: a brick
+	// too old to know an Unlink flag takes UnlinkCommit for an unlink,
+	// which must then find nothing (ENOENT), not a file another client
+	// made under the name once it was free.
+	ops := make([]compound.Op, 0, len(locks)+len(after))
+	ops = append(ops, after...)
 	for k := len(locks) - 1; k >= 0; k-- {
 		ops = append(ops, locks[k].unlockOp(owner))
 	}
