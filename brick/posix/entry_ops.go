@@ -576,15 +576,11 @@ func (p *Posix) undoUnlink(ctx context.Context, parent vfs.GFID, name string) sy
 // then a GFID that is neither open nor linked resolves to ESTALE, as a
 // deleted one does. Callers hold g's stripe.
 func (p *Posix) holdIfUnlinked(g vfs.GFID, st *sys.Stat_t) {
-	idx, err := p.indexDir(g, false)
-	if err != nil {
+	idx, ok := p.onlyIndexLeft(g, st)
+	if !ok {
 		return
 	}
 	defer sys.Close(idx)
-	var ist sys.Stat_t
-	if sys.Fstatat(idx, g.String(), &ist) != nil || ist.Ino != st.Ino || ist.Dev != st.Dev || ist.Nlink > 1 {
-		return
-	}
 	p.anon.drop(g)
 	p.mu.Lock()
 	if p.closed {
@@ -650,19 +646,31 @@ func (p *Posix) heldOnly(g vfs.GFID) bool {
 	return p.held[g] != nil && p.openCount[g] <= 0
 }
 
+// onlyIndexLeft opens g's index directory if the index link is all that is
+// left of the object whose stat before the unlink was st (callers close
+// it).
+func (p *Posix) onlyIndexLeft(g vfs.GFID, st *sys.Stat_t) (int, bool) {
+	idx, err := p.indexDir(g, false)
+	if err != nil {
+		return -1, false
+	}
+	var ist sys.Stat_t
+	if sys.Fstatat(idx, g.String(), &ist) != nil || ist.Ino != st.Ino || ist.Dev != st.Dev || ist.Nlink > 1 {
+		sys.Close(idx)
+		return -1, false
+	}
+	return idx, true
+}
+
 // dropIfUnlinked removes g's index link once its last client-visible name
 // is gone (st is the file's stat before that). A file still open is parked
 // in .cairn/unlink until its last Release. Callers hold g's stripe.
 func (p *Posix) dropIfUnlinked(g vfs.GFID, st *sys.Stat_t) {
-	idx, err := p.indexDir(g, false)
-	if err != nil {
+	idx, ok := p.onlyIndexLeft(g, st)
+	if !ok {
 		return
 	}
 	defer sys.Close(idx)
-	var ist sys.Stat_t
-	if sys.Fstatat(idx, g.String(), &ist) != nil || ist.Ino != st.Ino || ist.Dev != st.Dev || ist.Nlink > 1 {
-		return
-	}
 	p.anon.drop(g)
 	p.mu.Lock()
 	open := p.openCount[g] > 0

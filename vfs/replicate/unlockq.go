@@ -152,15 +152,7 @@ func (r *Replicate) sendWindowNow(w *window) {
 	if t == nil {
 		return
 	}
-	only := map[*unlockTxn]bool{t: true}
-	taken := make([][]*deferredUnlock, len(r.children))
-	var mask uint64
-	for i := range r.children {
-		if taken[i] = r.takeDeferred(i, "", only, 0); len(taken[i]) > 0 {
-			mask |= 1 << i
-		}
-	}
-	r.parallel(mask, func(i int) { r.sendDeferred(i, taken[i]) })
+	r.sendQueuedNow(map[*unlockTxn]bool{t: true})
 }
 
 // awaitQueuedEnd sends the queued end of gfid's last transaction, if one
@@ -182,6 +174,19 @@ func (r *Replicate) awaitQueuedEnd(ctx context.Context, gfid vfs.GFID) {
 	case <-done:
 	case <-ctx.Done():
 	}
+}
+
+// sendQueuedNow sends the queued shares of the transactions in only at
+// once, rather than after the timer.
+func (r *Replicate) sendQueuedNow(only map[*unlockTxn]bool) {
+	taken := make([][]*deferredUnlock, len(r.children))
+	var mask uint64
+	for i := range r.children {
+		if taken[i] = r.takeDeferred(i, "", only, 0); len(taken[i]) > 0 {
+			mask |= 1 << i
+		}
+	}
+	r.parallel(mask, func(i int) { r.sendDeferred(i, taken[i]) })
 }
 
 // unlockTimeout sends the unlocks no request took in time.
@@ -377,14 +382,7 @@ func (r *Replicate) waitEntryUnlocks(ctx context.Context, names []entryKey) {
 	if txns == nil {
 		return
 	}
-	taken := make([][]*deferredUnlock, len(r.children))
-	var mask uint64
-	for i := range r.children {
-		if taken[i] = r.takeDeferred(i, "", txns, 0); len(taken[i]) > 0 {
-			mask |= 1 << i
-		}
-	}
-	r.parallel(mask, func(i int) { r.sendDeferred(i, taken[i]) })
+	r.sendQueuedNow(txns)
 	for t := range txns {
 		select {
 		case <-t.done:
