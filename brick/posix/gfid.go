@@ -260,7 +260,7 @@ func (p *Posix) resolveDepth(g vfs.GFID, depth int) (*obj, syscall.Errno) {
 			// for everyone else, as it will be for good.
 			return nil, syscall.ESTALE
 		}
-		fd, err = sys.Openat(p.unlinkFD, g.String(), sys.O_PATH, 0)
+		fd, err = p.openParked(g)
 		if err == syscall.ENOENT {
 			return nil, syscall.ESTALE
 		}
@@ -463,10 +463,16 @@ func (p *Posix) listMeta(dirfd int) ([]sys.Dirent, error) {
 	}
 }
 
+// openParked opens (O_PATH) g's link in .cairn/unlink, never following it:
+// a parked client symlink is the object itself, as in the index.
+func (p *Posix) openParked(g vfs.GFID) (int, error) {
+	return sys.Openat(p.unlinkFD, g.String(), sys.O_PATH|sys.O_NOFOLLOW, 0)
+}
+
 // resolveParked opens g from .cairn/unlink, where unlinked objects still
 // open or held are parked (see holdIfUnlinked).
 func (p *Posix) resolveParked(g vfs.GFID) (*obj, syscall.Errno) {
-	fd, err := sys.Openat(p.unlinkFD, g.String(), sys.O_PATH|sys.O_NOFOLLOW, 0)
+	fd, err := p.openParked(g)
 	if err == syscall.ENOENT {
 		return nil, syscall.ESTALE
 	}

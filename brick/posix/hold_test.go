@@ -14,19 +14,7 @@ import (
 // newHoldPosix is newTestPosix with a short HoldUnlinked.
 func newHoldPosix(t *testing.T, hold time.Duration) (*Posix, string) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("storage/posix needs root (trusted.* xattrs); skipping")
-	}
-	dir := filepath.Join(t.TempDir(), "export")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	p, err := New(Config{Directory: dir, HoldUnlinked: hold})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { p.Close() })
-	return p, dir
+	return newTestPosixConfig(t, Config{HoldUnlinked: hold})
 }
 
 func parked(t *testing.T, dir string) []string {
@@ -268,5 +256,29 @@ func TestUnlinkHoldRestart(t *testing.T) {
 	}
 	if _, e := p2.Link(ctx, f.GFID, vfs.RootGFID, "f"); e != syscall.ESTALE {
 		t.Fatalf("link after a restart: %v", e)
+	}
+}
+
+// TestUnlinkHoldSymlink: a held symlink is parked and brought back as the
+// link itself, never followed (its target may point anywhere).
+func TestUnlinkHoldSymlink(t *testing.T) {
+	p, _ := newHoldPosix(t, time.Hour)
+	ctx := context.Background()
+	s, e := p.Symlink(ctx, vfs.RootGFID, "s", "/etc/passwd", &vfs.CreateIn{})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold), vfs.RootGFID, "s"); e != 0 {
+		t.Fatal(e)
+	}
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkUndo), vfs.RootGFID, "s"); e != 0 {
+		t.Fatalf("undo: %v", e)
+	}
+	a, e := p.Lookup(ctx, vfs.RootGFID, "s")
+	if e != 0 || a.GFID != s.GFID || a.Mode&syscall.S_IFMT != syscall.S_IFLNK {
+		t.Fatalf("symlink after the undo: %+v %v", a, e)
+	}
+	if target, e := p.Readlink(ctx, s.GFID); e != 0 || target != "/etc/passwd" {
+		t.Fatalf("readlink after the undo: %q %v", target, e)
 	}
 }

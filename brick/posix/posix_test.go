@@ -13,6 +13,12 @@ import (
 
 func newTestPosix(t testing.TB) (*Posix, string) {
 	t.Helper()
+	return newTestPosixConfig(t, Config{})
+}
+
+// newTestPosixConfig is newTestPosix with cfg (its Directory is set here).
+func newTestPosixConfig(t testing.TB, cfg Config) (*Posix, string) {
+	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("storage/posix needs root (trusted.* xattrs); skipping")
 	}
@@ -20,7 +26,8 @@ func newTestPosix(t testing.TB) (*Posix, string) {
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	p, err := New(Config{Directory: dir})
+	cfg.Directory = dir
+	p, err := New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
