@@ -106,17 +106,25 @@ func (m *mountState) fsOptions() *fs.Options {
 		NullPermissions: true,
 		RootStableAttr:  &fs.StableAttr{Ino: 1, Gen: 0},
 		MountOptions: fuse.MountOptions{
-			AllowOther:       o.AllowOther,
-			Options:          fuseOpts,
-			MaxWrite:         maxWrite,
-			MaxReadAhead:     readAhead,
-			MaxBackground:    o.MaxBackground,
-			FsName:           o.FsName,
-			Name:             subtype,
-			EnableLocks:      true,
-			DirectMount:      true,
-			DirectMountFlags: o.mountFlags(),
-			Debug:            o.Debug,
+			AllowOther:    o.AllowOther,
+			Options:       fuseOpts,
+			MaxWrite:      maxWrite,
+			MaxReadAhead:  readAhead,
+			MaxBackground: o.MaxBackground,
+			FsName:        o.FsName,
+			Name:          subtype,
+			EnableLocks:   true,
+			// The bricks clear setuid and setgid themselves on a write,
+			// truncate or chown (storage/posix's killPriv; chown(2) on
+			// the brick clears them for everyone), so the kernel need
+			// not fetch the attributes before every chown to compute
+			// the mode it would send along (fuse_setattr without
+			// handle_killpriv). That fetch would also send the
+			// setattrs write-behind holds.
+			ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV,
+			DirectMount:       true,
+			DirectMountFlags:  o.mountFlags(),
+			Debug:             o.Debug,
 		},
 	}
 	if o.Debug {

@@ -51,3 +51,26 @@ func UnlinkFlagsFrom(ctx context.Context) uint32 {
 	v, _ := ctx.Value(unlinkFlagsKey{}).(uint32)
 	return v
 }
+
+type attrsGuessKey struct{}
+
+// WithAttrsGuessNote returns a context in which a translator below can say
+// that the attributes it answers with were computed, not read from a
+// brick (MarkAttrsGuessed), and the flag it will set. performance/md-cache
+// must not keep such attributes: write-behind answers a setattr it holds
+// with what the file will look like once it is applied, and fields such
+// as ctime and blocks are only close to what the brick will have. Each
+// call makes a new flag; a translator that learns of a guess passes it on
+// to its own caller's note with MarkAttrsGuessed.
+func WithAttrsGuessNote(ctx context.Context) (context.Context, *bool) {
+	p := new(bool)
+	return context.WithValue(ctx, attrsGuessKey{}, p), p
+}
+
+// MarkAttrsGuessed records, in a context made by WithAttrsGuessNote, that
+// the attributes being answered were computed rather than read.
+func MarkAttrsGuessed(ctx context.Context) {
+	if p, ok := ctx.Value(attrsGuessKey{}).(*bool); ok {
+		*p = true
+	}
+}

@@ -369,4 +369,5 @@ func TestPermissions(t *testing.T) {
 	v := startVolume(t)
 	m := mountHelper(t, v.spec(), v.fstabOptions()+",allow_other")
 	fusetest.Permissions(t, m.dir)
+	fusetest.Privileges(t, m.dir)
 }

@@ -44,6 +44,11 @@ var stacks = map[string]fusetest.Builder{
 	"full": func(ctx context.Context, dir string) (vfs.Translator, error) {
 		return fromVolfile(ctx, dir, replicateVolfile+fullVolfileTop)
 	},
+	// default: the performance translators `cairn up` stacks (write-behind,
+	// md-cache, open-behind ...) over the same mirror.
+	"default": func(ctx context.Context, dir string) (vfs.Translator, error) {
+		return fromVolfile(ctx, dir, replicateVolfile+stack.PerformanceLayers("default", "mirror"))
+	},
 }
 
 const replicateVolfile = `
@@ -183,10 +188,15 @@ func TestInProcessTwoMounts(t *testing.T) {
 }
 
 func TestInProcessPermissions(t *testing.T) {
-	for _, args := range []string{"-o allow_other", "-o allow_other,default_permissions"} {
-		t.Run(args, func(t *testing.T) {
-			s := fusetest.Start(t, "replicate", args, 1)
+	for _, tc := range []struct{ stack, args string }{
+		{"replicate", "-o allow_other"},
+		{"replicate", "-o allow_other,default_permissions"},
+		{"default", "-o allow_other"},
+	} {
+		t.Run(tc.stack+"/"+tc.args, func(t *testing.T) {
+			s := fusetest.Start(t, tc.stack, tc.args, 1)
 			fusetest.Permissions(t, s.Mounts[0])
+			fusetest.Privileges(t, s.Mounts[0])
 		})
 	}
 }

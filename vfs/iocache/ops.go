@@ -124,10 +124,14 @@ func (c *IOCache) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, m
 
 func (c *IOCache) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs.SetAttrIn) (vfs.Attr, syscall.Errno) {
 	asked := c.clock()
-	a, errno := c.Child.SetAttr(ctx, gfid, fh, in)
+	cctx, guessed := vfs.WithAttrsGuessNote(ctx)
+	a, errno := c.Child.SetAttr(cctx, gfid, fh, in)
+	if *guessed {
+		vfs.MarkAttrsGuessed(ctx) // and not used to validate pages
+	}
 	if in.Valid&(vfs.SetSize|vfs.SetMtime|vfs.SetMtimeNow) != 0 {
 		c.Invalidate(gfid)
-	} else if errno == 0 {
+	} else if errno == 0 && !*guessed {
 		c.observe(&a, asked, nil)
 	}
 	return a, errno

@@ -174,7 +174,14 @@ func (t *MDCache) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in 
 	t.mu.Lock()
 	start := t.gen
 	t.mu.Unlock()
-	a, errno := t.Child.SetAttr(ctx, gfid, fh, in)
+	cctx, guessed := vfs.WithAttrsGuessNote(ctx)
+	a, errno := t.Child.SetAttr(cctx, gfid, fh, in)
+	if *guessed {
+		// Answered by a translator below that holds the setattr
+		// (write-behind): right in what was set, not in ctime and
+		// blocks, so not kept.
+		vfs.MarkAttrsGuessed(ctx)
+	}
 	exp := t.expiry(now)
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -184,7 +191,7 @@ func (t *MDCache) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in 
 		what = dropAll // ACLs follow the mode; chown drops capabilities
 	}
 	t.dropNode(gfid, what)
-	if errno == 0 && fresh {
+	if errno == 0 && fresh && !*guessed {
 		t.storeAttr(&a, t.gen, exp)
 	}
 	return a, errno

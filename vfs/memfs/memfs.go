@@ -283,6 +283,22 @@ func (fs *FS) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs
 		}
 		n.attr.Mtime = fs.now()
 	}
+	// Owner first, then mode, as storage/posix: a change of owner clears
+	// setuid (and setgid when group-executable) of a regular file, for
+	// root too, and a mode given with it is applied after.
+	if in.Valid&vfs.SetUID != 0 {
+		n.attr.UID = in.UID
+	}
+	if in.Valid&vfs.SetGID != 0 {
+		n.attr.GID = in.GID
+	}
+	if in.Valid&(vfs.SetUID|vfs.SetGID) != 0 && n.attr.Mode&syscall.S_IFMT == syscall.S_IFREG {
+		kill := uint32(syscall.S_ISUID)
+		if n.attr.Mode&syscall.S_IXGRP != 0 {
+			kill |= syscall.S_ISGID
+		}
+		n.attr.Mode &^= kill
+	}
 	if in.Valid&vfs.SetMode != 0 {
 		mode := in.Mode & 0o7777
 		// A non-root owner outside the file's group cannot keep it setgid.
@@ -290,12 +306,6 @@ func (fs *FS) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs
 			mode &^= syscall.S_ISGID
 		}
 		n.attr.Mode = n.attr.Mode&syscall.S_IFMT | mode
-	}
-	if in.Valid&vfs.SetUID != 0 {
-		n.attr.UID = in.UID
-	}
-	if in.Valid&vfs.SetGID != 0 {
-		n.attr.GID = in.GID
 	}
 	now := fs.now()
 	switch {

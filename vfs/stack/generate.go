@@ -77,29 +77,36 @@ func (v VolumeSpec) ClientVolfile() string {
 		top = "mirror_" + v.Name
 		fmt.Fprintf(&s, "volume %s\n  type cluster/replicate\n  subvolumes %s\nend-volume\n\n", top, strings.Join(names, " "))
 	}
-	// Above replicate, the performance translators GlusterFS stacks on
-	// clients by default, then io-stats on top, named after the volume as
-	// in GlusterFS's client graphs (it feeds /metrics and cairn top).
+	s.WriteString(PerformanceLayers(v.Name, top))
+	return s.String()
+}
+
+// PerformanceLayers returns the volfile sections a generated client
+// volfile stacks above its replicate volume below: the performance
+// translators GlusterFS stacks on clients by default, then io-stats on
+// top, named name as in GlusterFS's client graphs (it feeds /metrics and
+// cairn top). Tests build the same stack over in-process bricks with it.
+func PerformanceLayers(name, below string) string {
 	layers := []struct{ name, typ, opts string }{
 		// quick-read right above replicate, whose lookups fetch the
 		// content (it passes everything through over a single brick).
-		{"quickread_" + v.Name, "performance/quick-read", "  option max-file-size 64KB\n  option cache-timeout 1\n"},
-		{"iothreads_" + v.Name, "performance/io-threads", "  option thread-count 16\n"},
-		{"writebehind_" + v.Name, "performance/write-behind", "  option cache-size 4MB\n"},
+		{"quickread_" + name, "performance/quick-read", "  option max-file-size 64KB\n  option cache-timeout 1\n"},
+		{"iothreads_" + name, "performance/io-threads", "  option thread-count 16\n"},
+		{"writebehind_" + name, "performance/write-behind", "  option cache-size 4MB\n"},
 		// 1 MiB pages: an NFS READ or a FUSE read of 1 MiB is then
 		// served whole from pages read ahead; with GlusterFS's 128 KiB
 		// pages four of them covered half of one (nfs-cp read of 1 GiB
 		// from cairn up: 594 -> 823 MiB/s, median of 6 each).
-		{"readahead_" + v.Name, "performance/read-ahead", "  option page-count 4\n  option page-size 1MB\n"},
-		{"iocache_" + v.Name, "performance/io-cache", "  option cache-size 64MB\n  option cache-timeout 1\n"},
+		{"readahead_" + name, "performance/read-ahead", "  option page-count 4\n  option page-size 1MB\n"},
+		{"iocache_" + name, "performance/io-cache", "  option cache-size 64MB\n  option cache-timeout 1\n"},
 		// GlusterFS's metadata-cache profile: the bricks report other
 		// clients' changes, so metadata is kept for 600 s while the
 		// reports flow (1 s while they do not).
-		{"mdcache_" + v.Name, "performance/md-cache", "  option md-cache-timeout 600\n  option cache-invalidation on\n"},
-		{"openbehind_" + v.Name, "performance/open-behind", "  option lazy-open on\n"},
-		{v.Name, "debug/io-stats", ""},
+		{"mdcache_" + name, "performance/md-cache", "  option md-cache-timeout 600\n  option cache-invalidation on\n"},
+		{"openbehind_" + name, "performance/open-behind", "  option lazy-open on\n"},
+		{name, "debug/io-stats", ""},
 	}
-	below := top
+	var s strings.Builder
 	for _, l := range layers {
 		fmt.Fprintf(&s, "volume %s\n  type %s\n%s  subvolumes %s\nend-volume\n\n", l.name, l.typ, l.opts, below)
 		below = l.name

@@ -56,6 +56,11 @@ func testSetAttrOwner(e *Env) {
 	if a.UID != 1000 || a.GID != 2000 {
 		e.Errorf("chown gave %d:%d", a.UID, a.GID)
 	}
+	// A change of owner clears setuid, for root too, as Linux does (the
+	// FUSE mount leaves it to the volume: handle_killpriv).
+	if a.Mode&07777 != 0o755 || e.GetAttr(f.GFID).Mode&07777 != 0o755 {
+		e.Errorf("chown of a 4755 file left mode %o, want 755", a.Mode&07777)
+	}
 	a, errno = e.FS.SetAttr(e.Ctx, f.GFID, 0, &vfs.SetAttrIn{Valid: vfs.SetGID, GID: 3000})
 	e.OK("chgrp", errno)
 	if a.UID != 1000 || a.GID != 3000 {

@@ -14,6 +14,7 @@ import (
 // anonymous writer is remembered, which FUSE mounts never cause.
 func (t *WriteBehind) Unlink(ctx context.Context, parent vfs.GFID, name string) syscall.Errno {
 	victim, known := t.anonTarget(ctx, parent, name)
+	defer t.lose(vfs.GFID{}) // a link count may have changed
 	errno := t.Child.Unlink(ctx, parent, name)
 	if errno == 0 && known {
 		t.unprove(victim)
@@ -25,6 +26,7 @@ func (t *WriteBehind) Unlink(ctx context.Context, parent vfs.GFID, name string) 
 // reason.
 func (t *WriteBehind) Rename(ctx context.Context, oldParent vfs.GFID, oldName string, newParent vfs.GFID, newName string, flags uint32) syscall.Errno {
 	victim, known := t.anonTarget(ctx, newParent, newName)
+	defer t.lose(vfs.GFID{}) // a link count may have changed
 	errno := t.Child.Rename(ctx, oldParent, oldName, newParent, newName, flags)
 	if errno == 0 && known {
 		t.unprove(victim)

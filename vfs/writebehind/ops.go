@@ -45,6 +45,14 @@ func (t *WriteBehind) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, d
 		if errno == 0 && fh == 0 {
 			t.prove(gfid, w)
 		}
+		if errno == 0 {
+			if h != nil && h.flags&syscall.O_APPEND != 0 {
+				off = -1
+			}
+			t.mu.Lock()
+			t.grew(gfid, off, int64(got))
+			t.mu.Unlock()
+		}
 		return got, errno
 	}
 
@@ -68,7 +76,12 @@ func (t *WriteBehind) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, d
 	}
 	appending := h != nil && h.flags&syscall.O_APPEND != 0
 	t.stats.Writes++
-	if tail := lastOf(f.queue); tail != nil && tail.seq > f.urgent && tail.fh == fh && tail.who == w &&
+	if appending {
+		t.grew(gfid, -1, n)
+	} else {
+		t.grew(gfid, off, n)
+	}
+	if tail := lastOf(f.queue); tail != nil && tail.set == nil && tail.seq > f.urgent && tail.fh == fh && tail.who == w &&
 		tail.append == appending && (appending || tail.end() == off) &&
 		int64(len(tail.data))+n <= t.cfg.AggregateSize {
 		t.stats.Joined++
@@ -166,7 +179,7 @@ func (t *WriteBehind) holdable(gfid vfs.GFID, fh vfs.Handle, h *handle, w who, n
 func readConflicts(f *file, off int64) bool {
 	for _, q := range [][]*request{f.inflight, f.queue} {
 		for _, r := range q {
-			if r.append || r.end() > off {
+			if r.set == nil && (r.append || r.end() > off) {
 				return true
 			}
 		}
@@ -176,7 +189,7 @@ func readConflicts(f *file, off int64) bool {
 
 func (t *WriteBehind) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
 	t.mu.Lock()
-	if f := t.files[gfid]; f != nil && readConflicts(f, off) {
+	if f := t.files[gfid]; f != nil && (f.sets > 0 || readConflicts(f, off)) {
 		errno := t.syncLocked(ctx, f)
 		t.forget(f)
 		if errno != 0 {
@@ -265,6 +278,7 @@ func (t *WriteBehind) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle)
 	t.mu.Lock()
 	if h := t.handleOf(gfid, fh); h != nil {
 		delete(t.handles, fh)
+		t.unfollow(h)
 		if f := t.files[gfid]; f != nil && h.active > 0 {
 			f.urgent = f.seq
 			t.pump(f)
@@ -280,25 +294,35 @@ func (t *WriteBehind) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle)
 	return t.Child.Release(ctx, gfid, fh)
 }
 
+// Open waits for held setattrs (the child checks the open against the
+// mode and owner), and for every held write when it truncates.
 func (t *WriteBehind) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle, syscall.Errno) {
-	if flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY {
+	truncates := flags&syscall.O_TRUNC != 0 && flags&syscall.O_ACCMODE != syscall.O_RDONLY
+	if truncates {
 		if errno := t.flushFile(ctx, gfid); errno != 0 {
 			return 0, errno
 		}
+	} else if errno := t.flushSets(ctx, gfid); errno != 0 {
+		return 0, errno
 	}
 	fh, errno := t.Child.Open(ctx, gfid, flags)
 	if errno == 0 {
 		t.opened(gfid, fh, flags)
+		if truncates {
+			t.lose(gfid)
+		}
 	}
 	return fh, errno
 }
 
 func (t *WriteBehind) Create(ctx context.Context, parent vfs.GFID, name string, in *vfs.CreateIn) (vfs.Attr, vfs.Handle, syscall.Errno) {
-	if in.Flags&syscall.O_TRUNC != 0 && in.Flags&syscall.O_EXCL == 0 {
-		// Create may truncate an existing file: its held writes must
-		// land first. Only worth a lookup when anything is held.
+	if in.Flags&syscall.O_EXCL == 0 {
+		// Create may open an existing file: its held setattrs must
+		// land first (the child checks the open against them), and
+		// its held writes too when it truncates. Only worth a lookup
+		// when anything is held.
 		t.mu.Lock()
-		held := len(t.files) > 0
+		held := t.sets > 0 || (in.Flags&syscall.O_TRUNC != 0 && len(t.files) > 0)
 		t.mu.Unlock()
 		if held {
 			if a, errno := t.Child.Lookup(ctx, parent, name); errno == 0 {
@@ -314,6 +338,7 @@ func (t *WriteBehind) Create(ctx context.Context, parent vfs.GFID, name string, 
 		if in.Flags&syscall.O_EXCL == 0 {
 			t.refresh(ctx, &a)
 		}
+		t.follow(&a, fh)
 	}
 	return a, fh, errno
 }
@@ -323,7 +348,7 @@ func (t *WriteBehind) opened(gfid vfs.GFID, fh vfs.Handle, flags uint32) {
 		return
 	}
 	t.mu.Lock()
-	t.handles[fh] = &handle{gfid: gfid, flags: flags}
+	t.handles[fh] = &handle{gfid: gfid, flags: flags, fh: fh}
 	t.mu.Unlock()
 }
 
@@ -363,16 +388,9 @@ func (t *WriteBehind) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle)
 	if errno := t.flushFile(ctx, gfid); errno != 0 {
 		return vfs.Attr{}, errno
 	}
-	return t.Child.GetAttr(ctx, gfid, fh)
-}
-
-func (t *WriteBehind) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs.SetAttrIn) (vfs.Attr, syscall.Errno) {
-	if errno := t.flushFile(ctx, gfid); errno != 0 {
-		return vfs.Attr{}, errno
-	}
-	a, errno := t.Child.SetAttr(ctx, gfid, fh, in)
-	if in.Valid&(vfs.SetMode|vfs.SetUID|vfs.SetGID) != 0 {
-		t.unprove(gfid)
+	a, errno := t.Child.GetAttr(ctx, gfid, fh)
+	if errno == 0 {
+		t.learn(&a)
 	}
 	return a, errno
 }
@@ -381,6 +399,7 @@ func (t *WriteBehind) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFI
 	if errno := t.flushFile(ctx, gfid); errno != 0 {
 		return vfs.Attr{}, errno
 	}
+	defer t.lose(gfid) // the link count
 	return t.Child.Link(ctx, gfid, newParent, newName)
 }
 
@@ -388,6 +407,7 @@ func (t *WriteBehind) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handl
 	if errno := t.flushFile(ctx, gfid); errno != 0 {
 		return errno
 	}
+	defer t.lose(gfid)
 	return t.Child.Fallocate(ctx, gfid, fh, mode, off, length)
 }
 
@@ -402,6 +422,7 @@ func (t *WriteBehind) SetXattr(ctx context.Context, gfid vfs.GFID, name string, 
 	if errno := t.flushFile(ctx, gfid); errno != 0 {
 		return errno
 	}
+	defer t.lose(gfid) // an access ACL changes the mode
 	return t.Child.SetXattr(ctx, gfid, name, value, flags)
 }
 
@@ -409,6 +430,7 @@ func (t *WriteBehind) RemoveXattr(ctx context.Context, gfid vfs.GFID, name strin
 	if errno := t.flushFile(ctx, gfid); errno != 0 {
 		return errno
 	}
+	defer t.lose(gfid)
 	return t.Child.RemoveXattr(ctx, gfid, name)
 }
 

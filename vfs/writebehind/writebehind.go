@@ -30,7 +30,8 @@
 //
 //   - Read waits for the queued writes of the file that could change what
 //     it returns: any write that ends after the read's offset.
-//   - GetAttr, SetAttr (truncate, utimes, chmod), Fallocate, Lseek, the
+//   - GetAttr, SetAttr (truncate, utimes, chmod; except the ones held,
+//     below), Fallocate, Lseek, the
 //     xattr operations that change xattrs, the lock operations, Link, and
 //     Open or Create with O_TRUNC wait for all of them; attributes
 //     returned by Lookup and ReadDir with attributes are fetched again
@@ -45,6 +46,11 @@
 //     security.capability is seen once the write is sent.
 //   - Fsync and Flush (close) wait for all of them; Release waits for
 //     those of its handle.
+//
+// Setattrs of mode, owner and times on a file this client created and
+// still has open are held in its queue too, joined, and answered with the
+// attributes the file will have (setattr-behind, setattr.go): tar and
+// cp -p set all three on every file they write.
 //
 // Namespace operations (Unlink, Rename) do not wait: writes through open
 // handles still reach the file, and anonymous writes to a file removed
@@ -150,6 +156,8 @@ type WriteBehind struct {
 	roomers int        // goroutines waiting on room
 	files   map[vfs.GFID]*file
 	handles map[vfs.Handle]*handle
+	fresh   map[vfs.GFID]*handle // files created here whose attributes are followed (setattr.go)
+	sets    int                  // setattrs held over all files
 	total   int64              // bytes held over all files
 	writers map[vfs.GFID][]who // callers whose anonymous write to the file succeeded
 	nwriter int
@@ -188,9 +196,15 @@ type handle struct {
 	flags  uint32
 	err    syscall.Errno // of a background write, for the next call
 	active int           // requests queued or in flight, background flushes included
+	fh     vfs.Handle
+	// attr is, for a file this handle created, what the file looks like
+	// with every write and setattr acknowledged here applied; nil once
+	// something it cannot follow happened (setattr.go).
+	attr *vfs.Attr
 }
 
-// request is one queued write.
+// request is one queued write, or one held setattr (set != nil), which
+// carries no data and is sent alone (setattr.go).
 type request struct {
 	seq    uint64
 	fh     vfs.Handle
@@ -201,6 +215,7 @@ type request struct {
 	data   []byte
 	append bool
 	pooled bool // data comes from bufs
+	set    *vfs.SetAttrIn
 }
 
 func (r *request) end() int64 { return r.off + int64(len(r.data)) }
@@ -208,7 +223,7 @@ func (r *request) end() int64 { return r.off + int64(len(r.data)) }
 // overlaps reports whether r and o touch a common byte, appends touching
 // everything.
 func (r *request) overlaps(o *request) bool {
-	if r.append || o.append {
+	if r.append || o.append || r.set != nil || o.set != nil {
 		return true
 	}
 	return r.off < o.end() && o.off < r.end()
@@ -229,6 +244,7 @@ type file struct {
 	anonErr  syscall.Errno // of a background anonymous write
 	failures uint64        // background writes failed so far
 	lastErr  syscall.Errno
+	sets     int // held setattrs queued or in flight
 }
 
 func (f *file) busy() bool { return len(f.queue) > 0 || len(f.inflight) > 0 }
@@ -244,6 +260,8 @@ type Stats struct {
 	RoomWaits uint64 // times a write waited for window or total room
 	BytesSent uint64 // bytes written to the child in the background
 	BgFlushes uint64 // child Flushes sent in the background (flush-behind)
+	SetsHeld  uint64 // setattrs answered without waiting for the child
+	SetsSent  uint64 // held setattrs sent to the child (after joining)
 	Held      int64  // bytes held now
 	Files     int    // files with state now
 }
@@ -272,6 +290,7 @@ func New(cfg Config, child vfs.Translator) (*WriteBehind, error) {
 		cfg:         cfg,
 		files:       make(map[vfs.GFID]*file),
 		handles:     make(map[vfs.Handle]*handle),
+		fresh:       make(map[vfs.GFID]*handle),
 		writers:     make(map[vfs.GFID][]who),
 	}
 	t.room = sync.NewCond(&t.mu)
@@ -336,9 +355,13 @@ func (t *WriteBehind) forget(f *file) {
 func (t *WriteBehind) pump(f *file) {
 	for len(f.queue) > 0 {
 		r := f.queue[0]
-		ready := r.seq <= f.urgent || len(f.queue) > 1 ||
-			int64(len(r.data)) >= t.cfg.AggregateSize ||
-			(t.cfg.TricklingWrites && len(f.inflight) == 0)
+		ready := r.seq <= f.urgent || len(f.queue) > 1
+		if r.set == nil {
+			ready = ready || int64(len(r.data)) >= t.cfg.AggregateSize ||
+				(t.cfg.TricklingWrites && len(f.inflight) == 0)
+		}
+		// A held setattr waits to be joined by the next one until
+		// something needs it (setattr.go).
 		if !ready {
 			return
 		}
@@ -353,7 +376,9 @@ func (t *WriteBehind) pump(f *file) {
 		f.queue[0] = nil
 		f.queue = f.queue[1:]
 		f.inflight = append(f.inflight, r)
-		t.stats.Sent++
+		if r.set == nil {
+			t.stats.Sent++
+		}
 		go t.send(f, r)
 	}
 }
@@ -362,6 +387,9 @@ func (t *WriteBehind) pump(f *file) {
 func (t *WriteBehind) send(f *file, r *request) {
 	data, off := r.data, r.off
 	var errno syscall.Errno
+	if r.set != nil {
+		_, errno = t.Child.SetAttr(r.ctx, f.gfid, r.fh, r.set)
+	}
 	for len(data) > 0 {
 		n, e := t.Child.Write(r.ctx, f.gfid, r.fh, data, off)
 		if e != 0 {
@@ -385,6 +413,11 @@ func (t *WriteBehind) send(f *file, r *request) {
 	t.stats.BytesSent += uint64(n - int64(len(data)))
 	if r.h != nil {
 		r.h.active--
+	}
+	if r.set != nil {
+		f.sets--
+		t.sets--
+		t.stats.SetsSent++
 	}
 	if errno != 0 {
 		t.fail(f, r, errno)
