@@ -30,10 +30,10 @@
 //
 //   - Read waits for the queued writes of the file that could change what
 //     it returns: any write that ends after the read's offset.
-//   - GetAttr, SetAttr (truncate, utimes, chmod; except the ones held,
-//     below), Fallocate, Lseek, the
-//     xattr operations that change xattrs, the lock operations, Link, and
-//     Open or Create with O_TRUNC wait for all of them; attributes
+//   - GetAttr, SetAttr (truncate, utimes, chmod; except those held, see
+//     below), Fallocate, Lseek, the xattr operations that change xattrs,
+//     the lock operations, Link, and Open or Create with O_TRUNC wait for
+//     all of them; attributes
 //     returned by Lookup and ReadDir with attributes are fetched again
 //     after waiting when the file had writes queued. So size, mtime,
 //     blocks and the setuid bits that a non-root write drops are always
@@ -158,8 +158,8 @@ type WriteBehind struct {
 	handles map[vfs.Handle]*handle
 	fresh   map[vfs.GFID]*handle // files created here whose attributes are followed (setattr.go)
 	sets    int                  // setattrs held over all files
-	total   int64              // bytes held over all files
-	writers map[vfs.GFID][]who // callers whose anonymous write to the file succeeded
+	total   int64                // bytes held over all files
+	writers map[vfs.GFID][]who   // callers whose anonymous write to the file succeeded
 	nwriter int
 	closed  bool
 	stats   Stats
