@@ -385,12 +385,13 @@ func (t *WriteBehind) ReadDir(ctx context.Context, gfid vfs.GFID, fh vfs.Handle,
 }
 
 func (t *WriteBehind) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vfs.Attr, syscall.Errno) {
+	before := t.changes(gfid) // all of them are sent by the flush
 	if errno := t.flushFile(ctx, gfid); errno != 0 {
 		return vfs.Attr{}, errno
 	}
 	a, errno := t.Child.GetAttr(ctx, gfid, fh)
 	if errno == 0 {
-		t.learn(&a)
+		t.learn(&a, before)
 	}
 	return a, errno
 }

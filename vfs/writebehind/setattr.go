@@ -45,12 +45,13 @@ func (t *WriteBehind) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle,
 		return a, 0
 	}
 	t.mu.Unlock()
+	before := t.changes(gfid) // all of them are sent by the flush
 	if errno := t.flushFile(ctx, gfid); errno != 0 {
 		return vfs.Attr{}, errno
 	}
 	a, errno := t.Child.SetAttr(ctx, gfid, fh, in)
 	if errno == 0 {
-		t.learn(&a)
+		t.learn(&a, before)
 	}
 	return a, errno
 }
@@ -86,6 +87,7 @@ func (t *WriteBehind) holdSet(ctx context.Context, gfid vfs.GFID, in *vfs.SetAtt
 		t.pump(f)
 	}
 	t.stats.SetsHeld++
+	h.changes++
 	applySet(h.attr, in, time.Now())
 	return *h.attr, true
 }
@@ -195,6 +197,7 @@ func (t *WriteBehind) grew(gfid vfs.GFID, off, n int64) {
 		h.attr = nil // an append: the size is only known on the brick
 		return
 	}
+	h.changes++
 	a := h.attr
 	if end := uint64(off + n); end > a.Size {
 		a.Size = end
@@ -207,14 +210,33 @@ func (t *WriteBehind) grew(gfid vfs.GFID, off, n int64) {
 	a.Ctime = a.Mtime
 }
 
-// learn takes attributes the child answered with as the followed ones.
-func (t *WriteBehind) learn(a *vfs.Attr) {
+// changes returns how many changes were acknowledged so far on gfid's
+// followed attributes, for learn.
+func (t *WriteBehind) changes(gfid vfs.GFID) uint64 {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if h := t.fresh[a.GFID]; h != nil && h.attr != nil {
-		c := *a
-		h.attr = &c
+	if h := t.fresh[gfid]; h != nil {
+		return h.changes
 	}
+	return 0
+}
+
+// learn takes attributes the child answered with as the followed ones,
+// unless a write or setattr was acknowledged since they were asked for
+// (before is changes then): the answer may lack it.
+func (t *WriteBehind) learn(a *vfs.Attr, before uint64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	h := t.fresh[a.GFID]
+	if h == nil || h.attr == nil {
+		return
+	}
+	if h.changes != before {
+		h.attr = nil
+		return
+	}
+	c := *a
+	h.attr = &c
 }
 
 // lose stops following gfid's attributes (all files' when gfid is zero),

@@ -1,13 +1,23 @@
 package writebehind
 
 import (
+	"bytes"
 	"context"
 	"syscall"
 	"testing"
+	"time"
 
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/vfsfake"
 )
+
+// holdingConfig holds what files created here hold until something
+// needs it, so that tests see no timer send it.
+func holdingConfig() Config {
+	cfg := DefaultConfig()
+	cfg.FreshHold = time.Hour
+	return cfg
+}
 
 // tarSets are what tar does to a file it extracted: utimensat, fchown,
 // fchmod, each on its own.
@@ -21,7 +31,7 @@ var tarSets = []vfs.SetAttrIn{
 // holds open are answered at once, with what the file will look like, and
 // reach the child joined into one, before the close returns.
 func TestSetAttrHeldAndJoined(t *testing.T) {
-	e := newEnv(t, DefaultConfig())
+	e := newEnv(t, holdingConfig())
 	g, fh := e.create(t, "f", syscall.O_WRONLY|syscall.O_EXCL)
 	write(t, e.wb, g, fh, pattern(5000, 1), 0)
 	var a vfs.Attr
@@ -81,7 +91,7 @@ func TestSetAttrJoinKeepsOrder(t *testing.T) {
 		{"chown then chmod", []vfs.SetAttrIn{chown, chmod}, 0o4755},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			e := newEnv(t, DefaultConfig())
+			e := newEnv(t, holdingConfig())
 			g, fh := e.create(t, "f", syscall.O_WRONLY|syscall.O_EXCL)
 			var a vfs.Attr
 			for i := range c.order {
@@ -107,7 +117,7 @@ func TestSetAttrJoinKeepsOrder(t *testing.T) {
 // TestSetAttrHeldError: a held setattr that fails is reported by the
 // close, as a held write is.
 func TestSetAttrHeldError(t *testing.T) {
-	e := newEnv(t, DefaultConfig())
+	e := newEnv(t, holdingConfig())
 	g, fh := e.create(t, "f", syscall.O_WRONLY|syscall.O_EXCL)
 	if _, errno := e.wb.SetAttr(bg, g, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o600}); errno != 0 {
 		t.Fatal(errno)
@@ -127,7 +137,7 @@ const anyErrno = syscall.Errno(1 << 30)
 // cannot compute, goes through at once.
 func TestSetAttrNotHeld(t *testing.T) {
 	user := vfs.WithCaller(bg, &vfs.Caller{UID: 1000, GID: 1000})
-	e := newEnv(t, DefaultConfig())
+	e := newEnv(t, holdingConfig())
 	g, fh := e.create(t, "f", syscall.O_WRONLY|syscall.O_EXCL) // owned by root
 	opened, _ := e.create(t, "o", syscall.O_WRONLY|syscall.O_EXCL)
 	if errno := e.wb.Release(bg, opened, 0); errno != syscall.EBADF && errno != 0 {
@@ -170,7 +180,7 @@ func TestSetAttrNotHeld(t *testing.T) {
 // TestSetAttrHeldOwnerNotRoot: the owner's own mode and times are held.
 func TestSetAttrHeldOwnerNotRoot(t *testing.T) {
 	user := vfs.WithCaller(bg, &vfs.Caller{UID: 1000, GID: 1000})
-	e := newEnv(t, DefaultConfig())
+	e := newEnv(t, holdingConfig())
 	d, errno := e.wb.Mkdir(bg, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o777})
 	if errno != 0 {
 		t.Fatal(errno)
@@ -227,7 +237,7 @@ func TestSetAttrHeldSeen(t *testing.T) {
 	}
 	for name, look := range looks {
 		t.Run(name, func(t *testing.T) {
-			e := newEnv(t, DefaultConfig())
+			e := newEnv(t, holdingConfig())
 			g, fh := e.create(t, "f", syscall.O_RDWR|syscall.O_EXCL)
 			if _, errno := e.wb.SetAttr(bg, g, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o600}); errno != 0 {
 				t.Fatal(errno)
@@ -244,4 +254,59 @@ func TestSetAttrHeldSeen(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestFreshWritesJoined: the writes to a file created here do not trickle
+// one by one: tar's 10 KiB records reach the child as one write.
+func TestFreshWritesJoined(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.FreshHold = time.Hour
+	e := newEnv(t, cfg)
+	g, fh := e.create(t, "f", syscall.O_WRONLY|syscall.O_EXCL)
+	data := pattern(25<<10, 3)
+	for off := 0; off < len(data); off += 10 << 10 {
+		end := min(off+10<<10, len(data))
+		write(t, e.wb, g, fh, data[off:end], int64(off))
+	}
+	if n := e.fake.Count(vfsfake.Write); n != 0 {
+		t.Fatalf("%d writes sent before the close", n)
+	}
+	if errno := e.wb.Flush(bg, g, fh); errno != 0 {
+		t.Fatal(errno)
+	}
+	if n := e.fake.Count(vfsfake.Write); n != 1 {
+		t.Errorf("child got %d writes, want 1", n)
+	}
+	if !bytes.Equal(e.content(t, g), data) {
+		t.Error("content differs")
+	}
+	e.wb.Release(bg, g, fh)
+
+	// A file opened, not created here, trickles as before.
+	fh2, errno := e.wb.Open(bg, g, syscall.O_WRONLY)
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	write(t, e.wb, g, fh2, []byte("x"), 0)
+	eventually(t, "the trickled write", func() bool { return e.fake.Count(vfsfake.Write) == 2 })
+	e.wb.Release(bg, g, fh2)
+}
+
+// TestFreshHoldBounded: what a file created here holds (writes, setattrs)
+// is sent within FreshHold even if the file stays open and nothing asks.
+func TestFreshHoldBounded(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.FreshHold = time.Millisecond
+	e := newEnv(t, cfg)
+	g, fh := e.create(t, "f", syscall.O_WRONLY|syscall.O_EXCL)
+	write(t, e.wb, g, fh, []byte("hello"), 0)
+	eventually(t, "the held write", func() bool { return string(e.content(t, g)) == "hello" })
+	if _, errno := e.wb.SetAttr(bg, g, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o600}); errno != 0 {
+		t.Fatal(errno)
+	}
+	eventually(t, "the held setattr", func() bool {
+		a, _ := e.fs.GetAttr(bg, g, 0)
+		return a.Mode&07777 == 0o600
+	})
+	e.wb.Release(bg, g, fh)
 }

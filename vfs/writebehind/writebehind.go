@@ -90,6 +90,7 @@ import (
 	"slices"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/cairnfs/cairn/vfs"
 )
@@ -133,7 +134,18 @@ type Config struct {
 	// file is in flight, rather than holding it until it is full
 	// (GlusterFS option trickling-writes, default on).
 	TricklingWrites bool
+	// FreshHold is how long writes to a file this client created and
+	// still has open, and held setattrs, may wait to be joined before
+	// they are sent anyway (no GlusterFS option; 0 means 5 ms, negative
+	// lets such writes trickle like any other, and sends held setattrs
+	// at once, in the background). tar writes a file in
+	// 10 KiB records and closes it at once: joined, they are one write
+	// per file on the bricks.
+	FreshHold time.Duration
 }
+
+// DefaultFreshHold is FreshHold's default.
+const DefaultFreshHold = 5 * time.Millisecond
 
 // DefaultConfig returns GlusterFS's defaults.
 func DefaultConfig() Config {
@@ -200,7 +212,8 @@ type handle struct {
 	// attr is, for a file this handle created, what the file looks like
 	// with every write and setattr acknowledged here applied; nil once
 	// something it cannot follow happened (setattr.go).
-	attr *vfs.Attr
+	attr    *vfs.Attr
+	changes uint64 // writes and setattrs applied to attr
 }
 
 // request is one queued write, or one held setattr (set != nil), which
@@ -244,7 +257,8 @@ type file struct {
 	anonErr  syscall.Errno // of a background anonymous write
 	failures uint64        // background writes failed so far
 	lastErr  syscall.Errno
-	sets     int // held setattrs queued or in flight
+	sets     int         // held setattrs queued or in flight
+	timer    *time.Timer // bounds how long the head of the queue is held (FreshHold)
 }
 
 func (f *file) busy() bool { return len(f.queue) > 0 || len(f.inflight) > 0 }
@@ -276,6 +290,9 @@ func New(cfg Config, child vfs.Translator) (*WriteBehind, error) {
 	}
 	if cfg.TotalSize == 0 {
 		cfg.TotalSize = DefaultTotalSize
+	}
+	if cfg.FreshHold == 0 {
+		cfg.FreshHold = DefaultFreshHold
 	}
 	switch {
 	case cfg.CacheSize < 0 || cfg.AggregateSize < 0 || cfg.TotalSize < 0:
@@ -356,13 +373,18 @@ func (t *WriteBehind) pump(f *file) {
 	for len(f.queue) > 0 {
 		r := f.queue[0]
 		ready := r.seq <= f.urgent || len(f.queue) > 1
+		fresh := t.cfg.FreshHold > 0 && t.fresh[f.gfid] != nil
 		if r.set == nil {
 			ready = ready || int64(len(r.data)) >= t.cfg.AggregateSize ||
-				(t.cfg.TricklingWrites && len(f.inflight) == 0)
+				(t.cfg.TricklingWrites && len(f.inflight) == 0 && !fresh)
 		}
-		// A held setattr waits to be joined by the next one until
-		// something needs it (setattr.go).
+		// A held setattr waits to be joined by the next one, and a
+		// write to a file created here by the next write, until
+		// something needs them or FreshHold has passed.
 		if !ready {
+			if r.set != nil || fresh {
+				t.armHold(f)
+			}
 			return
 		}
 		if len(f.inflight) > 0 && t.cfg.StrictWriteOrdering {
@@ -381,6 +403,23 @@ func (t *WriteBehind) pump(f *file) {
 		}
 		go t.send(f, r)
 	}
+}
+
+// armHold makes sure that what f holds is sent within FreshHold. Called
+// with mu held.
+func (t *WriteBehind) armHold(f *file) {
+	if f.timer != nil {
+		return
+	}
+	f.timer = time.AfterFunc(t.cfg.FreshHold, func() {
+		t.mu.Lock()
+		defer t.mu.Unlock()
+		f.timer = nil
+		if f.urgent < f.seq {
+			f.urgent = f.seq
+		}
+		t.pump(f)
+	})
 }
 
 // send writes r to the child and accounts for its completion.

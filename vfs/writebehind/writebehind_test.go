@@ -150,6 +150,7 @@ func TestConfig(t *testing.T) {
 func TestAggregation(t *testing.T) {
 	cfg := DefaultConfig()
 	cfg.TricklingWrites = false // deterministic: only full aggregates leave
+	cfg.FreshHold = -1          // even when the race detector is slow
 	e := newEnv(t, cfg)
 	g, fh := e.create(t, "f", syscall.O_WRONLY)
 	data := pattern(1<<20, 1)
