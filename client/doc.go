@@ -13,7 +13,13 @@
 //     GFIDs and names, and implements no POSIX rule itself: permission checks,
 //     rename rules and unlinked-but-open files belong to the stack (bricks).
 //     With the default_permissions option the kernel additionally checks mode
-//     bits.
+//     bits. The mount asks for FUSE's handle_killpriv: the bricks clear
+//     setuid and setgid on write, truncate and chown, so the kernel neither
+//     does it nor fetches attributes before every chown to work it out.
+//
+//   - A setattr's answer is not cached by the kernel (go-fuse sends it with
+//     no attribute timeout): write-behind may answer one it holds with the
+//     attributes the file will have, whose ctime and blocks are estimates.
 //
 //   - Inode numbers are derived from GFIDs (vfs.GFID.Ino, GlusterFS's low 8
 //     bytes), and the FUSE generation from the other 8 bytes, so (ino, gen)

@@ -292,3 +292,13 @@ func (t *IOThreads) EntryLk(ctx context.Context, domain string, parent vfs.GFID,
 	defer t.leave()
 	return t.Child.EntryLk(ctx, domain, parent, name, typ, owner, wait)
 }
+
+// WriteSetAttr queues like Write; the child does both in one operation if
+// it can.
+func (t *IOThreads) WriteSetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64, in *vfs.SetAttrIn) (int, vfs.Attr, syscall.Errno) {
+	if e := t.enter(ctx); e != 0 {
+		return 0, vfs.Attr{}, e
+	}
+	defer t.leave()
+	return vfs.WriteThenSetAttr(ctx, t.Child, gfid, fh, data, off, in)
+}

@@ -203,6 +203,15 @@ func (q *QuickRead) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, i
 	return a, e
 }
 
+// WriteSetAttr drops the cached content as Write and SetAttr do; the
+// child does both in one operation if it can.
+func (q *QuickRead) WriteSetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64, in *vfs.SetAttrIn) (int, vfs.Attr, syscall.Errno) {
+	q.changed(gfid)
+	n, a, e := vfs.WriteThenSetAttr(ctx, q.Child, gfid, fh, data, off, in)
+	q.changed(gfid)
+	return n, a, e
+}
+
 func (q *QuickRead) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mode uint32, off, length int64) syscall.Errno {
 	q.changed(gfid)
 	e := q.Child.Fallocate(ctx, gfid, fh, mode, off, length)

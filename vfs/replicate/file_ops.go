@@ -246,6 +246,57 @@ func (r *Replicate) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dat
 	return ns[first(good)], 0
 }
 
+// WriteSetAttr writes and then changes mode, owner or times in one
+// request per brick (a compound of the two), inside the file's inode
+// window with both kinds pre-op'd: write-behind sends a new file's last
+// write with the setattrs tar made after it this way. A brick where the
+// write fails is blamed for both (its setattr is not run); one where only
+// the setattr fails, for the metadata. Sizes and O_APPEND handles take
+// the two operations one after the other.
+func (r *Replicate) WriteSetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64, in *vfs.SetAttrIn) (int, vfs.Attr, syscall.Errno) {
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return 0, vfs.Attr{}, e
+	}
+	if fh == 0 || in.Valid&vfs.SetSize != 0 || (fc != nil && fc.flags&syscall.O_APPEND != 0) {
+		n, e := r.Write(ctx, gfid, fh, data, off)
+		if e != 0 || n != len(data) {
+			return n, vfs.Attr{}, e
+		}
+		a, e := r.SetAttr(ctx, gfid, fh, in)
+		return n, a, e
+	}
+	ns := make([]int, len(r.children))
+	attrs := make([]vfs.Attr, len(r.children))
+	wrote, set, e := r.inodeTxnPair(ctx, gfid, func(i int) (syscall.Errno, syscall.Errno) {
+		ops := []compound.Op{
+			compound.Write(gfid, fc.child(i), data, off),
+			compound.SetAttr(gfid, fc.child(i), *in),
+		}
+		res, e := compound.Run(ctx, r.children[i].t, ops)
+		switch {
+		case e == 0 && len(res) == 2 && res[0].N == len(data):
+			ns[i], attrs[i] = res[0].N, res[1].Attr
+			return 0, 0
+		case e == 0:
+			return syscall.EIO, syscall.EIO // a short write: not what was asked
+		case len(res) < 2:
+			return e, e // the write failed; the setattr never ran
+		default:
+			ns[i] = res[0].N
+			return 0, e
+		}
+	})
+	if wrote == 0 {
+		return 0, vfs.Attr{}, e
+	}
+	n := ns[first(wrote)]
+	if e != 0 {
+		return n, vfs.Attr{}, e
+	}
+	return n, attrs[r.pick(gfid, set)], 0
+}
+
 // Fallocate preallocates or punches in a data transaction.
 func (r *Replicate) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, mode uint32, off, length int64) syscall.Errno {
 	fc, e := r.checkFD(fh)

@@ -569,11 +569,8 @@ func (w *window) unlockSpan(s span) {
 // succeeded (blame for the others is durable when it returns) and the
 // errno to return: 0 if any child succeeded and quorum holds.
 func (r *Replicate) inodeTxn(ctx context.Context, gfid vfs.GFID, k kind, s span, op func(i int) syscall.Errno) (uint64, syscall.Errno) {
-	if st := r.cachedState(gfid); st != nil && st.splitBrain[k] {
-		if st, e := r.confirmSplitBrain(ctx, gfid, k); e == 0 && st.splitBrain[k] {
-			r.reportSplitBrain(gfid, k, st)
-			return 0, syscall.EIO
-		}
+	if e := r.refuseSplitBrain(ctx, gfid, k); e != 0 {
+		return 0, e
 	}
 	w, e := r.acquire(ctx, gfid, k)
 	if e != 0 {
@@ -597,4 +594,63 @@ func (r *Replicate) inodeTxn(ctx context.Context, gfid vfs.GFID, k kind, s span,
 		return good, syscall.ENOTCONN
 	}
 	return good, 0
+}
+
+// refuseSplitBrain fails with EIO a transaction of kind k on a file known
+// to be in split-brain for k (confirmed again first).
+func (r *Replicate) refuseSplitBrain(ctx context.Context, gfid vfs.GFID, k kind) syscall.Errno {
+	if st := r.cachedState(gfid); st != nil && st.splitBrain[k] {
+		if st, e := r.confirmSplitBrain(ctx, gfid, k); e == 0 && st.splitBrain[k] {
+			r.reportSplitBrain(gfid, k, st)
+			return syscall.EIO
+		}
+	}
+	return 0
+}
+
+// inodeTxnPair is inodeTxn for an operation that is a write and then a
+// setattr on each child (WriteSetAttr): both kinds are pre-op'd in the
+// file's window, the whole file is claimed, and op returns the errno of
+// each half per child. The results are the children where the write went
+// through, those where the setattr did too, and the errno to return.
+func (r *Replicate) inodeTxnPair(ctx context.Context, gfid vfs.GFID, op func(i int) (syscall.Errno, syscall.Errno)) (wrote, set uint64, errno syscall.Errno) {
+	for _, k := range []kind{dataKind, metaKind} {
+		if e := r.refuseSplitBrain(ctx, gfid, k); e != 0 {
+			return 0, 0, e
+		}
+	}
+	w, e := r.acquire(ctx, gfid, dataKind)
+	if e != 0 {
+		return 0, 0, e
+	}
+	defer r.release(w)
+	if e := r.addKind(ctx, w, metaKind); e != 0 {
+		return 0, 0, e
+	}
+	w.lockSpan(wholeFile)
+	defer w.unlockSpan(wholeFile)
+	mask, e := r.active(w)
+	if e != 0 {
+		return 0, 0, e
+	}
+	werrs := make([]syscall.Errno, len(r.children))
+	serrs := make([]syscall.Errno, len(r.children))
+	r.parallel(mask, func(i int) { werrs[i], serrs[i] = op(i) })
+	wrote = r.settle(ctx, w, dataKind, mask, okMask(werrs, mask), werrs)
+	if wrote == 0 {
+		return 0, 0, combine(werrs, mask)
+	}
+	if !r.quorumMet(wrote) {
+		return wrote, 0, syscall.ENOTCONN
+	}
+	// The setattr ran where the write went through; a child that failed
+	// the write is already blamed, for every kind of the window.
+	set = r.settle(ctx, w, metaKind, wrote, okMask(serrs, wrote), serrs)
+	if set == 0 {
+		return wrote, 0, combine(serrs, wrote)
+	}
+	if !r.quorumMet(set) {
+		return wrote, set, syscall.ENOTCONN
+	}
+	return wrote, set, 0
 }

@@ -3,11 +3,14 @@ package writebehind
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/cairnfs/cairn/vfs"
+	"github.com/cairnfs/cairn/vfs/memfs"
 	"github.com/cairnfs/cairn/vfs/vfsfake"
 )
 
@@ -309,4 +312,84 @@ func TestFreshHoldBounded(t *testing.T) {
 		return a.Mode&07777 == 0o600
 	})
 	e.wb.Release(bg, g, fh)
+}
+
+// pairing is a child that takes a write and a setattr in one operation
+// (as cluster/replicate does), over a counting fake.
+type pairing struct {
+	*vfsfake.Fake
+	mu    sync.Mutex
+	pairs []vfs.SetAttrIn
+	fail  syscall.Errno // of the setattr half, once
+}
+
+func (p *pairing) WriteSetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64, in *vfs.SetAttrIn) (int, vfs.Attr, syscall.Errno) {
+	p.mu.Lock()
+	p.pairs = append(p.pairs, *in)
+	fail := p.fail
+	p.fail = 0
+	p.mu.Unlock()
+	n, errno := p.Fake.Write(ctx, gfid, fh, data, off)
+	if errno != 0 || fail != 0 {
+		return n, vfs.Attr{}, max(errno, fail)
+	}
+	a, errno := p.Fake.SetAttr(ctx, gfid, fh, in)
+	return n, a, errno
+}
+
+// TestPairAtClose: a new file's writes and the setattrs after them reach a
+// child that can take both in one operation as one call, at the close;
+// its error is the close's.
+func TestPairAtClose(t *testing.T) {
+	fs := memfs.New(memfs.Config{})
+	p := &pairing{Fake: vfsfake.New(fs)}
+	wb, err := New(holdingConfig(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	for round, fail := range []syscall.Errno{0, syscall.EIO} {
+		a, fh, errno := wb.Create(bg, vfs.RootGFID, fmt.Sprint("f", round), &vfs.CreateIn{Mode: 0o600, Flags: syscall.O_WRONLY | syscall.O_EXCL})
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		data := pattern(15<<10, 5)
+		write(t, wb, a.GFID, fh, data[:10<<10], 0)
+		write(t, wb, a.GFID, fh, data[10<<10:], 10<<10)
+		for i := range tarSets {
+			if _, errno := wb.SetAttr(bg, a.GFID, 0, &tarSets[i]); errno != 0 {
+				t.Fatal(errno)
+			}
+		}
+		if n := p.Count(vfsfake.Write) + p.Count(vfsfake.SetAttr); n != 2*round {
+			t.Fatalf("round %d: %d calls reached the child before the close", round, n-2*round)
+		}
+		p.mu.Lock()
+		p.fail = fail
+		p.mu.Unlock()
+		if errno := wb.Flush(bg, a.GFID, fh); errno != fail {
+			t.Errorf("round %d: flush %v, want %v", round, errno, fail)
+		}
+		p.mu.Lock()
+		pairs := len(p.pairs)
+		p.mu.Unlock()
+		if pairs != round+1 {
+			t.Errorf("round %d: %d pairs sent, want %d", round, pairs, round+1)
+		}
+		if errno := wb.Release(bg, a.GFID, fh); errno != 0 {
+			t.Fatal(errno)
+		}
+		if fail != 0 {
+			continue
+		}
+		got, _ := fs.GetAttr(bg, a.GFID, 0)
+		buf := make([]byte, len(data)+1)
+		n, _ := fs.Read(bg, a.GFID, 0, buf, 0)
+		if !bytes.Equal(buf[:n], data) || got.Mode&07777 != 0o640 || got.UID != 7 || got.Mtime.Sec != 1788809622 {
+			t.Errorf("child has %d bytes (equal %v), %+v", n, bytes.Equal(buf[:n], data), got)
+		}
+		if s := wb.Stats(); s.Pairs != 1 || s.SetsHeld != 3 {
+			t.Errorf("stats %+v", s)
+		}
+	}
 }

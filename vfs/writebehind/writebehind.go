@@ -168,6 +168,7 @@ type WriteBehind struct {
 	roomers int        // goroutines waiting on room
 	files   map[vfs.GFID]*file
 	handles map[vfs.Handle]*handle
+	pairer  vfs.WriteSetAttrer   // the child, when it takes a write and a setattr in one operation
 	fresh   map[vfs.GFID]*handle // files created here whose attributes are followed (setattr.go)
 	sets    int                  // setattrs held over all files
 	total   int64                // bytes held over all files
@@ -276,6 +277,7 @@ type Stats struct {
 	BgFlushes uint64 // child Flushes sent in the background (flush-behind)
 	SetsHeld  uint64 // setattrs answered without waiting for the child
 	SetsSent  uint64 // held setattrs sent to the child (after joining)
+	Pairs     uint64 // writes sent with the setattrs after them in one operation
 	Held      int64  // bytes held now
 	Files     int    // files with state now
 }
@@ -310,6 +312,7 @@ func New(cfg Config, child vfs.Translator) (*WriteBehind, error) {
 		fresh:       make(map[vfs.GFID]*handle),
 		writers:     make(map[vfs.GFID][]who),
 	}
+	t.pairer, _ = child.(vfs.WriteSetAttrer)
 	t.room = sync.NewCond(&t.mu)
 	size := cfg.AggregateSize
 	t.bufs.New = func() any { b := make([]byte, 0, size); return &b }
@@ -374,6 +377,13 @@ func (t *WriteBehind) pump(f *file) {
 		r := f.queue[0]
 		ready := r.seq <= f.urgent || len(f.queue) > 1
 		fresh := t.cfg.FreshHold > 0 && t.fresh[f.gfid] != nil
+		// A write followed by held setattrs (and nothing else) of a
+		// file created here waits for them, to go with them.
+		paired := t.pairer != nil && r.set == nil && !r.append && len(f.queue) > 1 &&
+			f.queue[1].set != nil && f.queue[1].fh == r.fh && f.queue[1].who == r.who
+		if paired && fresh && len(f.queue) == 2 && r.seq > f.urgent {
+			ready = false
+		}
 		if r.set == nil {
 			ready = ready || int64(len(r.data)) >= t.cfg.AggregateSize ||
 				(t.cfg.TricklingWrites && len(f.inflight) == 0 && !fresh)
@@ -386,6 +396,21 @@ func (t *WriteBehind) pump(f *file) {
 				t.armHold(f)
 			}
 			return
+		}
+		if paired && f.queue[1].seq <= f.urgent {
+			// The pair goes once nothing else is in flight (the
+			// setattr must follow every write before it).
+			if len(f.inflight) > 0 {
+				return
+			}
+			s := f.queue[1]
+			f.queue[0], f.queue[1] = nil, nil
+			f.queue = f.queue[2:]
+			f.inflight = append(f.inflight, r, s)
+			t.stats.Sent++
+			t.stats.Pairs++
+			go t.sendPair(f, r, s)
+			continue
 		}
 		if len(f.inflight) > 0 && t.cfg.StrictWriteOrdering {
 			return
@@ -424,32 +449,73 @@ func (t *WriteBehind) armHold(f *file) {
 
 // send writes r to the child and accounts for its completion.
 func (t *WriteBehind) send(f *file, r *request) {
-	data, off := r.data, r.off
 	var errno syscall.Errno
 	if r.set != nil {
 		_, errno = t.Child.SetAttr(r.ctx, f.gfid, r.fh, r.set)
 	}
+	unsent := 0
+	if errno == 0 {
+		errno, unsent = t.write(f, r, r.data, r.off)
+	}
+	t.mu.Lock()
+	t.completed(f, r, errno, unsent)
+	t.mu.Unlock()
+	t.recycle(r)
+}
+
+// sendPair sends a write and the setattr held after it in one operation
+// (vfs.WriteSetAttrer): a new file's last write and tar's times, owner
+// and mode in one request per brick.
+func (t *WriteBehind) sendPair(f *file, w, s *request) {
+	n, _, errno := t.pairer.WriteSetAttr(w.ctx, f.gfid, w.fh, w.data, w.off, s.set)
+	werr, serr, unsent := syscall.Errno(0), errno, 0
+	switch {
+	case n < 0 || n > len(w.data):
+		werr, serr, unsent = syscall.EIO, syscall.EIO, len(w.data)
+	case n < len(w.data) && errno != 0:
+		// The write failed; the setattr did not run.
+		werr, serr, unsent = errno, errno, len(w.data)-n
+	case n < len(w.data):
+		// A short write: the rest, then the setattr, one by one.
+		werr, unsent = t.write(f, w, w.data[n:], w.off+int64(n))
+		serr = werr
+		if werr == 0 {
+			_, serr = t.Child.SetAttr(s.ctx, f.gfid, s.fh, s.set)
+		}
+	}
+	t.mu.Lock()
+	t.completed(f, w, werr, unsent)
+	t.completed(f, s, serr, 0)
+	t.mu.Unlock()
+	t.recycle(w)
+}
+
+// write writes data at off to the child for r, continuing after short
+// writes; it returns the errno and how many bytes were not written.
+func (t *WriteBehind) write(f *file, r *request, data []byte, off int64) (syscall.Errno, int) {
 	for len(data) > 0 {
 		n, e := t.Child.Write(r.ctx, f.gfid, r.fh, data, off)
 		if e != 0 {
-			errno = e
-			break
+			return e, len(data)
 		}
 		if n <= 0 || n > len(data) {
-			errno = syscall.EIO
-			break
+			return syscall.EIO, len(data)
 		}
 		data, off = data[n:], off+int64(n)
 	}
+	return 0, 0
+}
 
-	t.mu.Lock()
+// completed accounts for the completion of r, unsent of whose bytes were
+// not written, and sends what can go next. Called with mu held.
+func (t *WriteBehind) completed(f *file, r *request, errno syscall.Errno, unsent int) {
 	if i := slices.Index(f.inflight, r); i >= 0 {
 		f.inflight = slices.Delete(f.inflight, i, i+1)
 	}
 	n := int64(len(r.data))
 	f.bytes -= n
 	t.total -= n
-	t.stats.BytesSent += uint64(n - int64(len(data)))
+	t.stats.BytesSent += uint64(n - int64(unsent))
 	if r.h != nil {
 		r.h.active--
 	}
@@ -467,8 +533,10 @@ func (t *WriteBehind) send(f *file, r *request) {
 		t.room.Broadcast()
 	}
 	t.forget(f)
-	t.mu.Unlock()
+}
 
+// recycle returns r's buffer to the pool once r is done.
+func (t *WriteBehind) recycle(r *request) {
 	if r.pooled {
 		b := r.data[:0]
 		t.bufs.Put(&b)
