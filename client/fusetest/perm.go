@@ -20,21 +20,28 @@ func asUser(dir string, uid, gid uint32, groups []uint32, script string) (string
 	return strings.TrimSpace(string(out)), err
 }
 
-// Permissions checks that requests run with the caller's identity: an
-// ordinary user is refused what mode bits forbid, gets access through a
-// supplementary group, and owns what it creates. The mount must have
-// allow_other (otherwise the kernel lets only the mounting user in).
-func Permissions(t *testing.T, mnt string) {
-	dir := filepath.Join(mnt, "perm")
+// permDir makes directory name (0755, root's) in the mount for a check,
+// and returns it with a helper that fails the test on an error.
+func permDir(t *testing.T, mnt, name string) (string, func(error)) {
+	t.Helper()
+	dir := filepath.Join(mnt, name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	must := func(err error) {
+	return dir, func(err error) {
 		t.Helper()
 		if err != nil {
 			t.Fatal(err)
 		}
 	}
+}
+
+// Permissions checks that requests run with the caller's identity: an
+// ordinary user is refused what mode bits forbid, gets access through a
+// supplementary group, and owns what it creates. The mount must have
+// allow_other (otherwise the kernel lets only the mounting user in).
+func Permissions(t *testing.T, mnt string) {
+	dir, must := permDir(t, mnt, "perm")
 	const nobody, group = 65534, 4242
 	must(os.WriteFile(filepath.Join(dir, "secret"), []byte("root only"), 0o600))
 	must(os.WriteFile(filepath.Join(dir, "group"), []byte("group readable"), 0o640))
@@ -84,16 +91,7 @@ func Permissions(t *testing.T, mnt string) {
 // and joins those), must end with exactly what the archive says. The
 // mount must have allow_other.
 func Privileges(t *testing.T, mnt string) {
-	dir := filepath.Join(mnt, "priv")
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	must := func(err error) {
-		t.Helper()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	dir, must := permDir(t, mnt, "priv")
 	mode := func(name string) os.FileMode {
 		t.Helper()
 		fi, err := os.Stat(filepath.Join(dir, name))
