@@ -293,6 +293,19 @@ type Caller struct {
 	Client string
 }
 
+// KillPrivBits are the mode bits a write or truncate by anyone but root,
+// or a change of owner by anyone, clears on a regular file of mode mode
+// (Linux's should_remove_suid): setuid, and setgid when the group may
+// execute (setgid without group execute marks mandatory locking and
+// stays).
+func KillPrivBits(mode uint32) uint32 {
+	kill := uint32(syscall.S_ISUID)
+	if mode&syscall.S_IXGRP != 0 {
+		kill |= syscall.S_ISGID
+	}
+	return kill
+}
+
 // IsRoot reports whether the caller is uid 0.
 func (c *Caller) IsRoot() bool { return c.UID == 0 }
 

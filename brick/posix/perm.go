@@ -81,10 +81,7 @@ func killPriv(c *vfs.Caller, fd int, st *sys.Stat_t) {
 	if c.IsRoot() || st.Mode&syscall.S_IFMT != syscall.S_IFREG {
 		return
 	}
-	kill := uint32(syscall.S_ISUID)
-	if st.Mode&syscall.S_IXGRP != 0 {
-		kill |= syscall.S_ISGID
-	}
+	kill := vfs.KillPrivBits(st.Mode)
 	if st.Mode&kill == 0 {
 		return
 	}

@@ -123,9 +123,7 @@ func (fs *FS) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []by
 	// A write by anyone but root drops setuid, and setgid of a
 	// group-executable file, as Linux's file_remove_privs does.
 	if !c.IsRoot() {
-		if n.attr.Mode&syscall.S_ISUID != 0 || n.attr.Mode&(syscall.S_ISGID|0o010) == syscall.S_ISGID|0o010 {
-			n.attr.Mode &^= syscall.S_ISUID | syscall.S_ISGID
-		}
+		n.attr.Mode &^= vfs.KillPrivBits(n.attr.Mode)
 	}
 	return len(data), 0
 }

@@ -293,11 +293,7 @@ func (fs *FS) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in *vfs
 		n.attr.GID = in.GID
 	}
 	if in.Valid&(vfs.SetUID|vfs.SetGID) != 0 && n.attr.Mode&syscall.S_IFMT == syscall.S_IFREG {
-		kill := uint32(syscall.S_ISUID)
-		if n.attr.Mode&syscall.S_IXGRP != 0 {
-			kill |= syscall.S_ISGID
-		}
-		n.attr.Mode &^= kill
+		n.attr.Mode &^= vfs.KillPrivBits(n.attr.Mode)
 	}
 	if in.Valid&vfs.SetMode != 0 {
 		mode := in.Mode & 0o7777

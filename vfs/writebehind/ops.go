@@ -46,11 +46,8 @@ func (t *WriteBehind) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, d
 			t.prove(gfid, w)
 		}
 		if errno == 0 {
-			if h != nil && h.flags&syscall.O_APPEND != 0 {
-				off = -1
-			}
 			t.mu.Lock()
-			t.grew(gfid, off, int64(got))
+			t.grew(gfid, off, int64(got), h != nil && h.flags&syscall.O_APPEND != 0)
 			t.mu.Unlock()
 		}
 		return got, errno
@@ -76,11 +73,7 @@ func (t *WriteBehind) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, d
 	}
 	appending := h != nil && h.flags&syscall.O_APPEND != 0
 	t.stats.Writes++
-	if appending {
-		t.grew(gfid, -1, n)
-	} else {
-		t.grew(gfid, off, n)
-	}
+	t.grew(gfid, off, n, appending)
 	if tail := lastOf(f.queue); tail != nil && tail.set == nil && tail.seq > f.urgent && tail.fh == fh && tail.who == w &&
 		tail.append == appending && (appending || tail.end() == off) &&
 		int64(len(tail.data))+n <= t.cfg.AggregateSize {

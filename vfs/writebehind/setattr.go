@@ -99,24 +99,13 @@ func validTimes(in *vfs.SetAttrIn) bool {
 	return (in.Valid&vfs.SetAtime == 0 || ok(in.Atime)) && (in.Valid&vfs.SetMtime == 0 || ok(in.Mtime))
 }
 
-// killBits are the mode bits a change of owner clears on a regular file,
-// as Linux does for everyone (root included): setuid, and setgid when the
-// group may execute.
-func killBits(mode uint32) uint32 {
-	kill := uint32(syscall.S_ISUID)
-	if mode&syscall.S_IXGRP != 0 {
-		kill |= syscall.S_ISGID
-	}
-	return kill
-}
-
 // joinSet folds next into held, so that one setattr does what the two did
 // one after the other. storage/posix applies owner, then mode, then
 // times; a mode held before an owner change loses what the change would
 // clear.
 func joinSet(held, next *vfs.SetAttrIn) {
 	if next.Valid&(vfs.SetUID|vfs.SetGID) != 0 && held.Valid&vfs.SetMode != 0 {
-		held.Mode &^= killBits(held.Mode)
+		held.Mode &^= vfs.KillPrivBits(held.Mode)
 	}
 	if next.Valid&vfs.SetMode != 0 {
 		held.Mode = next.Mode
@@ -148,7 +137,7 @@ func applySet(a *vfs.Attr, in *vfs.SetAttrIn, now time.Time) {
 		a.GID = in.GID
 	}
 	if in.Valid&(vfs.SetUID|vfs.SetGID) != 0 && a.IsRegular() {
-		a.Mode &^= killBits(a.Mode)
+		a.Mode &^= vfs.KillPrivBits(a.Mode)
 	}
 	if in.Valid&vfs.SetMode != 0 {
 		a.Mode = a.Mode&syscall.S_IFMT | in.Mode&07777
@@ -186,15 +175,15 @@ func (t *WriteBehind) follow(a *vfs.Attr, fh vfs.Handle) {
 	t.fresh[a.GFID] = h
 }
 
-// grew records an acknowledged write of n bytes at off. Called with mu
-// held.
-func (t *WriteBehind) grew(gfid vfs.GFID, off, n int64) {
+// grew records an acknowledged write of n bytes at off (appended, when
+// appending). Called with mu held.
+func (t *WriteBehind) grew(gfid vfs.GFID, off, n int64, appending bool) {
 	h := t.fresh[gfid]
 	if h == nil || h.attr == nil {
 		return
 	}
-	if off < 0 {
-		h.attr = nil // an append: the size is only known on the brick
+	if appending || off < 0 {
+		h.attr = nil // the size is only known on the brick
 		return
 	}
 	h.changes++
