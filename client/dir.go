@@ -44,7 +44,23 @@ func (n *node) OpendirHandle(ctx context.Context, flags uint32) (fs.FileHandle, 
 	if e != 0 {
 		return nil, 0, errno(e)
 	}
-	return &dirHandle{n: n, fh: fh}, 0, 0
+	return &dirHandle{n: n, fh: fh}, n.m.dirOpenFlags(), 0
+}
+
+// dirOpenFlags lets the kernel keep a directory's listing across opens
+// (FOPEN_CACHE_DIR, kept by FOPEN_KEEP_CACHE), as it keeps a file's pages:
+// a listing repeated within the attribute timeout costs no READDIR. The
+// kernel drops the kept listing when it changes the directory itself, and
+// when the directory's mtime differs from the listing's the next time it
+// lists from the start, refreshing the mtime once its attributes expire;
+// so another client's change shows within attribute-timeout, as a changed
+// file's size or mode does. With attribute-timeout=0 nothing is kept,
+// since a change within the same mtime tick would go unseen.
+func (m *mountState) dirOpenFlags() uint32 {
+	if m.opts.AttrTimeout <= 0 {
+		return 0
+	}
+	return fuse.FOPEN_CACHE_DIR | fuse.FOPEN_KEEP_CACHE
 }
 
 func (d *dirHandle) Readdirent(ctx context.Context) (*fuse.DirEntry, syscall.Errno) {

@@ -54,6 +54,8 @@
 // direct-io-mode=disable (the default) file data goes through the page cache
 // and is kept across opens (FOPEN_KEEP_CACHE, as GlusterFS's fopen-keep-cache)
 // while the kernel drops it when it sees mtime or size change
-// (auto_inval_data). Two mounts of a volume therefore see each other's
-// changes once the attribute timeout has passed.
+// (auto_inval_data). Directory listings are kept the same way
+// (FOPEN_CACHE_DIR) and dropped when the directory's mtime changes, unless
+// the attribute timeout is 0. Two mounts of a volume therefore see each
+// other's changes once the attribute timeout has passed.
 package client

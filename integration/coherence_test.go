@@ -133,4 +133,21 @@ func TestGeneratedStackCoherence(t *testing.T) {
 		}
 		t.Errorf("mount 2 lists d as %s (%v), want g", strings.Join(names, " "), err)
 	}
+
+	// Mount 2's kernel keeps that listing while d's mtime stays the same;
+	// mount 1 adds a name, and md-cache must not keep answering d's old
+	// mtime for 600 s either.
+	if err := os.WriteFile(filepath.Join(m1, "d", "k"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	eventually("a name added to a directory it has listed", func() error {
+		ents, err := os.ReadDir(filepath.Join(m2, "d"))
+		if err != nil {
+			return err
+		}
+		if len(ents) != 2 || ents[0].Name() != "g" || ents[1].Name() != "k" {
+			return fmt.Errorf("lists %d entries", len(ents))
+		}
+		return nil
+	})
 }

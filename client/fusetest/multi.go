@@ -135,4 +135,31 @@ func TwoMounts(t *testing.T, a, b string, to Timeouts) {
 		}
 	}
 	within("readdir", 0, func() bool { es, err := os.ReadDir(dirB); return err == nil && len(es) == 20 })
+
+	// b keeps that listing (the kernel's readdir cache); names a makes or
+	// removes afterwards show in b's listings once b's copy of the
+	// directory's attributes expires and its new mtime drops the cache.
+	listed := func(want int, name string, present bool) func() bool {
+		return func() bool {
+			es, err := os.ReadDir(dirB)
+			if err != nil || len(es) != want {
+				return false
+			}
+			found := false
+			for _, e := range es {
+				found = found || e.Name() == name
+			}
+			return found == present
+		}
+	}
+	time.Sleep(10 * time.Millisecond) // a different mtime
+	if err := os.WriteFile(filepath.Join(dirA, "late"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	within("readdir of a cached listing: a new name", to.Attr, listed(21, "late", true))
+	time.Sleep(10 * time.Millisecond)
+	if err := os.Remove(filepath.Join(dirA, "n0")); err != nil {
+		t.Fatal(err)
+	}
+	within("readdir of a cached listing: a removed name", to.Attr, listed(20, "n0", false))
 }

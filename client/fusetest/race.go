@@ -98,4 +98,5 @@ func OpenSymlinkRaceTolerant(t *testing.T, mnt string) {
 // Extra are cairn's additions to posixtest.All, run by Posix.
 var Extra = map[string]func(*testing.T, string){
 	"OpenSymlinkRaceTolerant": OpenSymlinkRaceTolerant,
+	"ListingFollowsChanges":   ListingFollowsChanges,
 }
