@@ -122,9 +122,16 @@ func (m *mountState) fsOptions() *fs.Options {
 			// handle_killpriv). That fetch would also send the
 			// setattrs write-behind holds.
 			ExtraCapabilities: fuse.CAP_HANDLE_KILLPRIV,
-			DirectMount:       true,
-			DirectMountFlags:  o.mountFlags(),
-			Debug:             o.Debug,
+			// Read data comes from the network into memory, never from
+			// a local descriptor go-fuse could splice from; with
+			// splicing on, go-fuse still writes every READ reply's
+			// header into a pipe, then drains it (splice to /dev/null,
+			// FIONREAD) before the writev that sends it: three wasted
+			// syscalls per read.
+			DisableSplice:    true,
+			DirectMount:      true,
+			DirectMountFlags: o.mountFlags(),
+			Debug:            o.Debug,
 		},
 	}
 	if o.Debug {
