@@ -7,9 +7,11 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
@@ -207,5 +209,24 @@ func TestVolfileCheckCLI(t *testing.T) {
 	out, _ = exec.Command(bin, "volfile", "check", bad).CombinedOutput()
 	if !strings.Contains(string(out), "bad.vol:7") || !strings.Contains(string(out), "512XB") {
 		t.Errorf("malformed size not reported at bad.vol:7:\n%s", out)
+	}
+}
+
+// TestBrickProcs: a brick process runs with half the CPUs Go would use as
+// GOMAXPROCS (at least one), unless GOMAXPROCS is set in its environment.
+func TestBrickProcs(t *testing.T) {
+	want := fmt.Sprintf("procs=%d", max(1, runtime.GOMAXPROCS(0)/2))
+	if _, set := os.LookupEnv("GOMAXPROCS"); set {
+		t.Setenv("GOMAXPROCS", "")
+		os.Unsetenv("GOMAXPROCS")
+	}
+	b := harness.StartBrick(t, harness.BrickOptions{})
+	if log := b.Log(); !strings.Contains(log, want) {
+		t.Errorf("brick log has no %s:\n%s", want, log)
+	}
+	t.Setenv("GOMAXPROCS", "3")
+	b = harness.StartBrick(t, harness.BrickOptions{})
+	if log := b.Log(); !strings.Contains(log, "procs=3") {
+		t.Errorf("brick started with GOMAXPROCS=3: log has no procs=3:\n%s", log)
 	}
 }

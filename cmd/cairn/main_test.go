@@ -137,3 +137,11 @@ func TestLogFlags(t *testing.T) {
 		}
 	}
 }
+
+func TestBrickProcs(t *testing.T) {
+	for _, c := range []struct{ cpus, want int }{{1, 1}, {2, 1}, {3, 1}, {4, 2}, {16, 8}} {
+		if got := brickProcs(c.cpus); got != c.want {
+			t.Errorf("brickProcs(%d) = %d, want %d", c.cpus, got, c.want)
+		}
+	}
+}
