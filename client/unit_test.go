@@ -336,3 +336,26 @@ func TestUnsupportedXattrs(t *testing.T) {
 		t.Errorf("set system.posix_acl_access with acl: %v, the volume says %v", e, want)
 	}
 }
+
+// TestFuseOptions checks the go-fuse options the mount depends on: splice
+// off (read data is in memory; with it on, go-fuse writes each READ reply's
+// header into a pipe and drains it before the real writev) and
+// handle_killpriv (the bricks clear setuid themselves, so the kernel need
+// not fetch attributes before every chown).
+func TestFuseOptions(t *testing.T) {
+	m := &mountState{opts: DefaultOptions()}
+	o := m.fsOptions().MountOptions
+	if !o.DisableSplice {
+		t.Error("splice is on")
+	}
+	if o.ExtraCapabilities&fuse.CAP_HANDLE_KILLPRIV == 0 {
+		t.Error("handle_killpriv is not asked for")
+	}
+	if m.dirOpenFlags() != fuse.FOPEN_CACHE_DIR|fuse.FOPEN_KEEP_CACHE {
+		t.Errorf("directory open flags %#x, want CACHE_DIR|KEEP_CACHE", m.dirOpenFlags())
+	}
+	m.opts.AttrTimeout = 0
+	if m.dirOpenFlags() != 0 {
+		t.Errorf("attribute-timeout=0: directory open flags %#x, want none", m.dirOpenFlags())
+	}
+}

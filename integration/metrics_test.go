@@ -137,3 +137,71 @@ func TestMountMetrics(t *testing.T) {
 		t.Fatalf("umount: %v %s", err, out)
 	}
 }
+
+// TestMountKeepsListings: a listing repeated through the same mount is
+// served by the kernel (no READDIR reaches the stack, as the mount's
+// io-stats counts), until the mount changes the directory; with
+// attribute-timeout=0 every listing reaches the stack.
+func TestMountKeepsListings(t *testing.T) {
+	requireFUSE(t)
+	b1 := harness.StartBrick(t, harness.BrickOptions{})
+	b2 := harness.StartBrick(t, harness.BrickOptions{})
+	vol := filepath.Join(t.TempDir(), "client.vol")
+	if err := os.WriteFile(vol, []byte(defaultClientVolfile(b1, b2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		opts string
+		kept bool
+	}{{"", true}, {"attribute-timeout=0", false}} {
+		mnt := filepath.Join(t.TempDir(), "mnt")
+		os.MkdirAll(mnt, 0o755)
+		metrics := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+		opts := "metrics=" + metrics
+		if tc.opts != "" {
+			opts += "," + tc.opts
+		}
+		if out, err := exec.Command(harness.Binary(t), "mount", "--volfile", vol, mnt, "-o", opts).CombinedOutput(); err != nil {
+			t.Fatalf("cairn mount -o %s: %v\n%s", opts, err, out)
+		}
+		dir := filepath.Join(mnt, fmt.Sprintf("d%v", tc.kept))
+		if err := os.Mkdir(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		for i := range 50 {
+			if err := os.WriteFile(filepath.Join(dir, fmt.Sprint(i)), nil, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		readdirs := func() float64 {
+			return metricValue(t, scrapeMetrics(t, metrics), "cairn_fop_calls_total", `fop="readdir"`, `volume="vol"`)
+		}
+		list := func(want int) float64 {
+			t.Helper()
+			before := readdirs()
+			es, err := os.ReadDir(dir)
+			if err != nil || len(es) != want {
+				t.Fatalf("-o %s: %d entries (%v), want %d", opts, len(es), err, want)
+			}
+			return readdirs() - before
+		}
+		if n := list(50); n == 0 {
+			t.Errorf("-o %s: the first listing made no READDIR", opts)
+		}
+		switch n := list(50); {
+		case tc.kept && n != 0:
+			t.Errorf("-o %s: a repeated listing made %v READDIRs, want none (kept by the kernel)", opts, n)
+		case !tc.kept && n == 0:
+			t.Errorf("-o %s: a repeated listing made no READDIR, want the stack asked", opts)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "new"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if n := list(51); n == 0 {
+			t.Errorf("-o %s: the listing after a create made no READDIR", opts)
+		}
+		if out, err := exec.Command("umount", mnt).CombinedOutput(); err != nil {
+			t.Fatalf("umount: %v %s", err, out)
+		}
+	}
+}
