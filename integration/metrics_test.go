@@ -110,19 +110,7 @@ func TestMetricsCountKnownOperations(t *testing.T) {
 // process serves /metrics, and its counters follow what is done on it.
 func TestMountMetrics(t *testing.T) {
 	requireFUSE(t)
-	b1 := harness.StartBrick(t, harness.BrickOptions{})
-	b2 := harness.StartBrick(t, harness.BrickOptions{})
-	vol := filepath.Join(t.TempDir(), "client.vol")
-	if err := os.WriteFile(vol, []byte(defaultClientVolfile(b1, b2)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	mnt := filepath.Join(t.TempDir(), "mnt")
-	os.MkdirAll(mnt, 0o755)
-	metrics := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
-	out, err := exec.Command(harness.Binary(t), "mount", "--volfile", vol, mnt, "-o", "metrics="+metrics).CombinedOutput()
-	if err != nil {
-		t.Fatalf("cairn mount: %v\n%s", err, out)
-	}
+	mnt, metrics := mountWithMetrics(t, twoBrickVolfile(t), "")
 	defer exec.Command("umount", mnt).Run()
 	before := metricValue(t, scrapeMetrics(t, metrics), "cairn_fop_calls_total", `fop="mkdir"`, `volume="vol"`)
 	for i := range 4 {
@@ -144,25 +132,15 @@ func TestMountMetrics(t *testing.T) {
 // attribute-timeout=0 every listing reaches the stack.
 func TestMountKeepsListings(t *testing.T) {
 	requireFUSE(t)
-	b1 := harness.StartBrick(t, harness.BrickOptions{})
-	b2 := harness.StartBrick(t, harness.BrickOptions{})
-	vol := filepath.Join(t.TempDir(), "client.vol")
-	if err := os.WriteFile(vol, []byte(defaultClientVolfile(b1, b2)), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	vol := twoBrickVolfile(t)
 	for _, tc := range []struct {
 		opts string
 		kept bool
 	}{{"", true}, {"attribute-timeout=0", false}} {
-		mnt := filepath.Join(t.TempDir(), "mnt")
-		os.MkdirAll(mnt, 0o755)
-		metrics := fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
-		opts := "metrics=" + metrics
-		if tc.opts != "" {
-			opts += "," + tc.opts
-		}
-		if out, err := exec.Command(harness.Binary(t), "mount", "--volfile", vol, mnt, "-o", opts).CombinedOutput(); err != nil {
-			t.Fatalf("cairn mount -o %s: %v\n%s", opts, err, out)
+		mnt, metrics := mountWithMetrics(t, vol, tc.opts)
+		opts := tc.opts // for messages
+		if opts == "" {
+			opts = "(defaults)"
 		}
 		dir := filepath.Join(mnt, fmt.Sprintf("d%v", tc.kept))
 		if err := os.Mkdir(dir, 0o755); err != nil {
@@ -204,4 +182,35 @@ func TestMountKeepsListings(t *testing.T) {
 			t.Fatalf("umount: %v %s", err, out)
 		}
 	}
+}
+
+// twoBrickVolfile starts two brick processes and writes the default
+// client volfile over them (io-stats on top, volume "vol").
+func twoBrickVolfile(t *testing.T) string {
+	t.Helper()
+	b1 := harness.StartBrick(t, harness.BrickOptions{})
+	b2 := harness.StartBrick(t, harness.BrickOptions{})
+	vol := filepath.Join(t.TempDir(), "client.vol")
+	if err := os.WriteFile(vol, []byte(defaultClientVolfile(b1, b2)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return vol
+}
+
+// mountWithMetrics runs `cairn mount --volfile VOL MNT -o metrics=ADDR[,OPTS]`
+// on a new mount point and returns it with the metrics address; the caller
+// unmounts.
+func mountWithMetrics(t *testing.T, vol, opts string) (mnt, metrics string) {
+	t.Helper()
+	mnt = filepath.Join(t.TempDir(), "mnt")
+	os.MkdirAll(mnt, 0o755)
+	metrics = fmt.Sprintf("127.0.0.1:%d", harness.FreePort(t))
+	o := "metrics=" + metrics
+	if opts != "" {
+		o += "," + opts
+	}
+	if out, err := exec.Command(harness.Binary(t), "mount", "--volfile", vol, mnt, "-o", o).CombinedOutput(); err != nil {
+		t.Fatalf("cairn mount -o %s: %v\n%s", o, err, out)
+	}
+	return mnt, metrics
 }
