@@ -107,6 +107,12 @@ type Config struct {
 	// LocalAddr, if set, is the source IP address of the connection (for
 	// hosts with several addresses, and for tests of auth rules).
 	LocalAddr string
+	// FilterODirect drops O_DIRECT from the flags of opens and creates
+	// sent to the brick (GlusterFS option filter-O_DIRECT, volume option
+	// network.remote-dio): the application's O_DIRECT still bypasses the
+	// client's caches, but the brick reads and writes through its page
+	// cache, as an NFS server does. Off by default, as in GlusterFS.
+	FilterODirect bool
 	// Name identifies the translator in logs (its volfile name).
 	Name string
 	// Logger receives state changes; nil discards them.
@@ -203,6 +209,10 @@ var (
 
 // New creates a client and starts connecting and pinging in the background;
 // it does not wait for the brick (see WaitConnect).
+// Config returns the configuration the client was built with (defaults
+// filled in).
+func (c *Client) Config() Config { return c.cfg }
+
 func New(cfg Config) (*Client, error) {
 	if cfg.RemoteHost == "" {
 		return nil, errors.New("protocol/client: remote-host is required")

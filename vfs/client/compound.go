@@ -57,7 +57,7 @@ func (c *Client) Compound(ctx context.Context, ops []compound.Op) ([]compound.Re
 			if files[i] != nil {
 				op.Fh = vfs.Handle(files[i].remote.Load())
 			}
-			if req.Ops[i] = protocol.EncodeSubRequest(&op); req.Ops[i] == nil {
+			if req.Ops[i] = c.encode(&op); req.Ops[i] == nil {
 				return nil, syscall.EINVAL
 			}
 		}

@@ -36,7 +36,7 @@ func (c *Client) oneRaw(ctx context.Context, of *openFile, op compound.Op, rio *
 		if of != nil {
 			op.Fh = vfs.Handle(of.remote.Load())
 		}
-		sub := protocol.EncodeSubRequest(&op)
+		sub := c.encode(&op)
 		if sub == nil {
 			done()
 			return compound.Result{Errno: syscall.EINVAL}
@@ -152,6 +152,20 @@ func (c *Client) Rename(ctx context.Context, oldParent vfs.GFID, oldName string,
 }
 
 // openRemote opens gfid on the brick and returns the brick's handle.
+// encode encodes op for the brick, without O_DIRECT in the open flags of
+// Open and Create when the client filters it (Config.FilterODirect).
+func (c *Client) encode(op *compound.Op) *brickpb.SubRequest {
+	if c.cfg.FilterODirect {
+		switch op.Kind {
+		case compound.OpOpen:
+			op.Flags &^= syscall.O_DIRECT
+		case compound.OpCreate:
+			op.Create.Flags &^= syscall.O_DIRECT
+		}
+	}
+	return protocol.EncodeSubRequest(op)
+}
+
 func (c *Client) openRemote(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Handle, syscall.Errno) {
 	r := c.one(ctx, nil, compound.Open(gfid, flags))
 	return r.Fh, r.Errno

@@ -25,6 +25,7 @@ func addClientTypes(env Env, reg volfile.Registry) {
 			{Key: "frame-timeout", Aliases: []string{"network.frame-timeout"}, Kind: volfile.Duration, Default: "1800", Min: "1s", Help: "seconds one call may take"},
 			{Key: "transport.socket.nodelay", Kind: volfile.Bool, Default: "on", Help: "TCP_NODELAY (always on in cairn)"},
 			{Key: "transport.socket.bind-address", Kind: volfile.String, Help: "local source address of the connection"},
+			{Key: "filter-O_DIRECT", Aliases: []string{"network.remote-dio"}, Kind: volfile.Bool, Default: "off", Help: "open files on the brick without O_DIRECT, so that the brick caches them as an NFS server does (O_DIRECT still bypasses the client's caches)"},
 		},
 		Build: func(ctx context.Context, v *volfile.Volume, o volfile.Options, _ []vfs.Translator) (vfs.Translator, error) {
 			c, err := client.New(client.Config{
@@ -34,6 +35,7 @@ func addClientTypes(env Env, reg volfile.Registry) {
 				PingTimeout:     o.Duration("ping-timeout"),
 				CallTimeout:     o.Duration("frame-timeout"),
 				LocalAddr:       o.String("transport.socket.bind-address"),
+				FilterODirect:   o.Bool("filter-O_DIRECT"),
 				Name:            v.Name,
 				Logger:          env.logger().With("volume", v.Name),
 			})
