@@ -82,6 +82,16 @@ gluster_up() {
 		GL_REASON="volume create: $out"
 		return 1
 	fi
+	# BENCH_GLUSTER_SET="key=value ..." sets volume options before the
+	# start (e.g. network.remote-dio=enable, what cairn's generated
+	# client volfile does); the results header names them.
+	local kv
+	for kv in ${BENCH_GLUSTER_SET:-}; do
+		if ! out=$(gl volume set "$GL_VOL" "${kv%%=*}" "${kv#*=}" 2>&1); then
+			GL_REASON="volume set ${kv%%=*} ${kv#*=}: $out"
+			return 1
+		fi
+	done
 	if ! out=$(gl volume start "$GL_VOL" 2>&1); then
 		GL_REASON="volume start: $out"
 		return 1

@@ -101,7 +101,7 @@ func (b *bench) headerLines() []string {
 		"Software: " + strings.Join(b.versions, "; "),
 		"cairn volume: replica 2, two `cairn brick` processes on 127.0.0.1 with the volfiles `cairn up` generates (vfs/stack), " +
 			"FUSE-mounted with `cairn mount 127.0.0.1:PORT:bench DIR -o backupvolfile-server=…,direct-io-mode=disable,noatime`",
-		"GlusterFS volume: replica 2, two bricks on 127.0.0.2 (loopback; gluster refuses 127.0.0.1 as a brick host; created with force), `mount -t glusterfs -o noatime`, default volume options",
+		"GlusterFS volume: replica 2, two bricks on 127.0.0.2 (loopback; gluster refuses 127.0.0.1 as a brick host; created with force), `mount -t glusterfs -o noatime`, " + glusterOptions(),
 		fmt.Sprintf("Cold cache = `sync; echo 3 > /proc/sys/vm/drop_caches`, and for FUSE mounts an unmount and remount; small-file phases "+
 			"are %v apart (past the 1 s FUSE entry/attribute timeouts); `ls -l` runs with LC_ALL=C, output to /dev/null", c.settle),
 		"fio: ioengine=psync, fallocate=none; random I/O with direct=1 where the filesystem takes O_DIRECT, 4 jobs share one file",
@@ -110,4 +110,14 @@ func (b *bench) headerLines() []string {
 		lines = append(lines, b.vmInfo+"; NFS mounted vers=3,proto=tcp,nolock; 9P trans=tcp,version=9p2000.L,msize=1048576 (servers negotiate down)")
 	}
 	return lines
+}
+
+// glusterOptions describes the GlusterFS volume options the run set
+// (BENCH_GLUSTER_SET, applied by bench/gluster.sh), or says there were none.
+func glusterOptions() string {
+	set := strings.Fields(os.Getenv("BENCH_GLUSTER_SET"))
+	if len(set) == 0 {
+		return "default volume options"
+	}
+	return "default volume options except `gluster volume set` " + strings.Join(set, ", ")
 }
