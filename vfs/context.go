@@ -74,3 +74,32 @@ func MarkAttrsGuessed(ctx context.Context) {
 		*p = true
 	}
 }
+
+type releaseAttrsKey struct{}
+
+// ReleaseAttrs asks the translators below a Release for the file's
+// attributes once the release is done, without a request of its own:
+// performance/md-cache wants them for a file written through this client
+// (its writes dropped what it had), and cluster/replicate can fetch them
+// in the request that already carries the file's deferred post-op and
+// unlock. A translator that takes the request sets Taken before Release
+// returns, and later calls Deliver at most once, from any goroutine, with
+// the attributes as a brick reported them after the post-op. When no
+// translator takes it the asker fetches them itself.
+type ReleaseAttrs struct {
+	Taken   bool
+	Deliver func(Attr)
+}
+
+// WithReleaseAttrs returns a context carrying a request for the
+// attributes after a Release, delivered to deliver.
+func WithReleaseAttrs(ctx context.Context, deliver func(Attr)) (context.Context, *ReleaseAttrs) {
+	ra := &ReleaseAttrs{Deliver: deliver}
+	return context.WithValue(ctx, releaseAttrsKey{}, ra), ra
+}
+
+// ReleaseAttrsFrom returns the request ctx carries, or nil.
+func ReleaseAttrsFrom(ctx context.Context) *ReleaseAttrs {
+	ra, _ := ctx.Value(releaseAttrsKey{}).(*ReleaseAttrs)
+	return ra
+}

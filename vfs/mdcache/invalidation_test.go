@@ -20,9 +20,23 @@ type watched struct {
 	*vfsfake.Fake
 	vfsfake.Reporter
 	hints atomic.Int64 // HintAttr calls
+
+	takeAttrs bool
+	taken     *vfs.ReleaseAttrs
 }
 
 func (w *watched) HintAttr(a vfs.Attr) { w.hints.Add(1) }
+
+// Release takes a request for the attributes after the release when
+// takeAttrs is set, as cluster/replicate does, and leaves it in taken for
+// the test to deliver.
+func (w *watched) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
+	if ra := vfs.ReleaseAttrsFrom(ctx); w.takeAttrs && ra != nil {
+		ra.Taken = true
+		w.taken = ra
+	}
+	return w.Fake.Release(ctx, gfid, fh)
+}
 
 func newWatchedEnv(t *testing.T) (*env, *watched) {
 	t.Helper()
@@ -189,6 +203,68 @@ func TestRefreshAfterWrite(t *testing.T) {
 		case !inval && (refetched != 0 || lookups != 1):
 			t.Errorf("no cache invalidation: %d getattrs at release, %d lookups after; want 0, 1", refetched, lookups)
 		}
+	}
+}
+
+// TestRefreshTaken: when a translator below takes the request for the
+// attributes after a written file's release (cluster/replicate fetches
+// them with the release's deferred request), md-cache asks for nothing
+// itself and keeps what is delivered, unless a report about the file came
+// between the release and the delivery.
+func TestRefreshTaken(t *testing.T) {
+	e, w := newWatchedEnv(t)
+	w.takeAttrs = true
+	writeAndRelease := func(name string) vfs.GFID {
+		t.Helper()
+		a, fh, errno := e.md.Create(bg, vfs.RootGFID, name, &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		e.md.Write(bg, a.GFID, fh, []byte("hello"), 0)
+		e.md.Flush(bg, a.GFID, fh)
+		e.fake.Reset()
+		w.taken = nil
+		e.md.Release(bg, a.GFID, fh)
+		if w.taken == nil {
+			t.Fatal("md-cache did not ask for the attributes after the release")
+		}
+		if n := e.calls(vfsfake.GetAttr); n != 0 {
+			t.Errorf("%d getattrs at a release whose attributes were taken, want 0", n)
+		}
+		return a.GFID
+	}
+	deliver := func(g vfs.GFID) {
+		t.Helper()
+		a, errno := e.fs.GetAttr(bg, g, 0)
+		if errno != 0 {
+			t.Fatal(errno)
+		}
+		w.taken.Deliver(a)
+	}
+
+	g := writeAndRelease("f")
+	deliver(g)
+	got, errno := e.md.Lookup(bg, vfs.RootGFID, "f")
+	if errno != 0 || got.Size != 5 {
+		t.Fatalf("lookup after close: size %d, %v", got.Size, errno)
+	}
+	if n := e.calls(vfsfake.Lookup) + e.calls(vfsfake.GetAttr); n != 0 {
+		t.Errorf("%d child calls for a stat after the delivery, want 0", n)
+	}
+	if s := e.md.Stats(); s.ReleaseAttrs != 1 || s.Refreshes != 0 {
+		t.Errorf("stats %+v, want 1 delivered, 0 refreshes", s)
+	}
+
+	// Another client's change reported before the delivery: what is
+	// delivered may predate it, so it is not kept.
+	g = writeAndRelease("g")
+	w.Report(vfs.Change{GFID: g})
+	deliver(g)
+	if _, errno := e.md.Lookup(bg, vfs.RootGFID, "g"); errno != 0 {
+		t.Fatal(errno)
+	}
+	if n := e.calls(vfsfake.Lookup) + e.calls(vfsfake.GetAttr); n != 1 {
+		t.Errorf("%d child calls for a stat after a report, want 1", n)
 	}
 }
 

@@ -225,6 +225,7 @@ type Stats struct {
 	Evictions                uint64
 	Changes                  uint64 // other clients' changes reported (vfs.Change)
 	Refreshes                uint64 // attributes fetched again after a written file's release
+	ReleaseAttrs             uint64 // attributes after a release, fetched with it by a translator below (vfs.ReleaseAttrs)
 	Records                  int    // held now
 }
 

@@ -230,12 +230,36 @@ func (t *MDCache) Open(ctx context.Context, gfid vfs.GFID, flags uint32) (vfs.Ha
 // answers before the bricks know the new size and mtime), and only the
 // bricks' answer after the last write can be kept for md-cache-timeout.
 // Without it, the stat that follows a file's creation (ls -l, make, rsync,
-// a second pass of a build) would always go to the bricks. FUSE sends
-// RELEASE after close(2) has returned, so no caller waits for this.
+// a second pass of a build) would always go to the bricks. The request
+// travels down with the release (vfs.ReleaseAttrs): cluster/replicate
+// fetches them in the request that carries the file's post-op and unlock,
+// which costs a brick an fstat rather than a request (a new small file
+// was three requests to the first brick, and is two). When nothing below
+// takes it, the attributes are fetched here. FUSE sends RELEASE after
+// close(2) has returned, so no caller waits for either.
 func (t *MDCache) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) syscall.Errno {
-	errno := t.Child.Release(ctx, gfid, fh)
+	asked := t.clock()
 	t.mu.Lock()
+	start := t.gen
 	n := t.nodes[gfid]
+	want := n != nil && n.written && n.attrExp.IsZero() && t.longLived()
+	t.mu.Unlock()
+	cctx := ctx
+	var ra *vfs.ReleaseAttrs
+	if want {
+		cctx, ra = vfs.WithReleaseAttrs(ctx, func(a vfs.Attr) {
+			if a.GFID != gfid {
+				return
+			}
+			t.mu.Lock()
+			t.stats.ReleaseAttrs++
+			t.storeAttr(&a, start, t.expiry(asked))
+			t.mu.Unlock()
+		})
+	}
+	errno := t.Child.Release(cctx, gfid, fh)
+	t.mu.Lock()
+	n = t.nodes[gfid]
 	unlinked := n != nil && !n.attrExp.IsZero() && n.attr.Nlink == 0
 	if unlinked {
 		t.dropNode(gfid, dropAll)
@@ -244,11 +268,12 @@ func (t *MDCache) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) sys
 	if n != nil {
 		n.written = false
 	}
-	t.mu.Unlock()
-	if refresh && t.longLived() {
-		t.mu.Lock()
+	taken := ra != nil && ra.Taken
+	if refresh && t.longLived() && !taken {
 		t.stats.Refreshes++
-		t.mu.Unlock()
+	}
+	t.mu.Unlock()
+	if refresh && t.longLived() && !taken {
 		t.GetAttr(ctx, gfid, 0)
 	}
 	return errno

@@ -5,6 +5,7 @@ import (
 	"math/bits"
 	"sync"
 	"syscall"
+	"time"
 
 	"github.com/cairnfs/cairn/protocol/compound"
 	"github.com/cairnfs/cairn/vfs"
@@ -398,8 +399,36 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 			}
 		}
 	})
-	r.releaseLater(ctx, fc.opened|closing, ops, w)
+	// Whoever asked for the attributes after the release (md-cache, for a
+	// file it saw written) gets them from a good copy in the same
+	// request, after the post-op: the ctime then is the one a later stat
+	// sees.
+	var attrs *deferredAttrs
+	if ra := vfs.ReleaseAttrsFrom(ctx); ra != nil && !ra.Taken && ra.Deliver != nil {
+		if c := r.releaseAttrChild(gfid, w, fc.opened&closing); c >= 0 {
+			ops[c] = append(ops[c], compound.GetAttr(gfid, 0))
+			attrs = &deferredAttrs{child: c, at: len(ops[c]) - 1, deliver: ra.Deliver}
+			ra.Taken = true
+		}
+	}
+	r.releaseLater(ctx, fc.opened|closing, ops, w, attrs)
 	return 0
+}
+
+// releaseAttrChild picks, among the children in mask, the one a release
+// that ends window w may fetch the file's attributes from: a copy good for
+// both data and metadata by the fresh cached changelog, in a window where
+// nothing failed. -1 when there is none (the asker then fetches them the
+// usual way).
+func (r *Replicate) releaseAttrChild(gfid vfs.GFID, w *window, mask uint64) int {
+	r.mu.Lock()
+	failed := w.failed | w.down
+	r.mu.Unlock()
+	st := r.cachedState(gfid)
+	if failed != 0 || st == nil || time.Since(st.at) >= r.cfg.StateTTL {
+		return -1
+	}
+	return r.pick(gfid, mask&st.readable[dataKind]&st.readable[metaKind]&st.exists&r.upMask())
 }
 
 // firstErr returns 0 if any child in mask succeeded, else the most

@@ -50,6 +50,30 @@ type unlockTxn struct {
 type deferredUnlock struct {
 	txn *unlockTxn
 	ops []compound.Op
+	// attrs, if set, asks for the result of the GetAttr at ops[attrs.at]
+	// (vfs.ReleaseAttrs).
+	attrs *deferredAttrs
+}
+
+// deferredAttrs is a GetAttr queued with a release (vfs.ReleaseAttrs) and
+// whom to give its result.
+type deferredAttrs struct {
+	child   int
+	at      int
+	deliver func(vfs.Attr)
+}
+
+// deliverAttrs gives the attributes fetched by the GetAttrs queued in ds
+// to their askers. res holds the results of ds's ops in order, as far as
+// they ran; a GetAttr that did not run or failed delivers nothing.
+func deliverAttrs(ds []*deferredUnlock, res []compound.Result) {
+	off := 0
+	for _, d := range ds {
+		if a := d.attrs; a != nil && off+a.at < len(res) && res[off+a.at].Errno == 0 {
+			a.deliver(res[off+a.at].Attr)
+		}
+		off += len(d.ops)
+	}
 }
 
 // entryUnlockLater releases name locks: it queues the unlocks (and the
@@ -86,11 +110,11 @@ func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask
 	if r.closed {
 		// Nothing may stay queued once Close has flushed the queue.
 		r.mu.Unlock()
-		r.parallel(mask, func(i int) { r.sendDeferred(i, []*deferredUnlock{{txn, ops}}) })
+		r.parallel(mask, func(i int) { r.sendDeferred(i, []*deferredUnlock{{txn: txn, ops: ops}}) })
 		return
 	}
 	each(mask, func(i int) {
-		r.deferred[i] = append(r.deferred[i], &deferredUnlock{txn, ops})
+		r.deferred[i] = append(r.deferred[i], &deferredUnlock{txn: txn, ops: ops})
 		r.deferredN++
 	})
 	if r.unlockTimer == nil {
@@ -110,13 +134,23 @@ func (r *Replicate) entryUnlockLater(ctx context.Context, names []entryKey, mask
 // client's next transaction on the file, a heal, another client) gets it
 // within entryUnlockDelay, or at once when it is this client
 // (sendWindowNow).
-func (r *Replicate) releaseLater(ctx context.Context, mask uint64, ops [][]compound.Op, w *window) {
+//
+// attrs, if set, is a GetAttr among child attrs.child's ops whose result
+// goes to attrs.deliver once it ran.
+func (r *Replicate) releaseLater(ctx context.Context, mask uint64, ops [][]compound.Op, w *window, attrs *deferredAttrs) {
 	txn := &unlockTxn{
 		ctx:    context.WithoutCancel(ctx),
 		client: vfs.CallerFrom(ctx).Client,
 		left:   bits.OnesCount64(mask),
 		done:   make(chan struct{}),
 		win:    w,
+	}
+	share := func(i int) *deferredUnlock {
+		d := &deferredUnlock{txn: txn, ops: ops[i]}
+		if attrs != nil && attrs.child == i {
+			d.attrs = attrs
+		}
+		return d
 	}
 	r.mu.Lock()
 	r.wg.Add(1)
@@ -129,11 +163,11 @@ func (r *Replicate) releaseLater(ctx context.Context, mask uint64, ops [][]compo
 			r.finishDeferred([]*deferredUnlock{{txn: txn}})
 			return
 		}
-		r.parallel(mask, func(i int) { r.sendDeferred(i, []*deferredUnlock{{txn, ops[i]}}) })
+		r.parallel(mask, func(i int) { r.sendDeferred(i, []*deferredUnlock{share(i)}) })
 		return
 	}
 	each(mask, func(i int) {
-		r.deferred[i] = append(r.deferred[i], &deferredUnlock{txn, ops[i]})
+		r.deferred[i] = append(r.deferred[i], share(i))
 		r.deferredN++
 	})
 	if r.unlockTimer == nil {
@@ -271,12 +305,20 @@ func (r *Replicate) sendDeferred(i int, ds []*deferredUnlock) {
 			}
 		}
 		ctx, cancel := backgroundCtx(internalCtx(group[0].txn.ctx))
+		var results []compound.Result // of ops in order, up to the first batch that stopped
+		whole := true
 		for len(ops) > 0 {
 			n := min(len(ops), compound.MaxOps)
-			runAll(ctx, r.children[i].t, ops[:n])
+			res, e := compound.Run(ctx, r.children[i].t, ops[:n])
+			tryRest(ctx, r.children[i].t, ops[:n], res, e)
+			if whole {
+				results = append(results, res...)
+				whole = len(res) == n
+			}
 			ops = ops[n:]
 		}
 		cancel()
+		deliverAttrs(group, results)
 		r.finishDeferred(group)
 		ds = rest
 	}
@@ -345,9 +387,11 @@ func (r *Replicate) runOn(ctx context.Context, i int, ops []compound.Op) ([]comp
 			compound.Do(uctx, t, &all[k])
 		}
 		cancel()
+		deliverAttrs(ds, res)
 		r.finishDeferred(ds)
 		return compound.Run(ctx, t, ops)
 	}
+	deliverAttrs(ds, res)
 	r.finishDeferred(ds)
 	if len(res) <= n {
 		return nil, e

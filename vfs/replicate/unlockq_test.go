@@ -3,6 +3,7 @@ package replicate
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -386,4 +387,104 @@ func TestReleaseLaterUnlinkedFile(t *testing.T) {
 		t.Errorf("took %v: waited for the timer", took)
 	}
 	e.compareBricks()
+}
+
+// TestReleaseAttrsPiggyback: a release asked for the file's attributes
+// (vfs.ReleaseAttrs, as md-cache asks after a write) fetches them with
+// the GetAttr in the request that carries the file's release, post-op and
+// unlock, on one good brick: no request of its own, and what is delivered
+// is what that brick then reports. A window where a write failed fetches
+// nothing; the asker is told so by Taken and asks the usual way.
+func TestReleaseAttrsPiggyback(t *testing.T) {
+	e, cs := countedEnv(t)
+	r := e.r
+	r.unlockDelay = time.Minute // only a request may carry the queued ops
+	d, errno := r.Mkdir(e.ctx, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o777})
+	e.must("mkdir", errno)
+	data := []byte("written before the release")
+	write := func(name string) (vfs.GFID, vfs.Handle) {
+		a, fh, errno := r.Create(e.ctx, d.GFID, name, &vfs.CreateIn{Mode: 0o640, Flags: syscall.O_WRONLY})
+		e.must("create "+name, errno)
+		_, errno = r.Write(e.ctx, a.GFID, fh, data, 0)
+		e.must("write "+name, errno)
+		e.must("flush "+name, r.Flush(e.ctx, a.GFID, fh))
+		return a.GFID, fh
+	}
+	write("warm") // opens d's entry window
+	g, fh := write("f")
+
+	delivered := make(chan vfs.Attr, 2)
+	ctx, ra := vfs.WithReleaseAttrs(e.ctx, func(a vfs.Attr) { delivered <- a })
+	before := counts(cs)
+	e.must("release", r.Release(ctx, g, fh))
+	if !ra.Taken {
+		t.Fatal("release did not take the request for attributes")
+	}
+	if after := counts(cs); fmt.Sprint(after) != fmt.Sprint(before) {
+		t.Errorf("requests %v -> %v at the release: want none of its own", before, after)
+	}
+	select {
+	case a := <-delivered:
+		t.Fatalf("attributes %+v delivered before any request carried the GetAttr", a)
+	default:
+	}
+	write("next") // carries f's release, post-op, unlock and GetAttr
+	var got vfs.Attr
+	select {
+	case got = <-delivered:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no attributes delivered after the next request")
+	}
+	withGetAttr := 0
+	for i, c := range cs {
+		var ops []compound.Op
+		for _, cmp := range c.compounds {
+			for _, op := range cmp {
+				if op.Kind == compound.OpGetAttr && op.GFID == g {
+					ops = cmp
+				}
+			}
+		}
+		if ops == nil {
+			continue
+		}
+		withGetAttr++
+		names := opNames(ops)
+		want := []string{"release", "xattrop", "inodelk( unlock)", "getattr"}
+		if k := slices.Index(names, "release"); k < 0 || fmt.Sprint(names[k:k+len(want)]) != fmt.Sprint(want) {
+			t.Errorf("brick %d: request %v, want %v in it", i, names, want)
+		}
+		brick, errno := e.bricks[i].GetAttr(e.ctx, g, 0)
+		e.must("brick getattr", errno)
+		if got != brick {
+			t.Errorf("delivered %+v, brick %d reports %+v", got, i, brick)
+		}
+	}
+	if withGetAttr != 1 {
+		t.Errorf("GetAttr sent to %d bricks, want 1", withGetAttr)
+	}
+	if got.GFID != g || got.Size != uint64(len(data)) || got.Mode&0o777 != 0o640 {
+		t.Errorf("delivered %+v, want GFID %v, size %d, mode 0640", got, g, len(data))
+	}
+
+	// A write fails on brick 1: that window's end fetches nothing.
+	e.bricks[1].setHook(func(ctx context.Context, op string) syscall.Errno {
+		if op == "Write" {
+			return syscall.EIO
+		}
+		return 0
+	})
+	g2, fh2 := write("failed")
+	e.bricks[1].setHook(nil)
+	ctx, ra = vfs.WithReleaseAttrs(e.ctx, func(a vfs.Attr) { delivered <- a })
+	e.must("release", r.Release(ctx, g2, fh2))
+	if ra.Taken {
+		t.Error("a window with a failed write took the request for attributes")
+	}
+	r.FlushTransactions(e.ctx)
+	select {
+	case a := <-delivered:
+		t.Errorf("attributes %+v delivered for a window with a failure", a)
+	default:
+	}
 }
