@@ -421,13 +421,35 @@ func (c *IOCache) done(f *file) {
 // Called with mu held.
 func (c *IOCache) insert(f *file, idx int64, data []byte) bool {
 	n := int64(len(data))
+	if !c.admissible(f, idx, n) {
+		return false
+	}
+	var buf []byte
+	if k := len(c.spare); k > 0 && n == c.pageSize {
+		buf, c.spare = c.spare[k-1][:n], c.spare[:k-1]
+	} else {
+		buf = make([]byte, n)
+	}
+	copy(buf, data)
+	return c.insertOwned(f, idx, buf)
+}
+
+// admissible reports whether n bytes may become page idx of f. Called
+// with mu held.
+func (c *IOCache) admissible(f *file, idx, n int64) bool {
 	if f.dead || c.files[f.gfid] != f || n == 0 || n > c.size {
 		return false
 	}
 	// A short page must end at the recorded size: otherwise the child
 	// returned a short read that is not end of file, or the file grew
 	// (the next check will notice), and the page would hide data.
-	if n < c.pageSize && uint64(idx*c.pageSize+n) != f.size {
+	return n == c.pageSize || uint64(idx*c.pageSize+n) == f.size
+}
+
+// insertOwned is insert for a buffer the cache may keep as it is (its
+// capacity beyond len(data) is room for the page to grow).
+func (c *IOCache) insertOwned(f *file, idx int64, data []byte) bool {
+	if !c.admissible(f, idx, int64(len(data))) {
 		return false
 	}
 	if old := f.pages[idx]; old != nil {
@@ -436,17 +458,17 @@ func (c *IOCache) insert(f *file, idx int64, data []byte) bool {
 		delete(f.pages, idx)
 		c.recycle(old)
 	}
+	return c.place(f, idx, data)
+}
+
+// place makes buf page idx of f, evicting what the cache's size needs.
+// Called with mu held, once any old page idx is gone.
+func (c *IOCache) place(f *file, idx int64, buf []byte) bool {
+	n := int64(len(buf))
 	for c.bytes+n > c.size {
 		c.evict(c.lru.Back().Value.(*page), f)
 	}
-	var buf []byte
-	if k := len(c.spare); k > 0 && n == c.pageSize {
-		buf, c.spare = c.spare[k-1][:n], c.spare[:k-1]
-	} else {
-		buf = make([]byte, n)
-	}
 	p := &page{f: f, idx: idx, data: buf}
-	copy(p.data, data)
 	p.elem = c.lru.PushFront(p)
 	f.pages[idx] = p
 	c.bytes += n

@@ -129,6 +129,12 @@ func (c *IOCache) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data 
 // copyIn puts data, written at off, into the pages of f, whose content is
 // known whole. It reports false when that fails (a page of f was evicted
 // meanwhile); the caller then drops f. Called with mu held.
+//
+// A page grows in place while its buffer has room, and a new buffer gets
+// room to grow (doubling, up to the page size): tar and cp write a file
+// in chunks of 10 to 128 KiB, and copying the page into a fresh buffer of
+// the new length at every write allocated ten times the data (untar of
+// /usr/include: 1.2 GB for 129 MiB, and 11 % of the mount's CPU in GC).
 func (c *IOCache) copyIn(f *file, data []byte, off int64) bool {
 	ps := c.pageSize
 	end := off + int64(len(data))
@@ -139,38 +145,80 @@ func (c *IOCache) copyIn(f *file, data []byte, off int64) bool {
 	f.ownWrite = true
 	for idx := off / ps; idx*ps < end; idx++ {
 		lo := idx * ps
-		buf := make([]byte, min(ps, newSize-lo))
-		if p := f.pages[idx]; p != nil {
-			copy(buf, p.data)
-		} else if lo < oldSize {
+		p := f.pages[idx]
+		if p == nil && lo < oldSize {
 			return false // a known page was evicted: the content is no longer whole
 		}
 		from, to := max(off, lo), min(end, lo+ps)
-		copy(buf[from-lo:to-lo], data[from-off:to-off])
-		if !c.insert(f, idx, buf) || !f.whole {
+		if !c.growPage(f, idx, min(ps, newSize-lo), func(buf []byte) {
+			copy(buf[from-lo:to-lo], data[from-off:to-off])
+		}) {
 			return false
 		}
 	}
 	// The last page before the write may have been short: it now runs to
 	// the new size (zeros in any hole), which insert's rule requires.
 	if last := (oldSize - 1) / ps; oldSize > 0 && oldSize%ps != 0 && last < off/ps {
-		p := f.pages[last]
-		if p == nil {
-			return false
-		}
-		buf := make([]byte, min(ps, newSize-last*ps))
-		copy(buf, p.data)
-		if !c.insert(f, last, buf) || !f.whole {
+		if f.pages[last] == nil || !c.growPage(f, last, min(ps, newSize-last*ps), nil) {
 			return false
 		}
 	}
 	// Pages wholly inside a hole between the old end and off are zeros.
 	for idx := (oldSize + ps - 1) / ps; idx < off/ps; idx++ {
-		if !c.insert(f, idx, make([]byte, min(ps, newSize-idx*ps))) || !f.whole {
+		if !c.growPage(f, idx, min(ps, newSize-idx*ps), nil) {
 			return false
 		}
 	}
 	return true
+}
+
+// growPage makes page idx of f n bytes long, keeping what it held (zeros
+// beyond it), and lets fill write into it. The page is grown in place when
+// its buffer has room; otherwise a new buffer, with room to grow, takes
+// its place. It reports false when the page could not be kept (f then is
+// no longer whole). Called with mu held.
+func (c *IOCache) growPage(f *file, idx, n int64, fill func([]byte)) bool {
+	p := f.pages[idx]
+	if p != nil && int64(cap(p.data)) >= n && n >= int64(len(p.data)) {
+		old := int64(len(p.data))
+		c.lru.MoveToFront(p.elem)
+		for c.bytes+n-old > c.size {
+			back := c.lru.Back().Value.(*page)
+			if back == p {
+				c.evict(p, f)
+				return false
+			}
+			c.evict(back, f)
+			if !f.whole {
+				return false
+			}
+		}
+		p.data = p.data[:n]
+		clear(p.data[old:])
+		c.bytes += n - old
+		if fill != nil {
+			fill(p.data)
+		}
+		return f.whole
+	}
+	var buf []byte
+	if k := len(c.spare); k > 0 && n == c.pageSize {
+		buf, c.spare = c.spare[k-1][:n], c.spare[:k-1]
+		clear(buf)
+	} else {
+		room := n
+		if p != nil {
+			room = min(c.pageSize, max(n, 2*int64(len(p.data))))
+		}
+		buf = make([]byte, n, room)
+	}
+	if p != nil {
+		copy(buf, p.data)
+	}
+	if fill != nil {
+		fill(buf)
+	}
+	return c.insertOwned(f, idx, buf) && f.whole
 }
 
 // dropLocked drops gfid's pages and hint. Called with mu held.
