@@ -424,14 +424,21 @@ func (c *IOCache) insert(f *file, idx int64, data []byte) bool {
 	if !c.admissible(f, idx, n) {
 		return false
 	}
-	var buf []byte
+	buf, _ := c.newBuf(n, n)
+	copy(buf, data)
+	return c.replace(f, idx, buf)
+}
+
+// newBuf returns a page buffer of n bytes with room for room: a spare
+// full page when n is the page size (reused: its old content is still in
+// it, for the caller to overwrite or clear), otherwise a fresh, zeroed
+// one. Called with mu held.
+func (c *IOCache) newBuf(n, room int64) (buf []byte, reused bool) {
 	if k := len(c.spare); k > 0 && n == c.pageSize {
 		buf, c.spare = c.spare[k-1][:n], c.spare[:k-1]
-	} else {
-		buf = make([]byte, n)
+		return buf, true
 	}
-	copy(buf, data)
-	return c.insertOwned(f, idx, buf)
+	return make([]byte, n, room), false
 }
 
 // admissible reports whether n bytes may become page idx of f. Called
@@ -452,13 +459,19 @@ func (c *IOCache) insertOwned(f *file, idx int64, data []byte) bool {
 	if !c.admissible(f, idx, int64(len(data))) {
 		return false
 	}
+	return c.replace(f, idx, data)
+}
+
+// replace makes buf page idx of f in place of any old one, once
+// admissible. Called with mu held.
+func (c *IOCache) replace(f *file, idx int64, buf []byte) bool {
 	if old := f.pages[idx]; old != nil {
 		c.lru.Remove(old.elem)
 		c.bytes -= int64(len(old.data))
 		delete(f.pages, idx)
 		c.recycle(old)
 	}
-	return c.place(f, idx, data)
+	return c.place(f, idx, buf)
 }
 
 // place makes buf page idx of f, evicting what the cache's size needs.

@@ -201,19 +201,17 @@ func (c *IOCache) growPage(f *file, idx, n int64, fill func([]byte)) bool {
 		}
 		return f.whole
 	}
-	var buf []byte
-	if k := len(c.spare); k > 0 && n == c.pageSize {
-		buf, c.spare = c.spare[k-1][:n], c.spare[:k-1]
-		clear(buf)
-	} else {
-		room := n
-		if p != nil {
-			room = min(c.pageSize, max(n, 2*int64(len(p.data))))
-		}
-		buf = make([]byte, n, room)
-	}
+	room := n
 	if p != nil {
-		copy(buf, p.data)
+		room = min(c.pageSize, max(n, 2*int64(len(p.data))))
+	}
+	buf, reused := c.newBuf(n, room)
+	kept := 0
+	if p != nil {
+		kept = copy(buf, p.data)
+	}
+	if reused {
+		clear(buf[kept:]) // a spare page's old content
 	}
 	if fill != nil {
 		fill(buf)
