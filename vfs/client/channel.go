@@ -44,6 +44,9 @@ type channel struct {
 	pending map[uint64]*pendingCall
 	err     error // why the stream broke; nil while it works
 	subSent bool  // the subscription to changes was sent (upcall.go)
+	// retired is set when another channel replaced this one in its
+	// epoch (upgradeSide): calls go there, and this one closes when idle.
+	retired bool
 }
 
 // pendingCall is a call waiting for its reply.
@@ -81,12 +84,31 @@ func (c *Client) channel(ep *epoch) (*channel, error) {
 		return nil, status.FromContextError(err).Err()
 	}
 	ch, err := c.openSide(ep)
-	if err != nil {
+	fellBack := err != nil
+	if fellBack {
 		c.log.Debug("no side connection, channel on gRPC", "err", err)
 		if ch, err = c.openStream(ep); err != nil {
 			return nil, err
 		}
 	}
+	c.install(ep, ch)
+	if fellBack {
+		// A side connection refused now (typically while gRPC is still
+		// on a connection the restarted brick has closed) may open in a
+		// moment; without it every call of this epoch would pay the
+		// stream's cost.
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			c.upgradeSide(ep, ch)
+		}()
+	}
+	return ch, nil
+}
+
+// install makes ch ep's channel and starts its receiver. The caller holds
+// ep.chMu.
+func (c *Client) install(ep *epoch, ch *channel) {
 	ch.c, ch.ep = c, ep
 	ep.ch = ch
 	c.rawBulk.Store(ch.raw)
@@ -98,7 +120,82 @@ func (c *Client) channel(ep *epoch) (*channel, error) {
 	if c.watchFn.Load() != nil {
 		c.kickSub() // subscribe the new channel
 	}
-	return ch, nil
+}
+
+// Spacing of the attempts to move a channel that fell back to a gRPC
+// stream onto a side connection.
+const (
+	sideRetryFirst = 100 * time.Millisecond
+	sideRetryMax   = 5 * time.Second
+)
+
+// upgradeSide retries the side connection for ep while its channel is the
+// gRPC stream old, and once one opens makes it the channel: new calls go
+// there, and old is closed when the calls already on it have their
+// replies (retire). It gives up when old breaks (the next channel tries a
+// side connection first anyway) or ep ends.
+func (c *Client) upgradeSide(ep *epoch, old *channel) {
+	delay := sideRetryFirst
+	t := time.NewTimer(delay)
+	defer t.Stop()
+	for {
+		select {
+		case <-ep.ctx.Done():
+			return
+		case <-c.closed:
+			return
+		case <-t.C:
+		}
+		old.mu.Lock()
+		broken := old.err != nil
+		old.mu.Unlock()
+		if broken {
+			return
+		}
+		side, err := c.openSide(ep)
+		if err != nil {
+			c.log.Debug("side connection still refused", "err", err)
+			delay = min(2*delay, sideRetryMax)
+			t.Reset(delay)
+			continue
+		}
+		ep.chMu.Lock()
+		if ep.ch != old || ep.ctx.Err() != nil {
+			ep.chMu.Unlock()
+			side.cancel()
+			return
+		}
+		c.install(ep, side)
+		ep.chMu.Unlock()
+		c.log.Debug("channel moved to a side connection")
+		old.retire(ep)
+		return
+	}
+}
+
+// retire closes ch once no call waits on it. New calls that still reach
+// ch (they fetched it before it was replaced) go to the epoch's current
+// channel instead (see call), so the wait ends.
+func (ch *channel) retire(ep *epoch) {
+	ch.mu.Lock()
+	ch.retired = true
+	ch.mu.Unlock()
+	t := time.NewTicker(50 * time.Millisecond)
+	defer t.Stop()
+	for {
+		ch.mu.Lock()
+		idle := len(ch.pending) == 0
+		ch.mu.Unlock()
+		if idle {
+			ch.cancel()
+			return
+		}
+		select {
+		case <-ep.ctx.Done():
+			return // the epoch's end closes every channel
+		case <-t.C:
+		}
+	}
 }
 
 // openStream opens the Channel as a gRPC stream.
@@ -279,6 +376,17 @@ func (ch *channel) call(ctx context.Context, req *brickpb.CompoundRequest, calle
 		err := ch.err
 		ch.mu.Unlock()
 		return nil, err
+	}
+	if ch.retired {
+		ch.mu.Unlock()
+		if raw != nil {
+			req.Ops[rio.op].GetWrite().Data = raw
+		}
+		next, err := ch.c.channel(ch.ep)
+		if err != nil {
+			return nil, err
+		}
+		return next.call(ctx, req, caller, waitID, rio)
 	}
 	ch.next++
 	msg.Id = ch.next

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"github.com/cairnfs/cairn/brick/locks"
 	"github.com/cairnfs/cairn/protocol"
 	"github.com/cairnfs/cairn/protocol/brickpb"
+	"github.com/cairnfs/cairn/protocol/compound"
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/memfs"
 	"google.golang.org/grpc/codes"
@@ -143,13 +145,164 @@ func TestSideConnection(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	ep = c.ep.Load()
-	ep.chMu.Lock()
-	side = ep.ch != nil && ep.ch.side
-	ep.chMu.Unlock()
-	if !side {
+	// The first channel after the restart may have fallen back to a gRPC
+	// stream (gRPC still on the closed connection when the side
+	// connection's token was asked for); it moves over in the background.
+	if ch := waitSide(t, c, 10*time.Second); ch == nil {
 		t.Error("after the restart, the channel is not on a side connection")
 	}
+}
+
+// waitSide waits until c's current channel is on a side connection and
+// returns it, or nil after d.
+func waitSide(t *testing.T, c *Client, d time.Duration) *channel {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for {
+		ep := c.ep.Load()
+		ep.chMu.Lock()
+		ch := ep.ch
+		ep.chMu.Unlock()
+		if ch != nil && ch.side {
+			return ch
+		}
+		if time.Now().After(deadline) {
+			return nil
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// TestSideConnectionUpgrade: a channel that fell back to a gRPC stream
+// because the side connection could not be opened moves to a side
+// connection once one opens; a call waiting on the stream (a blocked lock)
+// still gets its reply there, and the stream closes after it.
+func TestSideConnectionUpgrade(t *testing.T) {
+	var refuse atomic.Bool
+	refuse.Store(true)
+	var dials atomic.Int32
+	c, _ := connected(t, locks.New(memfs.New(memfs.Config{})), func(cfg *Config) {
+		cfg.sideDialControl = func(network, address string, _ syscall.RawConn) error {
+			dials.Add(1)
+			if refuse.Load() {
+				return fmt.Errorf("side connection refused by the test")
+			}
+			return nil
+		}
+	})
+	ctx := context.Background()
+	a, fh, e := c.Create(ctx, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	ep := c.ep.Load()
+	ep.chMu.Lock()
+	stream := ep.ch
+	ep.chMu.Unlock()
+	if stream == nil || stream.side {
+		t.Fatal("with side connections refused, the channel is not a gRPC stream")
+	}
+	held := vfs.Lock{Type: vfs.WriteLock, End: vfs.LockEOF, Owner: 1}
+	if e := c.InodeLk(ctx, "dom", a.GFID, held, false); e != 0 {
+		t.Fatal(e)
+	}
+	got := make(chan syscall.Errno, 1)
+	go func() {
+		got <- c.InodeLk(ctx, "dom", a.GFID, vfs.Lock{Type: vfs.WriteLock, End: vfs.LockEOF, Owner: 2}, true)
+	}()
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		stream.mu.Lock()
+		n := len(stream.pending)
+		stream.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the lock wait never reached the stream")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	// Retries are spaced: not one per call.
+	for range 20 {
+		if _, e := c.GetAttr(ctx, a.GFID, 0); e != 0 {
+			t.Fatal(e)
+		}
+	}
+	if n := dials.Load(); n > 3 {
+		t.Errorf("%d side connection dials in the first moments, want a few", n)
+	}
+
+	refuse.Store(false)
+	side := waitSide(t, c, 15*time.Second)
+	if side == nil {
+		t.Fatal("the channel did not move to a side connection once one could open")
+	}
+	// The stream stays open while the wait is on it.
+	stream.mu.Lock()
+	err := stream.err
+	stream.mu.Unlock()
+	if err != nil {
+		t.Fatalf("the stream was closed under a waiting call: %v", err)
+	}
+	select {
+	case e := <-got:
+		t.Fatalf("the waiting lock returned %v while the lock was held", e)
+	default:
+	}
+	// A call that took the stream before it was replaced goes to the side
+	// connection rather than keep the stream open.
+	op := compound.GetAttr(a.GFID, 0)
+	req := &brickpb.CompoundRequest{Ops: []*brickpb.SubRequest{c.encode(&op)}}
+	stream.mu.Lock()
+	sent := stream.next
+	stream.mu.Unlock()
+	if rep, err := stream.call(ctx, req, protocol.EncodeCaller(&vfs.Caller{}), 0, nil); err != nil || len(rep.Replies) != 1 {
+		t.Fatalf("a call on the replaced stream: %v %v", rep, err)
+	}
+	stream.mu.Lock()
+	sentAfter := stream.next
+	stream.mu.Unlock()
+	if sentAfter != sent {
+		t.Error("a call on the replaced stream was sent there, not on the side connection")
+	}
+	// The handle and the lock live on the brick's connection, not on the
+	// channel: both serve through the side connection.
+	if n, e := c.Write(ctx, a.GFID, fh, []byte("data"), 0); e != 0 || n != 4 {
+		t.Fatalf("write: %d %v", n, e)
+	}
+	unlock := held
+	unlock.Type = vfs.Unlock
+	if e := c.InodeLk(ctx, "dom", a.GFID, unlock, false); e != 0 {
+		t.Fatal(e)
+	}
+	select {
+	case e := <-got:
+		if e != 0 {
+			t.Fatalf("the waiting lock, once free: %v", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the waiting lock was not granted")
+	}
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		stream.mu.Lock()
+		err := stream.err
+		stream.mu.Unlock()
+		if err != nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the stream stayed open after its last call")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	buf := make([]byte, 8)
+	if n, e := c.Read(ctx, a.GFID, fh, buf, 0); e != 0 || string(buf[:n]) != "data" {
+		t.Fatalf("read: %q %v", buf[:n], e)
+	}
+	if st := c.state.Load(); st != stateUp {
+		t.Errorf("brick state %d after the move, want up", st)
+	}
+	c.Release(ctx, a.GFID, fh)
 }
 
 // TestSideConnectionRefused: a side connection with a made-up token, or

@@ -117,6 +117,10 @@ type Config struct {
 	Name string
 	// Logger receives state changes; nil discards them.
 	Logger *slog.Logger
+
+	// sideDialControl, for tests, vets each side connection's socket
+	// before it connects (net.Dialer.Control); an error fails that dial.
+	sideDialControl func(network, address string, c syscall.RawConn) error
 }
 
 const (
@@ -251,7 +255,7 @@ func New(cfg Config) (*Client, error) {
 		log:       log,
 		addr:      addr,
 		dialOpts:  dialOptions(local, cfg.PingTimeout),
-		dialer:    &net.Dialer{LocalAddr: local},
+		dialer:    &net.Dialer{LocalAddr: local, Control: cfg.sideDialControl},
 		kickCh:    make(chan struct{}, 1),
 		closed:    make(chan struct{}),
 		firstDone: make(chan struct{}),
