@@ -73,6 +73,10 @@ type Config struct {
 	// RST) is noticed and its locks released; defaults 20s and 20s.
 	KeepaliveTime    time.Duration
 	KeepaliveTimeout time.Duration
+	// LocalReadFDs lets clients on this host fetch read-only descriptors
+	// of files and read them without the brick (protocol/localfd.go;
+	// option local-read-fds).
+	LocalReadFDs bool
 }
 
 // Transport tuning, shared with vfs/client's values: see the benchmarks
@@ -85,16 +89,21 @@ const (
 
 // Server serves the brick protocol. Create it with New, then call Serve.
 type Server struct {
-	cfg      Config
-	log      *slog.Logger
-	subvols  map[string]*subvol
-	grpc     *grpc.Server
-	connSeq  atomic.Uint64
-	connMu   sync.Mutex
-	conns    map[*conn]struct{}
-	tokens   map[string]*conn // side-connection tokens (ChannelToken); under connMu
-	cleanups sync.WaitGroup
-	readBufs sync.Pool // *[]byte of protocol.MaxIOSize
+	cfg     Config
+	log     *slog.Logger
+	subvols map[string]*subvol
+	grpc    *grpc.Server
+	connSeq atomic.Uint64
+	connMu  sync.Mutex
+	conns   map[*conn]struct{}
+	tokens  map[string]*conn // side-connection tokens (ChannelToken); under connMu
+	// local is the local descriptor socket (localfd.go) and localName its
+	// abstract name; nil and "" when there is none.
+	localMu   sync.Mutex
+	local     *net.UnixListener
+	localName string
+	cleanups  sync.WaitGroup
+	readBufs  sync.Pool // *[]byte of protocol.MaxIOSize
 	// changeQueue bounds each subscriber's queue of changes (upcall.go);
 	// tests make it small.
 	changeQueue int
@@ -194,6 +203,14 @@ func New(cfg Config) (*Server, error) {
 // Serve accepts connections on lis until Stop or GracefulStop.
 func (s *Server) Serve(lis net.Listener) error {
 	s.log.Info("brick serving", "addr", lis.Addr().String())
+	if s.cfg.LocalReadFDs {
+		if err := s.listenLocal(); err != nil {
+			// Local clients read over the network instead.
+			s.log.Warn("no local descriptor socket", "err", err)
+		} else {
+			defer s.closeLocal()
+		}
+	}
 	// The port also takes side connections (protocol/fastpath.go).
 	return s.grpc.Serve(s.newDemux(lis))
 }
@@ -201,6 +218,7 @@ func (s *Server) Serve(lis net.Listener) error {
 // Stop closes every connection, cancelling calls in flight, and returns
 // once the disconnected clients' handles and locks have been released.
 func (s *Server) Stop() {
+	s.closeLocal()
 	s.grpc.Stop()
 	s.cleanups.Wait()
 	s.stopWorkers()
@@ -209,6 +227,7 @@ func (s *Server) Stop() {
 // GracefulStop stops accepting connections, waits for calls in flight
 // (blocked lock waits included), then closes and cleans up as Stop.
 func (s *Server) GracefulStop() {
+	s.closeLocal()
 	s.grpc.GracefulStop()
 	s.cleanups.Wait()
 	s.stopWorkers()

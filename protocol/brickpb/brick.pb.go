@@ -77,8 +77,13 @@ func (*ChannelTokenRequest) Descriptor() ([]byte, []int) {
 }
 
 type ChannelTokenReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Token         []byte                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Token []byte                 `protobuf:"bytes,1,opt,name=token,proto3" json:"token,omitempty"`
+	// local_socket, when set, names the brick's abstract Unix socket for
+	// local read descriptors (see protocol/localfd.go); a client on the
+	// brick's host may fetch read-only descriptors of files there with the
+	// same token.
+	LocalSocket   string `protobuf:"bytes,2,opt,name=local_socket,json=localSocket,proto3" json:"local_socket,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -120,6 +125,116 @@ func (x *ChannelTokenReply) GetToken() []byte {
 	return nil
 }
 
+func (x *ChannelTokenReply) GetLocalSocket() string {
+	if x != nil {
+		return x.LocalSocket
+	}
+	return ""
+}
+
+// LocalFDRequest asks for a read-only descriptor of a regular file, opened
+// by GFID and checked against the caller's permissions as an anonymous
+// read would be.
+type LocalFDRequest struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Gfid  []byte                 `protobuf:"bytes,1,opt,name=gfid,proto3" json:"gfid,omitempty"`
+	// caller is the identity the permission check uses (as the caller
+	// metadata of a gRPC call: protocol.EncodeCaller).
+	Caller        string `protobuf:"bytes,2,opt,name=caller,proto3" json:"caller,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalFDRequest) Reset() {
+	*x = LocalFDRequest{}
+	mi := &file_brick_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalFDRequest) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalFDRequest) ProtoMessage() {}
+
+func (x *LocalFDRequest) ProtoReflect() protoreflect.Message {
+	mi := &file_brick_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalFDRequest.ProtoReflect.Descriptor instead.
+func (*LocalFDRequest) Descriptor() ([]byte, []int) {
+	return file_brick_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *LocalFDRequest) GetGfid() []byte {
+	if x != nil {
+		return x.Gfid
+	}
+	return nil
+}
+
+func (x *LocalFDRequest) GetCaller() string {
+	if x != nil {
+		return x.Caller
+	}
+	return ""
+}
+
+// LocalFDReply answers a LocalFDRequest: errno 0 and the descriptor as
+// SCM_RIGHTS on the same message, or the errno of the refusal.
+type LocalFDReply struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Errno         uint32                 `protobuf:"varint,1,opt,name=errno,proto3" json:"errno,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LocalFDReply) Reset() {
+	*x = LocalFDReply{}
+	mi := &file_brick_proto_msgTypes[3]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LocalFDReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LocalFDReply) ProtoMessage() {}
+
+func (x *LocalFDReply) ProtoReflect() protoreflect.Message {
+	mi := &file_brick_proto_msgTypes[3]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LocalFDReply.ProtoReflect.Descriptor instead.
+func (*LocalFDReply) Descriptor() ([]byte, []int) {
+	return file_brick_proto_rawDescGZIP(), []int{3}
+}
+
+func (x *LocalFDReply) GetErrno() uint32 {
+	if x != nil {
+		return x.Errno
+	}
+	return 0
+}
+
 // ChannelHello is the first frame of a side connection.
 type ChannelHello struct {
 	state     protoimpl.MessageState `protogen:"open.v1"`
@@ -134,7 +249,7 @@ type ChannelHello struct {
 
 func (x *ChannelHello) Reset() {
 	*x = ChannelHello{}
-	mi := &file_brick_proto_msgTypes[2]
+	mi := &file_brick_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -146,7 +261,7 @@ func (x *ChannelHello) String() string {
 func (*ChannelHello) ProtoMessage() {}
 
 func (x *ChannelHello) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[2]
+	mi := &file_brick_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -159,7 +274,7 @@ func (x *ChannelHello) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelHello.ProtoReflect.Descriptor instead.
 func (*ChannelHello) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{2}
+	return file_brick_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *ChannelHello) GetToken() []byte {
@@ -216,7 +331,7 @@ type ChannelCall struct {
 
 func (x *ChannelCall) Reset() {
 	*x = ChannelCall{}
-	mi := &file_brick_proto_msgTypes[3]
+	mi := &file_brick_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -228,7 +343,7 @@ func (x *ChannelCall) String() string {
 func (*ChannelCall) ProtoMessage() {}
 
 func (x *ChannelCall) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[3]
+	mi := &file_brick_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -241,7 +356,7 @@ func (x *ChannelCall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelCall.ProtoReflect.Descriptor instead.
 func (*ChannelCall) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{3}
+	return file_brick_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *ChannelCall) GetId() uint64 {
@@ -329,7 +444,7 @@ type ChannelReply struct {
 
 func (x *ChannelReply) Reset() {
 	*x = ChannelReply{}
-	mi := &file_brick_proto_msgTypes[4]
+	mi := &file_brick_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -341,7 +456,7 @@ func (x *ChannelReply) String() string {
 func (*ChannelReply) ProtoMessage() {}
 
 func (x *ChannelReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[4]
+	mi := &file_brick_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -354,7 +469,7 @@ func (x *ChannelReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ChannelReply.ProtoReflect.Descriptor instead.
 func (*ChannelReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{4}
+	return file_brick_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *ChannelReply) GetId() uint64 {
@@ -444,7 +559,7 @@ type Change struct {
 
 func (x *Change) Reset() {
 	*x = Change{}
-	mi := &file_brick_proto_msgTypes[5]
+	mi := &file_brick_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -456,7 +571,7 @@ func (x *Change) String() string {
 func (*Change) ProtoMessage() {}
 
 func (x *Change) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[5]
+	mi := &file_brick_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -469,7 +584,7 @@ func (x *Change) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Change.ProtoReflect.Descriptor instead.
 func (*Change) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{5}
+	return file_brick_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *Change) GetGfid() []byte {
@@ -524,7 +639,7 @@ type Attr struct {
 
 func (x *Attr) Reset() {
 	*x = Attr{}
-	mi := &file_brick_proto_msgTypes[6]
+	mi := &file_brick_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -536,7 +651,7 @@ func (x *Attr) String() string {
 func (*Attr) ProtoMessage() {}
 
 func (x *Attr) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[6]
+	mi := &file_brick_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -549,7 +664,7 @@ func (x *Attr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Attr.ProtoReflect.Descriptor instead.
 func (*Attr) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{6}
+	return file_brick_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *Attr) GetGfid() []byte {
@@ -677,7 +792,7 @@ type SetAttrIn struct {
 
 func (x *SetAttrIn) Reset() {
 	*x = SetAttrIn{}
-	mi := &file_brick_proto_msgTypes[7]
+	mi := &file_brick_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -689,7 +804,7 @@ func (x *SetAttrIn) String() string {
 func (*SetAttrIn) ProtoMessage() {}
 
 func (x *SetAttrIn) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[7]
+	mi := &file_brick_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -702,7 +817,7 @@ func (x *SetAttrIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAttrIn.ProtoReflect.Descriptor instead.
 func (*SetAttrIn) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{7}
+	return file_brick_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *SetAttrIn) GetValid() uint32 {
@@ -795,7 +910,7 @@ type CreateIn struct {
 
 func (x *CreateIn) Reset() {
 	*x = CreateIn{}
-	mi := &file_brick_proto_msgTypes[8]
+	mi := &file_brick_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +922,7 @@ func (x *CreateIn) String() string {
 func (*CreateIn) ProtoMessage() {}
 
 func (x *CreateIn) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[8]
+	mi := &file_brick_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,7 +935,7 @@ func (x *CreateIn) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateIn.ProtoReflect.Descriptor instead.
 func (*CreateIn) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{8}
+	return file_brick_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *CreateIn) GetGfid() []byte {
@@ -865,7 +980,7 @@ type Lock struct {
 
 func (x *Lock) Reset() {
 	*x = Lock{}
-	mi := &file_brick_proto_msgTypes[9]
+	mi := &file_brick_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -877,7 +992,7 @@ func (x *Lock) String() string {
 func (*Lock) ProtoMessage() {}
 
 func (x *Lock) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[9]
+	mi := &file_brick_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -890,7 +1005,7 @@ func (x *Lock) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Lock.ProtoReflect.Descriptor instead.
 func (*Lock) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{9}
+	return file_brick_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *Lock) GetType() uint32 {
@@ -938,7 +1053,7 @@ type Xattr struct {
 
 func (x *Xattr) Reset() {
 	*x = Xattr{}
-	mi := &file_brick_proto_msgTypes[10]
+	mi := &file_brick_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +1065,7 @@ func (x *Xattr) String() string {
 func (*Xattr) ProtoMessage() {}
 
 func (x *Xattr) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[10]
+	mi := &file_brick_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +1078,7 @@ func (x *Xattr) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Xattr.ProtoReflect.Descriptor instead.
 func (*Xattr) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{10}
+	return file_brick_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Xattr) GetName() []byte {
@@ -993,7 +1108,7 @@ type DirEntry struct {
 
 func (x *DirEntry) Reset() {
 	*x = DirEntry{}
-	mi := &file_brick_proto_msgTypes[11]
+	mi := &file_brick_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1120,7 @@ func (x *DirEntry) String() string {
 func (*DirEntry) ProtoMessage() {}
 
 func (x *DirEntry) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[11]
+	mi := &file_brick_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1133,7 @@ func (x *DirEntry) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use DirEntry.ProtoReflect.Descriptor instead.
 func (*DirEntry) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{11}
+	return file_brick_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *DirEntry) GetName() []byte {
@@ -1072,7 +1187,7 @@ type StatFS struct {
 
 func (x *StatFS) Reset() {
 	*x = StatFS{}
-	mi := &file_brick_proto_msgTypes[12]
+	mi := &file_brick_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1084,7 +1199,7 @@ func (x *StatFS) String() string {
 func (*StatFS) ProtoMessage() {}
 
 func (x *StatFS) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[12]
+	mi := &file_brick_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1097,7 +1212,7 @@ func (x *StatFS) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFS.ProtoReflect.Descriptor instead.
 func (*StatFS) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{12}
+	return file_brick_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *StatFS) GetBsize() uint32 {
@@ -1167,7 +1282,7 @@ type StaleHandle struct {
 
 func (x *StaleHandle) Reset() {
 	*x = StaleHandle{}
-	mi := &file_brick_proto_msgTypes[13]
+	mi := &file_brick_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1179,7 +1294,7 @@ func (x *StaleHandle) String() string {
 func (*StaleHandle) ProtoMessage() {}
 
 func (x *StaleHandle) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[13]
+	mi := &file_brick_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1192,7 +1307,7 @@ func (x *StaleHandle) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StaleHandle.ProtoReflect.Descriptor instead.
 func (*StaleHandle) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{13}
+	return file_brick_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *StaleHandle) GetFh() uint64 {
@@ -1220,7 +1335,7 @@ type LookupRequest struct {
 
 func (x *LookupRequest) Reset() {
 	*x = LookupRequest{}
-	mi := &file_brick_proto_msgTypes[14]
+	mi := &file_brick_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1232,7 +1347,7 @@ func (x *LookupRequest) String() string {
 func (*LookupRequest) ProtoMessage() {}
 
 func (x *LookupRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[14]
+	mi := &file_brick_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1245,7 +1360,7 @@ func (x *LookupRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LookupRequest.ProtoReflect.Descriptor instead.
 func (*LookupRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{14}
+	return file_brick_proto_rawDescGZIP(), []int{16}
 }
 
 func (x *LookupRequest) GetParent() []byte {
@@ -1287,7 +1402,7 @@ type GetAttrRequest struct {
 
 func (x *GetAttrRequest) Reset() {
 	*x = GetAttrRequest{}
-	mi := &file_brick_proto_msgTypes[15]
+	mi := &file_brick_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1299,7 +1414,7 @@ func (x *GetAttrRequest) String() string {
 func (*GetAttrRequest) ProtoMessage() {}
 
 func (x *GetAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[15]
+	mi := &file_brick_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1312,7 +1427,7 @@ func (x *GetAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetAttrRequest.ProtoReflect.Descriptor instead.
 func (*GetAttrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{15}
+	return file_brick_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *GetAttrRequest) GetGfid() []byte {
@@ -1347,7 +1462,7 @@ type SetAttrRequest struct {
 
 func (x *SetAttrRequest) Reset() {
 	*x = SetAttrRequest{}
-	mi := &file_brick_proto_msgTypes[16]
+	mi := &file_brick_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1359,7 +1474,7 @@ func (x *SetAttrRequest) String() string {
 func (*SetAttrRequest) ProtoMessage() {}
 
 func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[16]
+	mi := &file_brick_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1372,7 +1487,7 @@ func (x *SetAttrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetAttrRequest.ProtoReflect.Descriptor instead.
 func (*SetAttrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{16}
+	return file_brick_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *SetAttrRequest) GetGfid() []byte {
@@ -1407,7 +1522,7 @@ type CreateRequest struct {
 
 func (x *CreateRequest) Reset() {
 	*x = CreateRequest{}
-	mi := &file_brick_proto_msgTypes[17]
+	mi := &file_brick_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1419,7 +1534,7 @@ func (x *CreateRequest) String() string {
 func (*CreateRequest) ProtoMessage() {}
 
 func (x *CreateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[17]
+	mi := &file_brick_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1432,7 +1547,7 @@ func (x *CreateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateRequest.ProtoReflect.Descriptor instead.
 func (*CreateRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{17}
+	return file_brick_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *CreateRequest) GetParent() []byte {
@@ -1467,7 +1582,7 @@ type MknodRequest struct {
 
 func (x *MknodRequest) Reset() {
 	*x = MknodRequest{}
-	mi := &file_brick_proto_msgTypes[18]
+	mi := &file_brick_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1479,7 +1594,7 @@ func (x *MknodRequest) String() string {
 func (*MknodRequest) ProtoMessage() {}
 
 func (x *MknodRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[18]
+	mi := &file_brick_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1492,7 +1607,7 @@ func (x *MknodRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MknodRequest.ProtoReflect.Descriptor instead.
 func (*MknodRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{18}
+	return file_brick_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *MknodRequest) GetParent() []byte {
@@ -1527,7 +1642,7 @@ type MkdirRequest struct {
 
 func (x *MkdirRequest) Reset() {
 	*x = MkdirRequest{}
-	mi := &file_brick_proto_msgTypes[19]
+	mi := &file_brick_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1539,7 +1654,7 @@ func (x *MkdirRequest) String() string {
 func (*MkdirRequest) ProtoMessage() {}
 
 func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[19]
+	mi := &file_brick_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1552,7 +1667,7 @@ func (x *MkdirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MkdirRequest.ProtoReflect.Descriptor instead.
 func (*MkdirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{19}
+	return file_brick_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *MkdirRequest) GetParent() []byte {
@@ -1588,7 +1703,7 @@ type SymlinkRequest struct {
 
 func (x *SymlinkRequest) Reset() {
 	*x = SymlinkRequest{}
-	mi := &file_brick_proto_msgTypes[20]
+	mi := &file_brick_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1600,7 +1715,7 @@ func (x *SymlinkRequest) String() string {
 func (*SymlinkRequest) ProtoMessage() {}
 
 func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[20]
+	mi := &file_brick_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1613,7 +1728,7 @@ func (x *SymlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SymlinkRequest.ProtoReflect.Descriptor instead.
 func (*SymlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{20}
+	return file_brick_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *SymlinkRequest) GetParent() []byte {
@@ -1653,7 +1768,7 @@ type ReadlinkRequest struct {
 
 func (x *ReadlinkRequest) Reset() {
 	*x = ReadlinkRequest{}
-	mi := &file_brick_proto_msgTypes[21]
+	mi := &file_brick_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1665,7 +1780,7 @@ func (x *ReadlinkRequest) String() string {
 func (*ReadlinkRequest) ProtoMessage() {}
 
 func (x *ReadlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[21]
+	mi := &file_brick_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1678,7 +1793,7 @@ func (x *ReadlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadlinkRequest.ProtoReflect.Descriptor instead.
 func (*ReadlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{21}
+	return file_brick_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ReadlinkRequest) GetGfid() []byte {
@@ -1699,7 +1814,7 @@ type LinkRequest struct {
 
 func (x *LinkRequest) Reset() {
 	*x = LinkRequest{}
-	mi := &file_brick_proto_msgTypes[22]
+	mi := &file_brick_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1711,7 +1826,7 @@ func (x *LinkRequest) String() string {
 func (*LinkRequest) ProtoMessage() {}
 
 func (x *LinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[22]
+	mi := &file_brick_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1724,7 +1839,7 @@ func (x *LinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkRequest.ProtoReflect.Descriptor instead.
 func (*LinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{22}
+	return file_brick_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *LinkRequest) GetGfid() []byte {
@@ -1763,7 +1878,7 @@ type UnlinkRequest struct {
 
 func (x *UnlinkRequest) Reset() {
 	*x = UnlinkRequest{}
-	mi := &file_brick_proto_msgTypes[23]
+	mi := &file_brick_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1775,7 +1890,7 @@ func (x *UnlinkRequest) String() string {
 func (*UnlinkRequest) ProtoMessage() {}
 
 func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[23]
+	mi := &file_brick_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1788,7 +1903,7 @@ func (x *UnlinkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use UnlinkRequest.ProtoReflect.Descriptor instead.
 func (*UnlinkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{23}
+	return file_brick_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *UnlinkRequest) GetParent() []byte {
@@ -1822,7 +1937,7 @@ type RmdirRequest struct {
 
 func (x *RmdirRequest) Reset() {
 	*x = RmdirRequest{}
-	mi := &file_brick_proto_msgTypes[24]
+	mi := &file_brick_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1834,7 +1949,7 @@ func (x *RmdirRequest) String() string {
 func (*RmdirRequest) ProtoMessage() {}
 
 func (x *RmdirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[24]
+	mi := &file_brick_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1847,7 +1962,7 @@ func (x *RmdirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RmdirRequest.ProtoReflect.Descriptor instead.
 func (*RmdirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{24}
+	return file_brick_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *RmdirRequest) GetParent() []byte {
@@ -1877,7 +1992,7 @@ type RenameRequest struct {
 
 func (x *RenameRequest) Reset() {
 	*x = RenameRequest{}
-	mi := &file_brick_proto_msgTypes[25]
+	mi := &file_brick_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1889,7 +2004,7 @@ func (x *RenameRequest) String() string {
 func (*RenameRequest) ProtoMessage() {}
 
 func (x *RenameRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[25]
+	mi := &file_brick_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1902,7 +2017,7 @@ func (x *RenameRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RenameRequest.ProtoReflect.Descriptor instead.
 func (*RenameRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{25}
+	return file_brick_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *RenameRequest) GetOldParent() []byte {
@@ -1950,7 +2065,7 @@ type OpenRequest struct {
 
 func (x *OpenRequest) Reset() {
 	*x = OpenRequest{}
-	mi := &file_brick_proto_msgTypes[26]
+	mi := &file_brick_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1962,7 +2077,7 @@ func (x *OpenRequest) String() string {
 func (*OpenRequest) ProtoMessage() {}
 
 func (x *OpenRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[26]
+	mi := &file_brick_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1975,7 +2090,7 @@ func (x *OpenRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenRequest.ProtoReflect.Descriptor instead.
 func (*OpenRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{26}
+	return file_brick_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *OpenRequest) GetGfid() []byte {
@@ -2004,7 +2119,7 @@ type ReadRequest struct {
 
 func (x *ReadRequest) Reset() {
 	*x = ReadRequest{}
-	mi := &file_brick_proto_msgTypes[27]
+	mi := &file_brick_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2016,7 +2131,7 @@ func (x *ReadRequest) String() string {
 func (*ReadRequest) ProtoMessage() {}
 
 func (x *ReadRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[27]
+	mi := &file_brick_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2029,7 +2144,7 @@ func (x *ReadRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadRequest.ProtoReflect.Descriptor instead.
 func (*ReadRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{27}
+	return file_brick_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *ReadRequest) GetGfid() []byte {
@@ -2072,7 +2187,7 @@ type WriteRequest struct {
 
 func (x *WriteRequest) Reset() {
 	*x = WriteRequest{}
-	mi := &file_brick_proto_msgTypes[28]
+	mi := &file_brick_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2084,7 +2199,7 @@ func (x *WriteRequest) String() string {
 func (*WriteRequest) ProtoMessage() {}
 
 func (x *WriteRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[28]
+	mi := &file_brick_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2097,7 +2212,7 @@ func (x *WriteRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteRequest.ProtoReflect.Descriptor instead.
 func (*WriteRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{28}
+	return file_brick_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *WriteRequest) GetGfid() []byte {
@@ -2138,7 +2253,7 @@ type FlushRequest struct {
 
 func (x *FlushRequest) Reset() {
 	*x = FlushRequest{}
-	mi := &file_brick_proto_msgTypes[29]
+	mi := &file_brick_proto_msgTypes[31]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2150,7 +2265,7 @@ func (x *FlushRequest) String() string {
 func (*FlushRequest) ProtoMessage() {}
 
 func (x *FlushRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[29]
+	mi := &file_brick_proto_msgTypes[31]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2163,7 +2278,7 @@ func (x *FlushRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlushRequest.ProtoReflect.Descriptor instead.
 func (*FlushRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{29}
+	return file_brick_proto_rawDescGZIP(), []int{31}
 }
 
 func (x *FlushRequest) GetGfid() []byte {
@@ -2191,7 +2306,7 @@ type FsyncRequest struct {
 
 func (x *FsyncRequest) Reset() {
 	*x = FsyncRequest{}
-	mi := &file_brick_proto_msgTypes[30]
+	mi := &file_brick_proto_msgTypes[32]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2203,7 +2318,7 @@ func (x *FsyncRequest) String() string {
 func (*FsyncRequest) ProtoMessage() {}
 
 func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[30]
+	mi := &file_brick_proto_msgTypes[32]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2216,7 +2331,7 @@ func (x *FsyncRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncRequest.ProtoReflect.Descriptor instead.
 func (*FsyncRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{30}
+	return file_brick_proto_rawDescGZIP(), []int{32}
 }
 
 func (x *FsyncRequest) GetGfid() []byte {
@@ -2250,7 +2365,7 @@ type ReleaseRequest struct {
 
 func (x *ReleaseRequest) Reset() {
 	*x = ReleaseRequest{}
-	mi := &file_brick_proto_msgTypes[31]
+	mi := &file_brick_proto_msgTypes[33]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2262,7 +2377,7 @@ func (x *ReleaseRequest) String() string {
 func (*ReleaseRequest) ProtoMessage() {}
 
 func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[31]
+	mi := &file_brick_proto_msgTypes[33]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2275,7 +2390,7 @@ func (x *ReleaseRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{31}
+	return file_brick_proto_rawDescGZIP(), []int{33}
 }
 
 func (x *ReleaseRequest) GetGfid() []byte {
@@ -2305,7 +2420,7 @@ type FallocateRequest struct {
 
 func (x *FallocateRequest) Reset() {
 	*x = FallocateRequest{}
-	mi := &file_brick_proto_msgTypes[32]
+	mi := &file_brick_proto_msgTypes[34]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2317,7 +2432,7 @@ func (x *FallocateRequest) String() string {
 func (*FallocateRequest) ProtoMessage() {}
 
 func (x *FallocateRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[32]
+	mi := &file_brick_proto_msgTypes[34]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2330,7 +2445,7 @@ func (x *FallocateRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FallocateRequest.ProtoReflect.Descriptor instead.
 func (*FallocateRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{32}
+	return file_brick_proto_rawDescGZIP(), []int{34}
 }
 
 func (x *FallocateRequest) GetGfid() []byte {
@@ -2380,7 +2495,7 @@ type LseekRequest struct {
 
 func (x *LseekRequest) Reset() {
 	*x = LseekRequest{}
-	mi := &file_brick_proto_msgTypes[33]
+	mi := &file_brick_proto_msgTypes[35]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2392,7 +2507,7 @@ func (x *LseekRequest) String() string {
 func (*LseekRequest) ProtoMessage() {}
 
 func (x *LseekRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[33]
+	mi := &file_brick_proto_msgTypes[35]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2405,7 +2520,7 @@ func (x *LseekRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LseekRequest.ProtoReflect.Descriptor instead.
 func (*LseekRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{33}
+	return file_brick_proto_rawDescGZIP(), []int{35}
 }
 
 func (x *LseekRequest) GetGfid() []byte {
@@ -2445,7 +2560,7 @@ type OpenDirRequest struct {
 
 func (x *OpenDirRequest) Reset() {
 	*x = OpenDirRequest{}
-	mi := &file_brick_proto_msgTypes[34]
+	mi := &file_brick_proto_msgTypes[36]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2457,7 +2572,7 @@ func (x *OpenDirRequest) String() string {
 func (*OpenDirRequest) ProtoMessage() {}
 
 func (x *OpenDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[34]
+	mi := &file_brick_proto_msgTypes[36]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2470,7 +2585,7 @@ func (x *OpenDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use OpenDirRequest.ProtoReflect.Descriptor instead.
 func (*OpenDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{34}
+	return file_brick_proto_rawDescGZIP(), []int{36}
 }
 
 func (x *OpenDirRequest) GetGfid() []byte {
@@ -2493,7 +2608,7 @@ type ReadDirRequest struct {
 
 func (x *ReadDirRequest) Reset() {
 	*x = ReadDirRequest{}
-	mi := &file_brick_proto_msgTypes[35]
+	mi := &file_brick_proto_msgTypes[37]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2505,7 +2620,7 @@ func (x *ReadDirRequest) String() string {
 func (*ReadDirRequest) ProtoMessage() {}
 
 func (x *ReadDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[35]
+	mi := &file_brick_proto_msgTypes[37]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2518,7 +2633,7 @@ func (x *ReadDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadDirRequest.ProtoReflect.Descriptor instead.
 func (*ReadDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{35}
+	return file_brick_proto_rawDescGZIP(), []int{37}
 }
 
 func (x *ReadDirRequest) GetGfid() []byte {
@@ -2566,7 +2681,7 @@ type ReleaseDirRequest struct {
 
 func (x *ReleaseDirRequest) Reset() {
 	*x = ReleaseDirRequest{}
-	mi := &file_brick_proto_msgTypes[36]
+	mi := &file_brick_proto_msgTypes[38]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2578,7 +2693,7 @@ func (x *ReleaseDirRequest) String() string {
 func (*ReleaseDirRequest) ProtoMessage() {}
 
 func (x *ReleaseDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[36]
+	mi := &file_brick_proto_msgTypes[38]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2591,7 +2706,7 @@ func (x *ReleaseDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReleaseDirRequest.ProtoReflect.Descriptor instead.
 func (*ReleaseDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{36}
+	return file_brick_proto_rawDescGZIP(), []int{38}
 }
 
 func (x *ReleaseDirRequest) GetGfid() []byte {
@@ -2619,7 +2734,7 @@ type FsyncDirRequest struct {
 
 func (x *FsyncDirRequest) Reset() {
 	*x = FsyncDirRequest{}
-	mi := &file_brick_proto_msgTypes[37]
+	mi := &file_brick_proto_msgTypes[39]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2631,7 +2746,7 @@ func (x *FsyncDirRequest) String() string {
 func (*FsyncDirRequest) ProtoMessage() {}
 
 func (x *FsyncDirRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[37]
+	mi := &file_brick_proto_msgTypes[39]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2644,7 +2759,7 @@ func (x *FsyncDirRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FsyncDirRequest.ProtoReflect.Descriptor instead.
 func (*FsyncDirRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{37}
+	return file_brick_proto_rawDescGZIP(), []int{39}
 }
 
 func (x *FsyncDirRequest) GetGfid() []byte {
@@ -2677,7 +2792,7 @@ type StatFSRequest struct {
 
 func (x *StatFSRequest) Reset() {
 	*x = StatFSRequest{}
-	mi := &file_brick_proto_msgTypes[38]
+	mi := &file_brick_proto_msgTypes[40]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2689,7 +2804,7 @@ func (x *StatFSRequest) String() string {
 func (*StatFSRequest) ProtoMessage() {}
 
 func (x *StatFSRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[38]
+	mi := &file_brick_proto_msgTypes[40]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2702,7 +2817,7 @@ func (x *StatFSRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFSRequest.ProtoReflect.Descriptor instead.
 func (*StatFSRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{38}
+	return file_brick_proto_rawDescGZIP(), []int{40}
 }
 
 func (x *StatFSRequest) GetGfid() []byte {
@@ -2722,7 +2837,7 @@ type GetXattrRequest struct {
 
 func (x *GetXattrRequest) Reset() {
 	*x = GetXattrRequest{}
-	mi := &file_brick_proto_msgTypes[39]
+	mi := &file_brick_proto_msgTypes[41]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2734,7 +2849,7 @@ func (x *GetXattrRequest) String() string {
 func (*GetXattrRequest) ProtoMessage() {}
 
 func (x *GetXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[39]
+	mi := &file_brick_proto_msgTypes[41]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2747,7 +2862,7 @@ func (x *GetXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXattrRequest.ProtoReflect.Descriptor instead.
 func (*GetXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{39}
+	return file_brick_proto_rawDescGZIP(), []int{41}
 }
 
 func (x *GetXattrRequest) GetGfid() []byte {
@@ -2776,7 +2891,7 @@ type SetXattrRequest struct {
 
 func (x *SetXattrRequest) Reset() {
 	*x = SetXattrRequest{}
-	mi := &file_brick_proto_msgTypes[40]
+	mi := &file_brick_proto_msgTypes[42]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2788,7 +2903,7 @@ func (x *SetXattrRequest) String() string {
 func (*SetXattrRequest) ProtoMessage() {}
 
 func (x *SetXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[40]
+	mi := &file_brick_proto_msgTypes[42]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2801,7 +2916,7 @@ func (x *SetXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetXattrRequest.ProtoReflect.Descriptor instead.
 func (*SetXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{40}
+	return file_brick_proto_rawDescGZIP(), []int{42}
 }
 
 func (x *SetXattrRequest) GetGfid() []byte {
@@ -2841,7 +2956,7 @@ type ListXattrRequest struct {
 
 func (x *ListXattrRequest) Reset() {
 	*x = ListXattrRequest{}
-	mi := &file_brick_proto_msgTypes[41]
+	mi := &file_brick_proto_msgTypes[43]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2853,7 +2968,7 @@ func (x *ListXattrRequest) String() string {
 func (*ListXattrRequest) ProtoMessage() {}
 
 func (x *ListXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[41]
+	mi := &file_brick_proto_msgTypes[43]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2866,7 +2981,7 @@ func (x *ListXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXattrRequest.ProtoReflect.Descriptor instead.
 func (*ListXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{41}
+	return file_brick_proto_rawDescGZIP(), []int{43}
 }
 
 func (x *ListXattrRequest) GetGfid() []byte {
@@ -2886,7 +3001,7 @@ type RemoveXattrRequest struct {
 
 func (x *RemoveXattrRequest) Reset() {
 	*x = RemoveXattrRequest{}
-	mi := &file_brick_proto_msgTypes[42]
+	mi := &file_brick_proto_msgTypes[44]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2898,7 +3013,7 @@ func (x *RemoveXattrRequest) String() string {
 func (*RemoveXattrRequest) ProtoMessage() {}
 
 func (x *RemoveXattrRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[42]
+	mi := &file_brick_proto_msgTypes[44]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2911,7 +3026,7 @@ func (x *RemoveXattrRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RemoveXattrRequest.ProtoReflect.Descriptor instead.
 func (*RemoveXattrRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{42}
+	return file_brick_proto_rawDescGZIP(), []int{44}
 }
 
 func (x *RemoveXattrRequest) GetGfid() []byte {
@@ -2939,7 +3054,7 @@ type XattrOpRequest struct {
 
 func (x *XattrOpRequest) Reset() {
 	*x = XattrOpRequest{}
-	mi := &file_brick_proto_msgTypes[43]
+	mi := &file_brick_proto_msgTypes[45]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2951,7 +3066,7 @@ func (x *XattrOpRequest) String() string {
 func (*XattrOpRequest) ProtoMessage() {}
 
 func (x *XattrOpRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[43]
+	mi := &file_brick_proto_msgTypes[45]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2964,7 +3079,7 @@ func (x *XattrOpRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XattrOpRequest.ProtoReflect.Descriptor instead.
 func (*XattrOpRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{43}
+	return file_brick_proto_rawDescGZIP(), []int{45}
 }
 
 func (x *XattrOpRequest) GetGfid() []byte {
@@ -3000,7 +3115,7 @@ type GetLkRequest struct {
 
 func (x *GetLkRequest) Reset() {
 	*x = GetLkRequest{}
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[46]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3012,7 +3127,7 @@ func (x *GetLkRequest) String() string {
 func (*GetLkRequest) ProtoMessage() {}
 
 func (x *GetLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[44]
+	mi := &file_brick_proto_msgTypes[46]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3025,7 +3140,7 @@ func (x *GetLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetLkRequest.ProtoReflect.Descriptor instead.
 func (*GetLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{44}
+	return file_brick_proto_rawDescGZIP(), []int{46}
 }
 
 func (x *GetLkRequest) GetGfid() []byte {
@@ -3069,7 +3184,7 @@ type SetLkRequest struct {
 
 func (x *SetLkRequest) Reset() {
 	*x = SetLkRequest{}
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[47]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3081,7 +3196,7 @@ func (x *SetLkRequest) String() string {
 func (*SetLkRequest) ProtoMessage() {}
 
 func (x *SetLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[45]
+	mi := &file_brick_proto_msgTypes[47]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3094,7 +3209,7 @@ func (x *SetLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SetLkRequest.ProtoReflect.Descriptor instead.
 func (*SetLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{45}
+	return file_brick_proto_rawDescGZIP(), []int{47}
 }
 
 func (x *SetLkRequest) GetGfid() []byte {
@@ -3144,7 +3259,7 @@ type InodeLkRequest struct {
 
 func (x *InodeLkRequest) Reset() {
 	*x = InodeLkRequest{}
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[48]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3156,7 +3271,7 @@ func (x *InodeLkRequest) String() string {
 func (*InodeLkRequest) ProtoMessage() {}
 
 func (x *InodeLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[46]
+	mi := &file_brick_proto_msgTypes[48]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3169,7 +3284,7 @@ func (x *InodeLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use InodeLkRequest.ProtoReflect.Descriptor instead.
 func (*InodeLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{46}
+	return file_brick_proto_rawDescGZIP(), []int{48}
 }
 
 func (x *InodeLkRequest) GetDomain() []byte {
@@ -3214,7 +3329,7 @@ type EntryLkRequest struct {
 
 func (x *EntryLkRequest) Reset() {
 	*x = EntryLkRequest{}
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[49]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3226,7 +3341,7 @@ func (x *EntryLkRequest) String() string {
 func (*EntryLkRequest) ProtoMessage() {}
 
 func (x *EntryLkRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[47]
+	mi := &file_brick_proto_msgTypes[49]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3239,7 +3354,7 @@ func (x *EntryLkRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use EntryLkRequest.ProtoReflect.Descriptor instead.
 func (*EntryLkRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{47}
+	return file_brick_proto_rawDescGZIP(), []int{49}
 }
 
 func (x *EntryLkRequest) GetDomain() []byte {
@@ -3293,7 +3408,7 @@ type GetVolfileRequest struct {
 
 func (x *GetVolfileRequest) Reset() {
 	*x = GetVolfileRequest{}
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[50]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3305,7 +3420,7 @@ func (x *GetVolfileRequest) String() string {
 func (*GetVolfileRequest) ProtoMessage() {}
 
 func (x *GetVolfileRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[48]
+	mi := &file_brick_proto_msgTypes[50]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3318,7 +3433,7 @@ func (x *GetVolfileRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVolfileRequest.ProtoReflect.Descriptor instead.
 func (*GetVolfileRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{48}
+	return file_brick_proto_rawDescGZIP(), []int{50}
 }
 
 func (x *GetVolfileRequest) GetName() []byte {
@@ -3336,7 +3451,7 @@ type PingRequest struct {
 
 func (x *PingRequest) Reset() {
 	*x = PingRequest{}
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[51]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3348,7 +3463,7 @@ func (x *PingRequest) String() string {
 func (*PingRequest) ProtoMessage() {}
 
 func (x *PingRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[49]
+	mi := &file_brick_proto_msgTypes[51]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3361,7 +3476,7 @@ func (x *PingRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingRequest.ProtoReflect.Descriptor instead.
 func (*PingRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{49}
+	return file_brick_proto_rawDescGZIP(), []int{51}
 }
 
 type CancelWaitRequest struct {
@@ -3373,7 +3488,7 @@ type CancelWaitRequest struct {
 
 func (x *CancelWaitRequest) Reset() {
 	*x = CancelWaitRequest{}
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[52]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3385,7 +3500,7 @@ func (x *CancelWaitRequest) String() string {
 func (*CancelWaitRequest) ProtoMessage() {}
 
 func (x *CancelWaitRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[50]
+	mi := &file_brick_proto_msgTypes[52]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3398,7 +3513,7 @@ func (x *CancelWaitRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CancelWaitRequest.ProtoReflect.Descriptor instead.
 func (*CancelWaitRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{50}
+	return file_brick_proto_rawDescGZIP(), []int{52}
 }
 
 func (x *CancelWaitRequest) GetWaitId() uint64 {
@@ -3417,7 +3532,7 @@ type ErrnoReply struct {
 
 func (x *ErrnoReply) Reset() {
 	*x = ErrnoReply{}
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[53]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3429,7 +3544,7 @@ func (x *ErrnoReply) String() string {
 func (*ErrnoReply) ProtoMessage() {}
 
 func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[51]
+	mi := &file_brick_proto_msgTypes[53]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3442,7 +3557,7 @@ func (x *ErrnoReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ErrnoReply.ProtoReflect.Descriptor instead.
 func (*ErrnoReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{51}
+	return file_brick_proto_rawDescGZIP(), []int{53}
 }
 
 func (x *ErrnoReply) GetErrno() uint32 {
@@ -3465,7 +3580,7 @@ type AttrReply struct {
 
 func (x *AttrReply) Reset() {
 	*x = AttrReply{}
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[54]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3477,7 +3592,7 @@ func (x *AttrReply) String() string {
 func (*AttrReply) ProtoMessage() {}
 
 func (x *AttrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[52]
+	mi := &file_brick_proto_msgTypes[54]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3490,7 +3605,7 @@ func (x *AttrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use AttrReply.ProtoReflect.Descriptor instead.
 func (*AttrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{52}
+	return file_brick_proto_rawDescGZIP(), []int{54}
 }
 
 func (x *AttrReply) GetErrno() uint32 {
@@ -3539,7 +3654,7 @@ type CreateReply struct {
 
 func (x *CreateReply) Reset() {
 	*x = CreateReply{}
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[55]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3551,7 +3666,7 @@ func (x *CreateReply) String() string {
 func (*CreateReply) ProtoMessage() {}
 
 func (x *CreateReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[53]
+	mi := &file_brick_proto_msgTypes[55]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3564,7 +3679,7 @@ func (x *CreateReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CreateReply.ProtoReflect.Descriptor instead.
 func (*CreateReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{53}
+	return file_brick_proto_rawDescGZIP(), []int{55}
 }
 
 func (x *CreateReply) GetErrno() uint32 {
@@ -3598,7 +3713,7 @@ type HandleReply struct {
 
 func (x *HandleReply) Reset() {
 	*x = HandleReply{}
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[56]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3610,7 +3725,7 @@ func (x *HandleReply) String() string {
 func (*HandleReply) ProtoMessage() {}
 
 func (x *HandleReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[54]
+	mi := &file_brick_proto_msgTypes[56]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3623,7 +3738,7 @@ func (x *HandleReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleReply.ProtoReflect.Descriptor instead.
 func (*HandleReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{54}
+	return file_brick_proto_rawDescGZIP(), []int{56}
 }
 
 func (x *HandleReply) GetErrno() uint32 {
@@ -3650,7 +3765,7 @@ type ReadlinkReply struct {
 
 func (x *ReadlinkReply) Reset() {
 	*x = ReadlinkReply{}
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[57]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3662,7 +3777,7 @@ func (x *ReadlinkReply) String() string {
 func (*ReadlinkReply) ProtoMessage() {}
 
 func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[55]
+	mi := &file_brick_proto_msgTypes[57]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3675,7 +3790,7 @@ func (x *ReadlinkReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadlinkReply.ProtoReflect.Descriptor instead.
 func (*ReadlinkReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{55}
+	return file_brick_proto_rawDescGZIP(), []int{57}
 }
 
 func (x *ReadlinkReply) GetErrno() uint32 {
@@ -3702,7 +3817,7 @@ type ReadReply struct {
 
 func (x *ReadReply) Reset() {
 	*x = ReadReply{}
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[58]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3714,7 +3829,7 @@ func (x *ReadReply) String() string {
 func (*ReadReply) ProtoMessage() {}
 
 func (x *ReadReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[56]
+	mi := &file_brick_proto_msgTypes[58]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3727,7 +3842,7 @@ func (x *ReadReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadReply.ProtoReflect.Descriptor instead.
 func (*ReadReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{56}
+	return file_brick_proto_rawDescGZIP(), []int{58}
 }
 
 func (x *ReadReply) GetErrno() uint32 {
@@ -3754,7 +3869,7 @@ type WriteReply struct {
 
 func (x *WriteReply) Reset() {
 	*x = WriteReply{}
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[59]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3766,7 +3881,7 @@ func (x *WriteReply) String() string {
 func (*WriteReply) ProtoMessage() {}
 
 func (x *WriteReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[57]
+	mi := &file_brick_proto_msgTypes[59]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3779,7 +3894,7 @@ func (x *WriteReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use WriteReply.ProtoReflect.Descriptor instead.
 func (*WriteReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{57}
+	return file_brick_proto_rawDescGZIP(), []int{59}
 }
 
 func (x *WriteReply) GetErrno() uint32 {
@@ -3806,7 +3921,7 @@ type LseekReply struct {
 
 func (x *LseekReply) Reset() {
 	*x = LseekReply{}
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[60]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3818,7 +3933,7 @@ func (x *LseekReply) String() string {
 func (*LseekReply) ProtoMessage() {}
 
 func (x *LseekReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[58]
+	mi := &file_brick_proto_msgTypes[60]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3831,7 +3946,7 @@ func (x *LseekReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LseekReply.ProtoReflect.Descriptor instead.
 func (*LseekReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{58}
+	return file_brick_proto_rawDescGZIP(), []int{60}
 }
 
 func (x *LseekReply) GetErrno() uint32 {
@@ -3859,7 +3974,7 @@ type ReadDirReply struct {
 
 func (x *ReadDirReply) Reset() {
 	*x = ReadDirReply{}
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[61]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3871,7 +3986,7 @@ func (x *ReadDirReply) String() string {
 func (*ReadDirReply) ProtoMessage() {}
 
 func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[59]
+	mi := &file_brick_proto_msgTypes[61]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3884,7 +3999,7 @@ func (x *ReadDirReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ReadDirReply.ProtoReflect.Descriptor instead.
 func (*ReadDirReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{59}
+	return file_brick_proto_rawDescGZIP(), []int{61}
 }
 
 func (x *ReadDirReply) GetErrno() uint32 {
@@ -3918,7 +4033,7 @@ type StatFSReply struct {
 
 func (x *StatFSReply) Reset() {
 	*x = StatFSReply{}
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[62]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3930,7 +4045,7 @@ func (x *StatFSReply) String() string {
 func (*StatFSReply) ProtoMessage() {}
 
 func (x *StatFSReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[60]
+	mi := &file_brick_proto_msgTypes[62]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3943,7 +4058,7 @@ func (x *StatFSReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use StatFSReply.ProtoReflect.Descriptor instead.
 func (*StatFSReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{60}
+	return file_brick_proto_rawDescGZIP(), []int{62}
 }
 
 func (x *StatFSReply) GetErrno() uint32 {
@@ -3970,7 +4085,7 @@ type GetXattrReply struct {
 
 func (x *GetXattrReply) Reset() {
 	*x = GetXattrReply{}
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[63]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -3982,7 +4097,7 @@ func (x *GetXattrReply) String() string {
 func (*GetXattrReply) ProtoMessage() {}
 
 func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[61]
+	mi := &file_brick_proto_msgTypes[63]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -3995,7 +4110,7 @@ func (x *GetXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetXattrReply.ProtoReflect.Descriptor instead.
 func (*GetXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{61}
+	return file_brick_proto_rawDescGZIP(), []int{63}
 }
 
 func (x *GetXattrReply) GetErrno() uint32 {
@@ -4022,7 +4137,7 @@ type ListXattrReply struct {
 
 func (x *ListXattrReply) Reset() {
 	*x = ListXattrReply{}
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[64]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4034,7 +4149,7 @@ func (x *ListXattrReply) String() string {
 func (*ListXattrReply) ProtoMessage() {}
 
 func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[62]
+	mi := &file_brick_proto_msgTypes[64]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4047,7 +4162,7 @@ func (x *ListXattrReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ListXattrReply.ProtoReflect.Descriptor instead.
 func (*ListXattrReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{62}
+	return file_brick_proto_rawDescGZIP(), []int{64}
 }
 
 func (x *ListXattrReply) GetErrno() uint32 {
@@ -4074,7 +4189,7 @@ type XattrOpReply struct {
 
 func (x *XattrOpReply) Reset() {
 	*x = XattrOpReply{}
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[65]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4086,7 +4201,7 @@ func (x *XattrOpReply) String() string {
 func (*XattrOpReply) ProtoMessage() {}
 
 func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[63]
+	mi := &file_brick_proto_msgTypes[65]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4099,7 +4214,7 @@ func (x *XattrOpReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use XattrOpReply.ProtoReflect.Descriptor instead.
 func (*XattrOpReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{63}
+	return file_brick_proto_rawDescGZIP(), []int{65}
 }
 
 func (x *XattrOpReply) GetErrno() uint32 {
@@ -4126,7 +4241,7 @@ type LockReply struct {
 
 func (x *LockReply) Reset() {
 	*x = LockReply{}
-	mi := &file_brick_proto_msgTypes[64]
+	mi := &file_brick_proto_msgTypes[66]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4138,7 +4253,7 @@ func (x *LockReply) String() string {
 func (*LockReply) ProtoMessage() {}
 
 func (x *LockReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[64]
+	mi := &file_brick_proto_msgTypes[66]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4151,7 +4266,7 @@ func (x *LockReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LockReply.ProtoReflect.Descriptor instead.
 func (*LockReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{64}
+	return file_brick_proto_rawDescGZIP(), []int{66}
 }
 
 func (x *LockReply) GetErrno() uint32 {
@@ -4178,7 +4293,7 @@ type GetVolfileReply struct {
 
 func (x *GetVolfileReply) Reset() {
 	*x = GetVolfileReply{}
-	mi := &file_brick_proto_msgTypes[65]
+	mi := &file_brick_proto_msgTypes[67]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4190,7 +4305,7 @@ func (x *GetVolfileReply) String() string {
 func (*GetVolfileReply) ProtoMessage() {}
 
 func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[65]
+	mi := &file_brick_proto_msgTypes[67]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4203,7 +4318,7 @@ func (x *GetVolfileReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GetVolfileReply.ProtoReflect.Descriptor instead.
 func (*GetVolfileReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{65}
+	return file_brick_proto_rawDescGZIP(), []int{67}
 }
 
 func (x *GetVolfileReply) GetErrno() uint32 {
@@ -4229,7 +4344,7 @@ type PingReply struct {
 
 func (x *PingReply) Reset() {
 	*x = PingReply{}
-	mi := &file_brick_proto_msgTypes[66]
+	mi := &file_brick_proto_msgTypes[68]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4241,7 +4356,7 @@ func (x *PingReply) String() string {
 func (*PingReply) ProtoMessage() {}
 
 func (x *PingReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[66]
+	mi := &file_brick_proto_msgTypes[68]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4254,7 +4369,7 @@ func (x *PingReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PingReply.ProtoReflect.Descriptor instead.
 func (*PingReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{66}
+	return file_brick_proto_rawDescGZIP(), []int{68}
 }
 
 func (x *PingReply) GetErrno() uint32 {
@@ -4280,7 +4395,7 @@ type CompoundRequest struct {
 
 func (x *CompoundRequest) Reset() {
 	*x = CompoundRequest{}
-	mi := &file_brick_proto_msgTypes[67]
+	mi := &file_brick_proto_msgTypes[69]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4292,7 +4407,7 @@ func (x *CompoundRequest) String() string {
 func (*CompoundRequest) ProtoMessage() {}
 
 func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[67]
+	mi := &file_brick_proto_msgTypes[69]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4305,7 +4420,7 @@ func (x *CompoundRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundRequest.ProtoReflect.Descriptor instead.
 func (*CompoundRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{67}
+	return file_brick_proto_rawDescGZIP(), []int{69}
 }
 
 func (x *CompoundRequest) GetOps() []*SubRequest {
@@ -4350,7 +4465,7 @@ type SubRequest struct {
 
 func (x *SubRequest) Reset() {
 	*x = SubRequest{}
-	mi := &file_brick_proto_msgTypes[68]
+	mi := &file_brick_proto_msgTypes[70]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4362,7 +4477,7 @@ func (x *SubRequest) String() string {
 func (*SubRequest) ProtoMessage() {}
 
 func (x *SubRequest) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[68]
+	mi := &file_brick_proto_msgTypes[70]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4375,7 +4490,7 @@ func (x *SubRequest) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubRequest.ProtoReflect.Descriptor instead.
 func (*SubRequest) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{68}
+	return file_brick_proto_rawDescGZIP(), []int{70}
 }
 
 func (x *SubRequest) GetOp() isSubRequest_Op {
@@ -4769,7 +4884,7 @@ type SubReply struct {
 
 func (x *SubReply) Reset() {
 	*x = SubReply{}
-	mi := &file_brick_proto_msgTypes[69]
+	mi := &file_brick_proto_msgTypes[71]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4781,7 +4896,7 @@ func (x *SubReply) String() string {
 func (*SubReply) ProtoMessage() {}
 
 func (x *SubReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[69]
+	mi := &file_brick_proto_msgTypes[71]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4794,7 +4909,7 @@ func (x *SubReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SubReply.ProtoReflect.Descriptor instead.
 func (*SubReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{69}
+	return file_brick_proto_rawDescGZIP(), []int{71}
 }
 
 func (x *SubReply) GetReply() isSubReply_Reply {
@@ -4940,7 +5055,7 @@ type CompoundReply struct {
 
 func (x *CompoundReply) Reset() {
 	*x = CompoundReply{}
-	mi := &file_brick_proto_msgTypes[70]
+	mi := &file_brick_proto_msgTypes[72]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -4952,7 +5067,7 @@ func (x *CompoundReply) String() string {
 func (*CompoundReply) ProtoMessage() {}
 
 func (x *CompoundReply) ProtoReflect() protoreflect.Message {
-	mi := &file_brick_proto_msgTypes[70]
+	mi := &file_brick_proto_msgTypes[72]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -4965,7 +5080,7 @@ func (x *CompoundReply) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CompoundReply.ProtoReflect.Descriptor instead.
 func (*CompoundReply) Descriptor() ([]byte, []int) {
-	return file_brick_proto_rawDescGZIP(), []int{70}
+	return file_brick_proto_rawDescGZIP(), []int{72}
 }
 
 func (x *CompoundReply) GetErrno() uint32 {
@@ -4987,9 +5102,15 @@ var File_brick_proto protoreflect.FileDescriptor
 const file_brick_proto_rawDesc = "" +
 	"\n" +
 	"\vbrick.proto\x12\x0ecairn.brick.v1\"\x15\n" +
-	"\x13ChannelTokenRequest\")\n" +
+	"\x13ChannelTokenRequest\"L\n" +
 	"\x11ChannelTokenReply\x12\x14\n" +
-	"\x05token\x18\x01 \x01(\fR\x05token\"e\n" +
+	"\x05token\x18\x01 \x01(\fR\x05token\x12!\n" +
+	"\flocal_socket\x18\x02 \x01(\tR\vlocalSocket\"<\n" +
+	"\x0eLocalFDRequest\x12\x12\n" +
+	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x16\n" +
+	"\x06caller\x18\x02 \x01(\tR\x06caller\"$\n" +
+	"\fLocalFDReply\x12\x14\n" +
+	"\x05errno\x18\x01 \x01(\rR\x05errno\"e\n" +
 	"\fChannelHello\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\fR\x05token\x12\x1c\n" +
 	"\tsubvolume\x18\x02 \x01(\tR\tsubvolume\x12!\n" +
@@ -5392,214 +5513,216 @@ func file_brick_proto_rawDescGZIP() []byte {
 	return file_brick_proto_rawDescData
 }
 
-var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 71)
+var file_brick_proto_msgTypes = make([]protoimpl.MessageInfo, 73)
 var file_brick_proto_goTypes = []any{
 	(*ChannelTokenRequest)(nil), // 0: cairn.brick.v1.ChannelTokenRequest
 	(*ChannelTokenReply)(nil),   // 1: cairn.brick.v1.ChannelTokenReply
-	(*ChannelHello)(nil),        // 2: cairn.brick.v1.ChannelHello
-	(*ChannelCall)(nil),         // 3: cairn.brick.v1.ChannelCall
-	(*ChannelReply)(nil),        // 4: cairn.brick.v1.ChannelReply
-	(*Change)(nil),              // 5: cairn.brick.v1.Change
-	(*Attr)(nil),                // 6: cairn.brick.v1.Attr
-	(*SetAttrIn)(nil),           // 7: cairn.brick.v1.SetAttrIn
-	(*CreateIn)(nil),            // 8: cairn.brick.v1.CreateIn
-	(*Lock)(nil),                // 9: cairn.brick.v1.Lock
-	(*Xattr)(nil),               // 10: cairn.brick.v1.Xattr
-	(*DirEntry)(nil),            // 11: cairn.brick.v1.DirEntry
-	(*StatFS)(nil),              // 12: cairn.brick.v1.StatFS
-	(*StaleHandle)(nil),         // 13: cairn.brick.v1.StaleHandle
-	(*LookupRequest)(nil),       // 14: cairn.brick.v1.LookupRequest
-	(*GetAttrRequest)(nil),      // 15: cairn.brick.v1.GetAttrRequest
-	(*SetAttrRequest)(nil),      // 16: cairn.brick.v1.SetAttrRequest
-	(*CreateRequest)(nil),       // 17: cairn.brick.v1.CreateRequest
-	(*MknodRequest)(nil),        // 18: cairn.brick.v1.MknodRequest
-	(*MkdirRequest)(nil),        // 19: cairn.brick.v1.MkdirRequest
-	(*SymlinkRequest)(nil),      // 20: cairn.brick.v1.SymlinkRequest
-	(*ReadlinkRequest)(nil),     // 21: cairn.brick.v1.ReadlinkRequest
-	(*LinkRequest)(nil),         // 22: cairn.brick.v1.LinkRequest
-	(*UnlinkRequest)(nil),       // 23: cairn.brick.v1.UnlinkRequest
-	(*RmdirRequest)(nil),        // 24: cairn.brick.v1.RmdirRequest
-	(*RenameRequest)(nil),       // 25: cairn.brick.v1.RenameRequest
-	(*OpenRequest)(nil),         // 26: cairn.brick.v1.OpenRequest
-	(*ReadRequest)(nil),         // 27: cairn.brick.v1.ReadRequest
-	(*WriteRequest)(nil),        // 28: cairn.brick.v1.WriteRequest
-	(*FlushRequest)(nil),        // 29: cairn.brick.v1.FlushRequest
-	(*FsyncRequest)(nil),        // 30: cairn.brick.v1.FsyncRequest
-	(*ReleaseRequest)(nil),      // 31: cairn.brick.v1.ReleaseRequest
-	(*FallocateRequest)(nil),    // 32: cairn.brick.v1.FallocateRequest
-	(*LseekRequest)(nil),        // 33: cairn.brick.v1.LseekRequest
-	(*OpenDirRequest)(nil),      // 34: cairn.brick.v1.OpenDirRequest
-	(*ReadDirRequest)(nil),      // 35: cairn.brick.v1.ReadDirRequest
-	(*ReleaseDirRequest)(nil),   // 36: cairn.brick.v1.ReleaseDirRequest
-	(*FsyncDirRequest)(nil),     // 37: cairn.brick.v1.FsyncDirRequest
-	(*StatFSRequest)(nil),       // 38: cairn.brick.v1.StatFSRequest
-	(*GetXattrRequest)(nil),     // 39: cairn.brick.v1.GetXattrRequest
-	(*SetXattrRequest)(nil),     // 40: cairn.brick.v1.SetXattrRequest
-	(*ListXattrRequest)(nil),    // 41: cairn.brick.v1.ListXattrRequest
-	(*RemoveXattrRequest)(nil),  // 42: cairn.brick.v1.RemoveXattrRequest
-	(*XattrOpRequest)(nil),      // 43: cairn.brick.v1.XattrOpRequest
-	(*GetLkRequest)(nil),        // 44: cairn.brick.v1.GetLkRequest
-	(*SetLkRequest)(nil),        // 45: cairn.brick.v1.SetLkRequest
-	(*InodeLkRequest)(nil),      // 46: cairn.brick.v1.InodeLkRequest
-	(*EntryLkRequest)(nil),      // 47: cairn.brick.v1.EntryLkRequest
-	(*GetVolfileRequest)(nil),   // 48: cairn.brick.v1.GetVolfileRequest
-	(*PingRequest)(nil),         // 49: cairn.brick.v1.PingRequest
-	(*CancelWaitRequest)(nil),   // 50: cairn.brick.v1.CancelWaitRequest
-	(*ErrnoReply)(nil),          // 51: cairn.brick.v1.ErrnoReply
-	(*AttrReply)(nil),           // 52: cairn.brick.v1.AttrReply
-	(*CreateReply)(nil),         // 53: cairn.brick.v1.CreateReply
-	(*HandleReply)(nil),         // 54: cairn.brick.v1.HandleReply
-	(*ReadlinkReply)(nil),       // 55: cairn.brick.v1.ReadlinkReply
-	(*ReadReply)(nil),           // 56: cairn.brick.v1.ReadReply
-	(*WriteReply)(nil),          // 57: cairn.brick.v1.WriteReply
-	(*LseekReply)(nil),          // 58: cairn.brick.v1.LseekReply
-	(*ReadDirReply)(nil),        // 59: cairn.brick.v1.ReadDirReply
-	(*StatFSReply)(nil),         // 60: cairn.brick.v1.StatFSReply
-	(*GetXattrReply)(nil),       // 61: cairn.brick.v1.GetXattrReply
-	(*ListXattrReply)(nil),      // 62: cairn.brick.v1.ListXattrReply
-	(*XattrOpReply)(nil),        // 63: cairn.brick.v1.XattrOpReply
-	(*LockReply)(nil),           // 64: cairn.brick.v1.LockReply
-	(*GetVolfileReply)(nil),     // 65: cairn.brick.v1.GetVolfileReply
-	(*PingReply)(nil),           // 66: cairn.brick.v1.PingReply
-	(*CompoundRequest)(nil),     // 67: cairn.brick.v1.CompoundRequest
-	(*SubRequest)(nil),          // 68: cairn.brick.v1.SubRequest
-	(*SubReply)(nil),            // 69: cairn.brick.v1.SubReply
-	(*CompoundReply)(nil),       // 70: cairn.brick.v1.CompoundReply
+	(*LocalFDRequest)(nil),      // 2: cairn.brick.v1.LocalFDRequest
+	(*LocalFDReply)(nil),        // 3: cairn.brick.v1.LocalFDReply
+	(*ChannelHello)(nil),        // 4: cairn.brick.v1.ChannelHello
+	(*ChannelCall)(nil),         // 5: cairn.brick.v1.ChannelCall
+	(*ChannelReply)(nil),        // 6: cairn.brick.v1.ChannelReply
+	(*Change)(nil),              // 7: cairn.brick.v1.Change
+	(*Attr)(nil),                // 8: cairn.brick.v1.Attr
+	(*SetAttrIn)(nil),           // 9: cairn.brick.v1.SetAttrIn
+	(*CreateIn)(nil),            // 10: cairn.brick.v1.CreateIn
+	(*Lock)(nil),                // 11: cairn.brick.v1.Lock
+	(*Xattr)(nil),               // 12: cairn.brick.v1.Xattr
+	(*DirEntry)(nil),            // 13: cairn.brick.v1.DirEntry
+	(*StatFS)(nil),              // 14: cairn.brick.v1.StatFS
+	(*StaleHandle)(nil),         // 15: cairn.brick.v1.StaleHandle
+	(*LookupRequest)(nil),       // 16: cairn.brick.v1.LookupRequest
+	(*GetAttrRequest)(nil),      // 17: cairn.brick.v1.GetAttrRequest
+	(*SetAttrRequest)(nil),      // 18: cairn.brick.v1.SetAttrRequest
+	(*CreateRequest)(nil),       // 19: cairn.brick.v1.CreateRequest
+	(*MknodRequest)(nil),        // 20: cairn.brick.v1.MknodRequest
+	(*MkdirRequest)(nil),        // 21: cairn.brick.v1.MkdirRequest
+	(*SymlinkRequest)(nil),      // 22: cairn.brick.v1.SymlinkRequest
+	(*ReadlinkRequest)(nil),     // 23: cairn.brick.v1.ReadlinkRequest
+	(*LinkRequest)(nil),         // 24: cairn.brick.v1.LinkRequest
+	(*UnlinkRequest)(nil),       // 25: cairn.brick.v1.UnlinkRequest
+	(*RmdirRequest)(nil),        // 26: cairn.brick.v1.RmdirRequest
+	(*RenameRequest)(nil),       // 27: cairn.brick.v1.RenameRequest
+	(*OpenRequest)(nil),         // 28: cairn.brick.v1.OpenRequest
+	(*ReadRequest)(nil),         // 29: cairn.brick.v1.ReadRequest
+	(*WriteRequest)(nil),        // 30: cairn.brick.v1.WriteRequest
+	(*FlushRequest)(nil),        // 31: cairn.brick.v1.FlushRequest
+	(*FsyncRequest)(nil),        // 32: cairn.brick.v1.FsyncRequest
+	(*ReleaseRequest)(nil),      // 33: cairn.brick.v1.ReleaseRequest
+	(*FallocateRequest)(nil),    // 34: cairn.brick.v1.FallocateRequest
+	(*LseekRequest)(nil),        // 35: cairn.brick.v1.LseekRequest
+	(*OpenDirRequest)(nil),      // 36: cairn.brick.v1.OpenDirRequest
+	(*ReadDirRequest)(nil),      // 37: cairn.brick.v1.ReadDirRequest
+	(*ReleaseDirRequest)(nil),   // 38: cairn.brick.v1.ReleaseDirRequest
+	(*FsyncDirRequest)(nil),     // 39: cairn.brick.v1.FsyncDirRequest
+	(*StatFSRequest)(nil),       // 40: cairn.brick.v1.StatFSRequest
+	(*GetXattrRequest)(nil),     // 41: cairn.brick.v1.GetXattrRequest
+	(*SetXattrRequest)(nil),     // 42: cairn.brick.v1.SetXattrRequest
+	(*ListXattrRequest)(nil),    // 43: cairn.brick.v1.ListXattrRequest
+	(*RemoveXattrRequest)(nil),  // 44: cairn.brick.v1.RemoveXattrRequest
+	(*XattrOpRequest)(nil),      // 45: cairn.brick.v1.XattrOpRequest
+	(*GetLkRequest)(nil),        // 46: cairn.brick.v1.GetLkRequest
+	(*SetLkRequest)(nil),        // 47: cairn.brick.v1.SetLkRequest
+	(*InodeLkRequest)(nil),      // 48: cairn.brick.v1.InodeLkRequest
+	(*EntryLkRequest)(nil),      // 49: cairn.brick.v1.EntryLkRequest
+	(*GetVolfileRequest)(nil),   // 50: cairn.brick.v1.GetVolfileRequest
+	(*PingRequest)(nil),         // 51: cairn.brick.v1.PingRequest
+	(*CancelWaitRequest)(nil),   // 52: cairn.brick.v1.CancelWaitRequest
+	(*ErrnoReply)(nil),          // 53: cairn.brick.v1.ErrnoReply
+	(*AttrReply)(nil),           // 54: cairn.brick.v1.AttrReply
+	(*CreateReply)(nil),         // 55: cairn.brick.v1.CreateReply
+	(*HandleReply)(nil),         // 56: cairn.brick.v1.HandleReply
+	(*ReadlinkReply)(nil),       // 57: cairn.brick.v1.ReadlinkReply
+	(*ReadReply)(nil),           // 58: cairn.brick.v1.ReadReply
+	(*WriteReply)(nil),          // 59: cairn.brick.v1.WriteReply
+	(*LseekReply)(nil),          // 60: cairn.brick.v1.LseekReply
+	(*ReadDirReply)(nil),        // 61: cairn.brick.v1.ReadDirReply
+	(*StatFSReply)(nil),         // 62: cairn.brick.v1.StatFSReply
+	(*GetXattrReply)(nil),       // 63: cairn.brick.v1.GetXattrReply
+	(*ListXattrReply)(nil),      // 64: cairn.brick.v1.ListXattrReply
+	(*XattrOpReply)(nil),        // 65: cairn.brick.v1.XattrOpReply
+	(*LockReply)(nil),           // 66: cairn.brick.v1.LockReply
+	(*GetVolfileReply)(nil),     // 67: cairn.brick.v1.GetVolfileReply
+	(*PingReply)(nil),           // 68: cairn.brick.v1.PingReply
+	(*CompoundRequest)(nil),     // 69: cairn.brick.v1.CompoundRequest
+	(*SubRequest)(nil),          // 70: cairn.brick.v1.SubRequest
+	(*SubReply)(nil),            // 71: cairn.brick.v1.SubReply
+	(*CompoundReply)(nil),       // 72: cairn.brick.v1.CompoundReply
 }
 var file_brick_proto_depIdxs = []int32{
-	67, // 0: cairn.brick.v1.ChannelCall.call:type_name -> cairn.brick.v1.CompoundRequest
-	70, // 1: cairn.brick.v1.ChannelReply.reply:type_name -> cairn.brick.v1.CompoundReply
-	5,  // 2: cairn.brick.v1.ChannelReply.changes:type_name -> cairn.brick.v1.Change
-	6,  // 3: cairn.brick.v1.DirEntry.attr:type_name -> cairn.brick.v1.Attr
-	7,  // 4: cairn.brick.v1.SetAttrRequest.in:type_name -> cairn.brick.v1.SetAttrIn
-	8,  // 5: cairn.brick.v1.CreateRequest.in:type_name -> cairn.brick.v1.CreateIn
-	8,  // 6: cairn.brick.v1.MknodRequest.in:type_name -> cairn.brick.v1.CreateIn
-	8,  // 7: cairn.brick.v1.MkdirRequest.in:type_name -> cairn.brick.v1.CreateIn
-	8,  // 8: cairn.brick.v1.SymlinkRequest.in:type_name -> cairn.brick.v1.CreateIn
-	10, // 9: cairn.brick.v1.XattrOpRequest.operands:type_name -> cairn.brick.v1.Xattr
-	9,  // 10: cairn.brick.v1.GetLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	9,  // 11: cairn.brick.v1.SetLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	9,  // 12: cairn.brick.v1.InodeLkRequest.lock:type_name -> cairn.brick.v1.Lock
-	6,  // 13: cairn.brick.v1.AttrReply.attr:type_name -> cairn.brick.v1.Attr
-	10, // 14: cairn.brick.v1.AttrReply.xattrs:type_name -> cairn.brick.v1.Xattr
-	6,  // 15: cairn.brick.v1.CreateReply.attr:type_name -> cairn.brick.v1.Attr
-	11, // 16: cairn.brick.v1.ReadDirReply.entries:type_name -> cairn.brick.v1.DirEntry
-	12, // 17: cairn.brick.v1.StatFSReply.statfs:type_name -> cairn.brick.v1.StatFS
-	10, // 18: cairn.brick.v1.XattrOpReply.values:type_name -> cairn.brick.v1.Xattr
-	9,  // 19: cairn.brick.v1.LockReply.lock:type_name -> cairn.brick.v1.Lock
-	68, // 20: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
-	14, // 21: cairn.brick.v1.SubRequest.lookup:type_name -> cairn.brick.v1.LookupRequest
-	15, // 22: cairn.brick.v1.SubRequest.getattr:type_name -> cairn.brick.v1.GetAttrRequest
-	16, // 23: cairn.brick.v1.SubRequest.setattr:type_name -> cairn.brick.v1.SetAttrRequest
-	17, // 24: cairn.brick.v1.SubRequest.create:type_name -> cairn.brick.v1.CreateRequest
-	18, // 25: cairn.brick.v1.SubRequest.mknod:type_name -> cairn.brick.v1.MknodRequest
-	19, // 26: cairn.brick.v1.SubRequest.mkdir:type_name -> cairn.brick.v1.MkdirRequest
-	20, // 27: cairn.brick.v1.SubRequest.symlink:type_name -> cairn.brick.v1.SymlinkRequest
-	22, // 28: cairn.brick.v1.SubRequest.link:type_name -> cairn.brick.v1.LinkRequest
-	23, // 29: cairn.brick.v1.SubRequest.unlink:type_name -> cairn.brick.v1.UnlinkRequest
-	24, // 30: cairn.brick.v1.SubRequest.rmdir:type_name -> cairn.brick.v1.RmdirRequest
-	25, // 31: cairn.brick.v1.SubRequest.rename:type_name -> cairn.brick.v1.RenameRequest
-	26, // 32: cairn.brick.v1.SubRequest.open:type_name -> cairn.brick.v1.OpenRequest
-	27, // 33: cairn.brick.v1.SubRequest.read:type_name -> cairn.brick.v1.ReadRequest
-	28, // 34: cairn.brick.v1.SubRequest.write:type_name -> cairn.brick.v1.WriteRequest
-	29, // 35: cairn.brick.v1.SubRequest.flush:type_name -> cairn.brick.v1.FlushRequest
-	30, // 36: cairn.brick.v1.SubRequest.fsync:type_name -> cairn.brick.v1.FsyncRequest
-	31, // 37: cairn.brick.v1.SubRequest.release:type_name -> cairn.brick.v1.ReleaseRequest
-	32, // 38: cairn.brick.v1.SubRequest.fallocate:type_name -> cairn.brick.v1.FallocateRequest
-	39, // 39: cairn.brick.v1.SubRequest.getxattr:type_name -> cairn.brick.v1.GetXattrRequest
-	40, // 40: cairn.brick.v1.SubRequest.setxattr:type_name -> cairn.brick.v1.SetXattrRequest
-	42, // 41: cairn.brick.v1.SubRequest.removexattr:type_name -> cairn.brick.v1.RemoveXattrRequest
-	43, // 42: cairn.brick.v1.SubRequest.xattrop:type_name -> cairn.brick.v1.XattrOpRequest
-	46, // 43: cairn.brick.v1.SubRequest.inodelk:type_name -> cairn.brick.v1.InodeLkRequest
-	47, // 44: cairn.brick.v1.SubRequest.entrylk:type_name -> cairn.brick.v1.EntryLkRequest
-	51, // 45: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
-	52, // 46: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
-	53, // 47: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
-	54, // 48: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
-	56, // 49: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
-	57, // 50: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
-	61, // 51: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
-	63, // 52: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
-	69, // 53: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
-	14, // 54: cairn.brick.v1.Brick.Lookup:input_type -> cairn.brick.v1.LookupRequest
-	15, // 55: cairn.brick.v1.Brick.GetAttr:input_type -> cairn.brick.v1.GetAttrRequest
-	16, // 56: cairn.brick.v1.Brick.SetAttr:input_type -> cairn.brick.v1.SetAttrRequest
-	17, // 57: cairn.brick.v1.Brick.Create:input_type -> cairn.brick.v1.CreateRequest
-	18, // 58: cairn.brick.v1.Brick.Mknod:input_type -> cairn.brick.v1.MknodRequest
-	19, // 59: cairn.brick.v1.Brick.Mkdir:input_type -> cairn.brick.v1.MkdirRequest
-	20, // 60: cairn.brick.v1.Brick.Symlink:input_type -> cairn.brick.v1.SymlinkRequest
-	21, // 61: cairn.brick.v1.Brick.Readlink:input_type -> cairn.brick.v1.ReadlinkRequest
-	22, // 62: cairn.brick.v1.Brick.Link:input_type -> cairn.brick.v1.LinkRequest
-	23, // 63: cairn.brick.v1.Brick.Unlink:input_type -> cairn.brick.v1.UnlinkRequest
-	24, // 64: cairn.brick.v1.Brick.Rmdir:input_type -> cairn.brick.v1.RmdirRequest
-	25, // 65: cairn.brick.v1.Brick.Rename:input_type -> cairn.brick.v1.RenameRequest
-	26, // 66: cairn.brick.v1.Brick.Open:input_type -> cairn.brick.v1.OpenRequest
-	27, // 67: cairn.brick.v1.Brick.Read:input_type -> cairn.brick.v1.ReadRequest
-	28, // 68: cairn.brick.v1.Brick.Write:input_type -> cairn.brick.v1.WriteRequest
-	29, // 69: cairn.brick.v1.Brick.Flush:input_type -> cairn.brick.v1.FlushRequest
-	30, // 70: cairn.brick.v1.Brick.Fsync:input_type -> cairn.brick.v1.FsyncRequest
-	31, // 71: cairn.brick.v1.Brick.Release:input_type -> cairn.brick.v1.ReleaseRequest
-	32, // 72: cairn.brick.v1.Brick.Fallocate:input_type -> cairn.brick.v1.FallocateRequest
-	33, // 73: cairn.brick.v1.Brick.Lseek:input_type -> cairn.brick.v1.LseekRequest
-	34, // 74: cairn.brick.v1.Brick.OpenDir:input_type -> cairn.brick.v1.OpenDirRequest
-	35, // 75: cairn.brick.v1.Brick.ReadDir:input_type -> cairn.brick.v1.ReadDirRequest
-	36, // 76: cairn.brick.v1.Brick.ReleaseDir:input_type -> cairn.brick.v1.ReleaseDirRequest
-	37, // 77: cairn.brick.v1.Brick.FsyncDir:input_type -> cairn.brick.v1.FsyncDirRequest
-	38, // 78: cairn.brick.v1.Brick.StatFS:input_type -> cairn.brick.v1.StatFSRequest
-	39, // 79: cairn.brick.v1.Brick.GetXattr:input_type -> cairn.brick.v1.GetXattrRequest
-	40, // 80: cairn.brick.v1.Brick.SetXattr:input_type -> cairn.brick.v1.SetXattrRequest
-	41, // 81: cairn.brick.v1.Brick.ListXattr:input_type -> cairn.brick.v1.ListXattrRequest
-	42, // 82: cairn.brick.v1.Brick.RemoveXattr:input_type -> cairn.brick.v1.RemoveXattrRequest
-	43, // 83: cairn.brick.v1.Brick.XattrOp:input_type -> cairn.brick.v1.XattrOpRequest
-	44, // 84: cairn.brick.v1.Brick.GetLk:input_type -> cairn.brick.v1.GetLkRequest
-	45, // 85: cairn.brick.v1.Brick.SetLk:input_type -> cairn.brick.v1.SetLkRequest
-	46, // 86: cairn.brick.v1.Brick.InodeLk:input_type -> cairn.brick.v1.InodeLkRequest
-	47, // 87: cairn.brick.v1.Brick.EntryLk:input_type -> cairn.brick.v1.EntryLkRequest
-	48, // 88: cairn.brick.v1.Brick.GetVolfile:input_type -> cairn.brick.v1.GetVolfileRequest
-	49, // 89: cairn.brick.v1.Brick.Ping:input_type -> cairn.brick.v1.PingRequest
-	67, // 90: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
-	50, // 91: cairn.brick.v1.Brick.CancelWait:input_type -> cairn.brick.v1.CancelWaitRequest
-	3,  // 92: cairn.brick.v1.Brick.Channel:input_type -> cairn.brick.v1.ChannelCall
+	69, // 0: cairn.brick.v1.ChannelCall.call:type_name -> cairn.brick.v1.CompoundRequest
+	72, // 1: cairn.brick.v1.ChannelReply.reply:type_name -> cairn.brick.v1.CompoundReply
+	7,  // 2: cairn.brick.v1.ChannelReply.changes:type_name -> cairn.brick.v1.Change
+	8,  // 3: cairn.brick.v1.DirEntry.attr:type_name -> cairn.brick.v1.Attr
+	9,  // 4: cairn.brick.v1.SetAttrRequest.in:type_name -> cairn.brick.v1.SetAttrIn
+	10, // 5: cairn.brick.v1.CreateRequest.in:type_name -> cairn.brick.v1.CreateIn
+	10, // 6: cairn.brick.v1.MknodRequest.in:type_name -> cairn.brick.v1.CreateIn
+	10, // 7: cairn.brick.v1.MkdirRequest.in:type_name -> cairn.brick.v1.CreateIn
+	10, // 8: cairn.brick.v1.SymlinkRequest.in:type_name -> cairn.brick.v1.CreateIn
+	12, // 9: cairn.brick.v1.XattrOpRequest.operands:type_name -> cairn.brick.v1.Xattr
+	11, // 10: cairn.brick.v1.GetLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	11, // 11: cairn.brick.v1.SetLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	11, // 12: cairn.brick.v1.InodeLkRequest.lock:type_name -> cairn.brick.v1.Lock
+	8,  // 13: cairn.brick.v1.AttrReply.attr:type_name -> cairn.brick.v1.Attr
+	12, // 14: cairn.brick.v1.AttrReply.xattrs:type_name -> cairn.brick.v1.Xattr
+	8,  // 15: cairn.brick.v1.CreateReply.attr:type_name -> cairn.brick.v1.Attr
+	13, // 16: cairn.brick.v1.ReadDirReply.entries:type_name -> cairn.brick.v1.DirEntry
+	14, // 17: cairn.brick.v1.StatFSReply.statfs:type_name -> cairn.brick.v1.StatFS
+	12, // 18: cairn.brick.v1.XattrOpReply.values:type_name -> cairn.brick.v1.Xattr
+	11, // 19: cairn.brick.v1.LockReply.lock:type_name -> cairn.brick.v1.Lock
+	70, // 20: cairn.brick.v1.CompoundRequest.ops:type_name -> cairn.brick.v1.SubRequest
+	16, // 21: cairn.brick.v1.SubRequest.lookup:type_name -> cairn.brick.v1.LookupRequest
+	17, // 22: cairn.brick.v1.SubRequest.getattr:type_name -> cairn.brick.v1.GetAttrRequest
+	18, // 23: cairn.brick.v1.SubRequest.setattr:type_name -> cairn.brick.v1.SetAttrRequest
+	19, // 24: cairn.brick.v1.SubRequest.create:type_name -> cairn.brick.v1.CreateRequest
+	20, // 25: cairn.brick.v1.SubRequest.mknod:type_name -> cairn.brick.v1.MknodRequest
+	21, // 26: cairn.brick.v1.SubRequest.mkdir:type_name -> cairn.brick.v1.MkdirRequest
+	22, // 27: cairn.brick.v1.SubRequest.symlink:type_name -> cairn.brick.v1.SymlinkRequest
+	24, // 28: cairn.brick.v1.SubRequest.link:type_name -> cairn.brick.v1.LinkRequest
+	25, // 29: cairn.brick.v1.SubRequest.unlink:type_name -> cairn.brick.v1.UnlinkRequest
+	26, // 30: cairn.brick.v1.SubRequest.rmdir:type_name -> cairn.brick.v1.RmdirRequest
+	27, // 31: cairn.brick.v1.SubRequest.rename:type_name -> cairn.brick.v1.RenameRequest
+	28, // 32: cairn.brick.v1.SubRequest.open:type_name -> cairn.brick.v1.OpenRequest
+	29, // 33: cairn.brick.v1.SubRequest.read:type_name -> cairn.brick.v1.ReadRequest
+	30, // 34: cairn.brick.v1.SubRequest.write:type_name -> cairn.brick.v1.WriteRequest
+	31, // 35: cairn.brick.v1.SubRequest.flush:type_name -> cairn.brick.v1.FlushRequest
+	32, // 36: cairn.brick.v1.SubRequest.fsync:type_name -> cairn.brick.v1.FsyncRequest
+	33, // 37: cairn.brick.v1.SubRequest.release:type_name -> cairn.brick.v1.ReleaseRequest
+	34, // 38: cairn.brick.v1.SubRequest.fallocate:type_name -> cairn.brick.v1.FallocateRequest
+	41, // 39: cairn.brick.v1.SubRequest.getxattr:type_name -> cairn.brick.v1.GetXattrRequest
+	42, // 40: cairn.brick.v1.SubRequest.setxattr:type_name -> cairn.brick.v1.SetXattrRequest
+	44, // 41: cairn.brick.v1.SubRequest.removexattr:type_name -> cairn.brick.v1.RemoveXattrRequest
+	45, // 42: cairn.brick.v1.SubRequest.xattrop:type_name -> cairn.brick.v1.XattrOpRequest
+	48, // 43: cairn.brick.v1.SubRequest.inodelk:type_name -> cairn.brick.v1.InodeLkRequest
+	49, // 44: cairn.brick.v1.SubRequest.entrylk:type_name -> cairn.brick.v1.EntryLkRequest
+	53, // 45: cairn.brick.v1.SubReply.errno:type_name -> cairn.brick.v1.ErrnoReply
+	54, // 46: cairn.brick.v1.SubReply.attr:type_name -> cairn.brick.v1.AttrReply
+	55, // 47: cairn.brick.v1.SubReply.create:type_name -> cairn.brick.v1.CreateReply
+	56, // 48: cairn.brick.v1.SubReply.handle:type_name -> cairn.brick.v1.HandleReply
+	58, // 49: cairn.brick.v1.SubReply.read:type_name -> cairn.brick.v1.ReadReply
+	59, // 50: cairn.brick.v1.SubReply.write:type_name -> cairn.brick.v1.WriteReply
+	63, // 51: cairn.brick.v1.SubReply.getxattr:type_name -> cairn.brick.v1.GetXattrReply
+	65, // 52: cairn.brick.v1.SubReply.xattrop:type_name -> cairn.brick.v1.XattrOpReply
+	71, // 53: cairn.brick.v1.CompoundReply.replies:type_name -> cairn.brick.v1.SubReply
+	16, // 54: cairn.brick.v1.Brick.Lookup:input_type -> cairn.brick.v1.LookupRequest
+	17, // 55: cairn.brick.v1.Brick.GetAttr:input_type -> cairn.brick.v1.GetAttrRequest
+	18, // 56: cairn.brick.v1.Brick.SetAttr:input_type -> cairn.brick.v1.SetAttrRequest
+	19, // 57: cairn.brick.v1.Brick.Create:input_type -> cairn.brick.v1.CreateRequest
+	20, // 58: cairn.brick.v1.Brick.Mknod:input_type -> cairn.brick.v1.MknodRequest
+	21, // 59: cairn.brick.v1.Brick.Mkdir:input_type -> cairn.brick.v1.MkdirRequest
+	22, // 60: cairn.brick.v1.Brick.Symlink:input_type -> cairn.brick.v1.SymlinkRequest
+	23, // 61: cairn.brick.v1.Brick.Readlink:input_type -> cairn.brick.v1.ReadlinkRequest
+	24, // 62: cairn.brick.v1.Brick.Link:input_type -> cairn.brick.v1.LinkRequest
+	25, // 63: cairn.brick.v1.Brick.Unlink:input_type -> cairn.brick.v1.UnlinkRequest
+	26, // 64: cairn.brick.v1.Brick.Rmdir:input_type -> cairn.brick.v1.RmdirRequest
+	27, // 65: cairn.brick.v1.Brick.Rename:input_type -> cairn.brick.v1.RenameRequest
+	28, // 66: cairn.brick.v1.Brick.Open:input_type -> cairn.brick.v1.OpenRequest
+	29, // 67: cairn.brick.v1.Brick.Read:input_type -> cairn.brick.v1.ReadRequest
+	30, // 68: cairn.brick.v1.Brick.Write:input_type -> cairn.brick.v1.WriteRequest
+	31, // 69: cairn.brick.v1.Brick.Flush:input_type -> cairn.brick.v1.FlushRequest
+	32, // 70: cairn.brick.v1.Brick.Fsync:input_type -> cairn.brick.v1.FsyncRequest
+	33, // 71: cairn.brick.v1.Brick.Release:input_type -> cairn.brick.v1.ReleaseRequest
+	34, // 72: cairn.brick.v1.Brick.Fallocate:input_type -> cairn.brick.v1.FallocateRequest
+	35, // 73: cairn.brick.v1.Brick.Lseek:input_type -> cairn.brick.v1.LseekRequest
+	36, // 74: cairn.brick.v1.Brick.OpenDir:input_type -> cairn.brick.v1.OpenDirRequest
+	37, // 75: cairn.brick.v1.Brick.ReadDir:input_type -> cairn.brick.v1.ReadDirRequest
+	38, // 76: cairn.brick.v1.Brick.ReleaseDir:input_type -> cairn.brick.v1.ReleaseDirRequest
+	39, // 77: cairn.brick.v1.Brick.FsyncDir:input_type -> cairn.brick.v1.FsyncDirRequest
+	40, // 78: cairn.brick.v1.Brick.StatFS:input_type -> cairn.brick.v1.StatFSRequest
+	41, // 79: cairn.brick.v1.Brick.GetXattr:input_type -> cairn.brick.v1.GetXattrRequest
+	42, // 80: cairn.brick.v1.Brick.SetXattr:input_type -> cairn.brick.v1.SetXattrRequest
+	43, // 81: cairn.brick.v1.Brick.ListXattr:input_type -> cairn.brick.v1.ListXattrRequest
+	44, // 82: cairn.brick.v1.Brick.RemoveXattr:input_type -> cairn.brick.v1.RemoveXattrRequest
+	45, // 83: cairn.brick.v1.Brick.XattrOp:input_type -> cairn.brick.v1.XattrOpRequest
+	46, // 84: cairn.brick.v1.Brick.GetLk:input_type -> cairn.brick.v1.GetLkRequest
+	47, // 85: cairn.brick.v1.Brick.SetLk:input_type -> cairn.brick.v1.SetLkRequest
+	48, // 86: cairn.brick.v1.Brick.InodeLk:input_type -> cairn.brick.v1.InodeLkRequest
+	49, // 87: cairn.brick.v1.Brick.EntryLk:input_type -> cairn.brick.v1.EntryLkRequest
+	50, // 88: cairn.brick.v1.Brick.GetVolfile:input_type -> cairn.brick.v1.GetVolfileRequest
+	51, // 89: cairn.brick.v1.Brick.Ping:input_type -> cairn.brick.v1.PingRequest
+	69, // 90: cairn.brick.v1.Brick.Compound:input_type -> cairn.brick.v1.CompoundRequest
+	52, // 91: cairn.brick.v1.Brick.CancelWait:input_type -> cairn.brick.v1.CancelWaitRequest
+	5,  // 92: cairn.brick.v1.Brick.Channel:input_type -> cairn.brick.v1.ChannelCall
 	0,  // 93: cairn.brick.v1.Brick.ChannelToken:input_type -> cairn.brick.v1.ChannelTokenRequest
-	52, // 94: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
-	52, // 95: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
-	52, // 96: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
-	53, // 97: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
-	52, // 98: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
-	52, // 99: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
-	52, // 100: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
-	55, // 101: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
-	52, // 102: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
-	51, // 103: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
-	51, // 104: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
-	51, // 105: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
-	54, // 106: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
-	56, // 107: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
-	57, // 108: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
-	51, // 109: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
-	51, // 110: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
-	51, // 111: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
-	51, // 112: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
-	58, // 113: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
-	54, // 114: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
-	59, // 115: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
-	51, // 116: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
-	51, // 117: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
-	60, // 118: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
-	61, // 119: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
-	51, // 120: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
-	62, // 121: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
-	51, // 122: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
-	63, // 123: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
-	64, // 124: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
-	51, // 125: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
-	51, // 126: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
-	51, // 127: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
-	65, // 128: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
-	66, // 129: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
-	70, // 130: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
-	51, // 131: cairn.brick.v1.Brick.CancelWait:output_type -> cairn.brick.v1.ErrnoReply
-	4,  // 132: cairn.brick.v1.Brick.Channel:output_type -> cairn.brick.v1.ChannelReply
+	54, // 94: cairn.brick.v1.Brick.Lookup:output_type -> cairn.brick.v1.AttrReply
+	54, // 95: cairn.brick.v1.Brick.GetAttr:output_type -> cairn.brick.v1.AttrReply
+	54, // 96: cairn.brick.v1.Brick.SetAttr:output_type -> cairn.brick.v1.AttrReply
+	55, // 97: cairn.brick.v1.Brick.Create:output_type -> cairn.brick.v1.CreateReply
+	54, // 98: cairn.brick.v1.Brick.Mknod:output_type -> cairn.brick.v1.AttrReply
+	54, // 99: cairn.brick.v1.Brick.Mkdir:output_type -> cairn.brick.v1.AttrReply
+	54, // 100: cairn.brick.v1.Brick.Symlink:output_type -> cairn.brick.v1.AttrReply
+	57, // 101: cairn.brick.v1.Brick.Readlink:output_type -> cairn.brick.v1.ReadlinkReply
+	54, // 102: cairn.brick.v1.Brick.Link:output_type -> cairn.brick.v1.AttrReply
+	53, // 103: cairn.brick.v1.Brick.Unlink:output_type -> cairn.brick.v1.ErrnoReply
+	53, // 104: cairn.brick.v1.Brick.Rmdir:output_type -> cairn.brick.v1.ErrnoReply
+	53, // 105: cairn.brick.v1.Brick.Rename:output_type -> cairn.brick.v1.ErrnoReply
+	56, // 106: cairn.brick.v1.Brick.Open:output_type -> cairn.brick.v1.HandleReply
+	58, // 107: cairn.brick.v1.Brick.Read:output_type -> cairn.brick.v1.ReadReply
+	59, // 108: cairn.brick.v1.Brick.Write:output_type -> cairn.brick.v1.WriteReply
+	53, // 109: cairn.brick.v1.Brick.Flush:output_type -> cairn.brick.v1.ErrnoReply
+	53, // 110: cairn.brick.v1.Brick.Fsync:output_type -> cairn.brick.v1.ErrnoReply
+	53, // 111: cairn.brick.v1.Brick.Release:output_type -> cairn.brick.v1.ErrnoReply
+	53, // 112: cairn.brick.v1.Brick.Fallocate:output_type -> cairn.brick.v1.ErrnoReply
+	60, // 113: cairn.brick.v1.Brick.Lseek:output_type -> cairn.brick.v1.LseekReply
+	56, // 114: cairn.brick.v1.Brick.OpenDir:output_type -> cairn.brick.v1.HandleReply
+	61, // 115: cairn.brick.v1.Brick.ReadDir:output_type -> cairn.brick.v1.ReadDirReply
+	53, // 116: cairn.brick.v1.Brick.ReleaseDir:output_type -> cairn.brick.v1.ErrnoReply
+	53, // 117: cairn.brick.v1.Brick.FsyncDir:output_type -> cairn.brick.v1.ErrnoReply
+	62, // 118: cairn.brick.v1.Brick.StatFS:output_type -> cairn.brick.v1.StatFSReply
+	63, // 119: cairn.brick.v1.Brick.GetXattr:output_type -> cairn.brick.v1.GetXattrReply
+	53, // 120: cairn.brick.v1.Brick.SetXattr:output_type -> cairn.brick.v1.ErrnoReply
+	64, // 121: cairn.brick.v1.Brick.ListXattr:output_type -> cairn.brick.v1.ListXattrReply
+	53, // 122: cairn.brick.v1.Brick.RemoveXattr:output_type -> cairn.brick.v1.ErrnoReply
+	65, // 123: cairn.brick.v1.Brick.XattrOp:output_type -> cairn.brick.v1.XattrOpReply
+	66, // 124: cairn.brick.v1.Brick.GetLk:output_type -> cairn.brick.v1.LockReply
+	53, // 125: cairn.brick.v1.Brick.SetLk:output_type -> cairn.brick.v1.ErrnoReply
+	53, // 126: cairn.brick.v1.Brick.InodeLk:output_type -> cairn.brick.v1.ErrnoReply
+	53, // 127: cairn.brick.v1.Brick.EntryLk:output_type -> cairn.brick.v1.ErrnoReply
+	67, // 128: cairn.brick.v1.Brick.GetVolfile:output_type -> cairn.brick.v1.GetVolfileReply
+	68, // 129: cairn.brick.v1.Brick.Ping:output_type -> cairn.brick.v1.PingReply
+	72, // 130: cairn.brick.v1.Brick.Compound:output_type -> cairn.brick.v1.CompoundReply
+	53, // 131: cairn.brick.v1.Brick.CancelWait:output_type -> cairn.brick.v1.ErrnoReply
+	6,  // 132: cairn.brick.v1.Brick.Channel:output_type -> cairn.brick.v1.ChannelReply
 	1,  // 133: cairn.brick.v1.Brick.ChannelToken:output_type -> cairn.brick.v1.ChannelTokenReply
 	94, // [94:134] is the sub-list for method output_type
 	54, // [54:94] is the sub-list for method input_type
@@ -5613,7 +5736,7 @@ func file_brick_proto_init() {
 	if File_brick_proto != nil {
 		return
 	}
-	file_brick_proto_msgTypes[68].OneofWrappers = []any{
+	file_brick_proto_msgTypes[70].OneofWrappers = []any{
 		(*SubRequest_Lookup)(nil),
 		(*SubRequest_Getattr)(nil),
 		(*SubRequest_Setattr)(nil),
@@ -5639,7 +5762,7 @@ func file_brick_proto_init() {
 		(*SubRequest_Inodelk)(nil),
 		(*SubRequest_Entrylk)(nil),
 	}
-	file_brick_proto_msgTypes[69].OneofWrappers = []any{
+	file_brick_proto_msgTypes[71].OneofWrappers = []any{
 		(*SubReply_Errno)(nil),
 		(*SubReply_Attr)(nil),
 		(*SubReply_Create)(nil),
@@ -5655,7 +5778,7 @@ func file_brick_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_brick_proto_rawDesc), len(file_brick_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   71,
+			NumMessages:   73,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

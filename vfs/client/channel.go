@@ -224,6 +224,9 @@ func (c *Client) openSide(ep *epoch) (*channel, error) {
 	if err != nil {
 		return nil, err
 	}
+	if c.cfg.LocalRead && tok.LocalSocket != "" && ep.local.Load() == nil {
+		ep.local.CompareAndSwap(nil, newLocalFDs(c, ep, tok.LocalSocket, tok.Token))
+	}
 	nc, err := c.dialer.DialContext(ctx, "tcp", c.addr)
 	if err != nil {
 		return nil, err

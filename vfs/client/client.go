@@ -113,6 +113,10 @@ type Config struct {
 	// client's caches, but the brick reads and writes through its page
 	// cache, as an NFS server does. Off by default, as in GlusterFS.
 	FilterODirect bool
+	// LocalRead reads files through descriptors the brick hands over when
+	// it runs on this host (localfd.go; option local-read), instead of
+	// having the brick send the data.
+	LocalRead bool
 	// Name identifies the translator in logs (its volfile name).
 	Name string
 	// Logger receives state changes; nil discards them.
@@ -204,6 +208,10 @@ type epoch struct {
 
 	chMu sync.Mutex
 	ch   *channel // compound calls' stream, opened on first use
+
+	// local is the epoch's local read descriptors (localfd.go), set
+	// when a side connection learns the brick's local socket.
+	local atomic.Pointer[localFDs]
 }
 
 var (

@@ -59,6 +59,9 @@ func (c *Client) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []
 	if e != 0 {
 		return 0, e
 	}
+	if n, ok := c.readLocal(ctx, gfid, of, dest, off); ok {
+		return n, 0
+	}
 	if len(dest) <= channelIOSize || c.rawBulk.Load() {
 		// Small reads cost less as a channel message than as a unary
 		// call, even with the copies the message decoding makes; on a

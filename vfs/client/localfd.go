@@ -1,0 +1,364 @@
+package client
+
+import (
+	"container/list"
+	"context"
+	"errors"
+	"net"
+	"strconv"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/cairnfs/cairn/internal/sys"
+	"github.com/cairnfs/cairn/protocol"
+	"github.com/cairnfs/cairn/protocol/brickpb"
+	"github.com/cairnfs/cairn/vfs"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
+)
+
+// Local reads (protocol/localfd.go; Config.LocalRead). When the brick is on
+// this host, a file read more than once is read through a read-only
+// descriptor the brick hands over, with pread, instead of each read being
+// a request whose data the brick copies through two loopback sockets.
+//
+// What keeps this equivalent to reading through the brick:
+//   - A descriptor belongs to one epoch: it is only used while the brick
+//     is up and that epoch current, and all are closed when it ends (the
+//     brick declared down, the connection lost). cluster/replicate above
+//     decides, as before, whether this brick's copy may be read at all.
+//   - It refers to the brick's file itself, so it sees every write that
+//     reached the brick, from any client, as the brick's own reads do.
+//   - The brick opened it after the permission check of an anonymous read
+//     for one caller identity; it serves only that identity, and only
+//     while the file's mode and owner are those of the check (an fstat
+//     before each read), and while the file has a link (a file deleted,
+//     or replaced by a heal, is fetched again under its GFID).
+//   - Handles opened write-only, and directories, keep going to the
+//     brick, which refuses their reads as before.
+//
+// Small files read once cost nothing extra: the first read of a file goes
+// to the brick as before, the second fetches the descriptor.
+
+// localFDCacheSize bounds the descriptors (and the files being counted)
+// kept per epoch.
+const localFDCacheSize = 64
+
+// localFetchAfter is the number of reads of a file through the brick
+// before its descriptor is fetched.
+const localFetchAfter = 1
+
+// localFDs is one epoch's local descriptors.
+type localFDs struct {
+	c     *Client
+	sock  string
+	token []byte
+
+	fetchMu sync.Mutex // one fetch at a time on conn
+	conn    *net.UnixConn
+
+	mu     sync.Mutex
+	broken bool // the socket failed or the epoch ended: no more fetches
+	m      map[localKey]*list.Element
+	lru    list.List // of *localFD, most recent first
+}
+
+// localKey names a descriptor: the file and the identity it was checked
+// for (uid, gid and groups, not the pid).
+type localKey struct {
+	g   vfs.GFID
+	who string
+}
+
+type localFD struct {
+	key      localKey
+	fd       int // -1 until fetched
+	reads    int // reads through the brick before the fetch
+	fetching bool
+	refused  bool // the brick said no: keep reading through it
+	st       fdIdentity
+	refs     int  // guarded by localFDs.mu
+	dead     bool // evicted or the epoch ended: close at the last put
+}
+
+// fdIdentity is what must not change for a descriptor's permission check
+// to stand.
+type fdIdentity struct {
+	mode     uint32
+	uid, gid uint32
+}
+
+func identityOf(st *sys.Stat_t) fdIdentity {
+	return fdIdentity{mode: st.Mode, uid: st.Uid, gid: st.Gid}
+}
+
+func newLocalFDs(c *Client, ep *epoch, sock string, token []byte) *localFDs {
+	l := &localFDs{c: c, sock: sock, token: token, m: map[localKey]*list.Element{}}
+	context.AfterFunc(ep.ctx, l.close)
+	return l
+}
+
+func callerKey(cl *vfs.Caller) string {
+	b := make([]byte, 0, 24)
+	b = strconv.AppendUint(b, uint64(cl.UID), 10)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(cl.GID), 10)
+	for _, g := range cl.Groups {
+		b = append(b, ',')
+		b = strconv.AppendUint(b, uint64(g), 10)
+	}
+	return string(b)
+}
+
+// readLocal reads through a local descriptor when there is one for the
+// file and caller (fetching it on the file's second read); ok false means
+// the read must go to the brick.
+func (c *Client) readLocal(ctx context.Context, gfid vfs.GFID, of *openFile, dest []byte, off int64) (n int, ok bool) {
+	if of != nil && (of.dir || of.flags&syscall.O_ACCMODE == syscall.O_WRONLY) {
+		return 0, false
+	}
+	if c.state.Load() != stateUp {
+		return 0, false
+	}
+	ep := c.ep.Load()
+	if ep == nil || ep.ctx.Err() != nil {
+		return 0, false
+	}
+	l := ep.local.Load()
+	if l == nil {
+		return 0, false
+	}
+	return l.read(ctx, gfid, dest, off)
+}
+
+func (l *localFDs) read(ctx context.Context, gfid vfs.GFID, dest []byte, off int64) (int, bool) {
+	cl := vfs.CallerFrom(ctx)
+	key := localKey{g: gfid, who: callerKey(cl)}
+	a, fetch := l.get(key)
+	if a == nil {
+		return 0, false
+	}
+	defer l.put(a)
+	if fetch && !l.fetch(ctx, a, cl) {
+		return 0, false
+	}
+	var st sys.Stat_t
+	if err := sys.Fstat(a.fd, &st); err != nil || st.Nlink == 0 || identityOf(&st) != a.st {
+		// Deleted, replaced, or its permissions changed: ask the brick
+		// again next time.
+		l.drop(a)
+		return 0, false
+	}
+	n, err := preadFull(a.fd, dest, off)
+	if err != nil {
+		l.drop(a)
+		return 0, false
+	}
+	return n, true
+}
+
+// get returns key's descriptor referenced (call put), or nil when this
+// read goes to the brick; fetch says the caller must fetch it first.
+func (l *localFDs) get(key localKey) (a *localFD, fetch bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.broken {
+		return nil, false
+	}
+	el, found := l.m[key]
+	if !found {
+		a = &localFD{key: key, fd: -1}
+		l.m[key] = l.lru.PushFront(a)
+		for l.lru.Len() > localFDCacheSize {
+			l.evictLocked(l.lru.Back())
+		}
+	} else {
+		a = el.Value.(*localFD)
+		l.lru.MoveToFront(el)
+	}
+	switch {
+	case a.fd >= 0:
+	case a.refused || a.fetching:
+		return nil, false
+	case a.reads < localFetchAfter:
+		a.reads++
+		return nil, false
+	default:
+		a.fetching = true
+		fetch = true
+	}
+	a.refs++
+	return a, fetch
+}
+
+func (l *localFDs) put(a *localFD) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a.refs--
+	if a.refs == 0 && a.dead && a.fd >= 0 {
+		sys.Close(a.fd)
+		a.fd = -1
+	}
+}
+
+// evictLocked forgets a; its descriptor closes at its last put.
+func (l *localFDs) evictLocked(el *list.Element) {
+	a := el.Value.(*localFD)
+	l.lru.Remove(el)
+	delete(l.m, a.key)
+	a.dead = true
+	if a.refs == 0 && a.fd >= 0 {
+		sys.Close(a.fd)
+		a.fd = -1
+	}
+}
+
+// drop forgets a (the caller holds a reference).
+func (l *localFDs) drop(a *localFD) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if el, ok := l.m[a.key]; ok && el.Value.(*localFD) == a {
+		l.evictLocked(el)
+	}
+}
+
+// close ends the epoch's local reads: no more fetches, every descriptor
+// closed once its readers are done.
+func (l *localFDs) close() {
+	l.mu.Lock()
+	l.broken = true
+	for el := l.lru.Front(); el != nil; {
+		next := el.Next()
+		l.evictLocked(el)
+		el = next
+	}
+	l.mu.Unlock()
+	l.fetchMu.Lock()
+	if l.conn != nil {
+		l.conn.Close()
+	}
+	l.fetchMu.Unlock()
+}
+
+// fetch asks the brick for a's descriptor; false leaves the read to the
+// brick (a refused, or the socket broken).
+func (l *localFDs) fetch(ctx context.Context, a *localFD, cl *vfs.Caller) bool {
+	fd, e, err := l.request(a.key.g, cl)
+	var st sys.Stat_t
+	if err == nil && e == 0 {
+		if serr := sys.Fstat(fd, &st); serr != nil {
+			sys.Close(fd)
+			e = syscall.EIO
+		}
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	a.fetching = false
+	switch {
+	case err != nil:
+		if !l.broken {
+			l.c.log.Info("local reads off for this connection; reading through the brick", "err", err)
+		}
+		l.broken = true
+		return false
+	case e == syscall.EOPNOTSUPP:
+		l.broken = true // the brick's graph cannot share descriptors
+		return false
+	case e != 0:
+		a.refused = true
+		return false
+	case a.dead || l.broken:
+		sys.Close(fd)
+		return false
+	}
+	a.fd, a.st = fd, identityOf(&st)
+	return true
+}
+
+// request sends one LocalFDRequest, dialling first if needed. err reports
+// a broken socket, e the brick's refusal.
+func (l *localFDs) request(g vfs.GFID, cl *vfs.Caller) (fd int, e syscall.Errno, err error) {
+	l.fetchMu.Lock()
+	defer l.fetchMu.Unlock()
+	l.mu.Lock()
+	broken := l.broken
+	l.mu.Unlock()
+	if broken {
+		return -1, 0, errors.New("epoch ended")
+	}
+	if l.conn == nil {
+		if l.conn, err = l.dial(); err != nil {
+			return -1, 0, err
+		}
+	}
+	l.conn.SetDeadline(time.Now().Add(l.c.cfg.PingTimeout))
+	defer l.conn.SetDeadline(time.Time{})
+	req := &brickpb.LocalFDRequest{Gfid: protocol.GFIDBytes(g), Caller: protocol.EncodeCaller(cl)}
+	if err := protocol.WritePacket(l.conn, req, -1); err != nil {
+		return -1, 0, err
+	}
+	var rep brickpb.LocalFDReply
+	fd, err = protocol.ReadPacket(l.conn, &rep)
+	if err != nil {
+		return -1, 0, err
+	}
+	if rep.Errno != 0 {
+		if fd >= 0 {
+			sys.Close(fd)
+		}
+		return -1, syscall.Errno(rep.Errno), nil
+	}
+	if fd < 0 {
+		return -1, 0, errors.New("brick sent no descriptor")
+	}
+	return fd, 0, nil
+}
+
+func (l *localFDs) dial() (*net.UnixConn, error) {
+	uc, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: l.sock, Net: "unixpacket"})
+	if err != nil {
+		return nil, err
+	}
+	fail := func(err error) (*net.UnixConn, error) {
+		uc.Close()
+		return nil, err
+	}
+	uc.SetDeadline(time.Now().Add(l.c.cfg.PingTimeout))
+	if _, err := uc.Write([]byte(protocol.LocalFDMagic)); err != nil {
+		return fail(err)
+	}
+	hello := &brickpb.ChannelHello{Token: l.token, Subvolume: l.c.cfg.RemoteSubvolume}
+	if err := protocol.WritePacket(uc, hello, -1); err != nil {
+		return fail(err)
+	}
+	var answer brickpb.ChannelReply
+	fd, err := protocol.ReadPacket(uc, &answer)
+	if fd >= 0 {
+		sys.Close(fd)
+	}
+	if err != nil {
+		return fail(err)
+	}
+	if answer.Code != 0 {
+		return fail(status.Error(codes.Code(answer.Code), answer.Message))
+	}
+	uc.SetDeadline(time.Time{})
+	return uc, nil
+}
+
+// preadFull reads len(buf) bytes at off, or up to end of file.
+func preadFull(fd int, buf []byte, off int64) (int, error) {
+	total := 0
+	for total < len(buf) {
+		n, err := sys.Pread(fd, buf[total:], off+int64(total))
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	return total, nil
+}
