@@ -37,9 +37,25 @@ import (
 //     or replaced by a heal, is fetched again under its GFID).
 //   - Handles opened write-only, and directories, keep going to the
 //     brick, which refuses their reads as before.
+//   - It is only used while the brick answered something within
+//     localFreshness. A frozen brick (SIGSTOP, a hung disk) is declared
+//     down ping-timeout after its last reply, and no other client can
+//     have declared it down and written past it sooner than about two
+//     thirds of that (its pings go out every third), so a descriptor of
+//     a frozen brick's file stops serving before any write can have
+//     skipped that file: through the brick the read would have waited
+//     for the verdict. The read that finds the brick quiet goes to it,
+//     and its reply makes the brick fresh again.
 //
 // Small files read once cost nothing extra: the first read of a file goes
 // to the brick as before, the second fetches the descriptor.
+
+// localFreshness is how recent the brick's last reply must be for a local
+// read: at most a second, and less than the two thirds of ping-timeout
+// after which another client may declare a frozen brick down.
+func (c *Client) localFreshness() time.Duration {
+	return min(time.Second, c.cfg.PingTimeout/2)
+}
 
 // localFDCacheSize bounds the descriptors (and the files being counted)
 // kept per epoch.
@@ -56,10 +72,10 @@ type localFDs struct {
 	token []byte
 
 	fetchMu sync.Mutex // one fetch at a time on conn
-	conn    *net.UnixConn
 
 	mu     sync.Mutex
-	broken bool // the socket failed or the epoch ended: no more fetches
+	conn   *net.UnixConn // set under fetchMu and mu; closed by close
+	broken bool          // the socket failed or the epoch ended: no more fetches
 	m      map[localKey]*list.Element
 	lru    list.List // of *localFD, most recent first
 }
@@ -118,7 +134,7 @@ func (c *Client) readLocal(ctx context.Context, gfid vfs.GFID, of *openFile, des
 	if of != nil && (of.dir || of.flags&syscall.O_ACCMODE == syscall.O_WRONLY) {
 		return 0, false
 	}
-	if c.state.Load() != stateUp {
+	if c.state.Load() != stateUp || time.Since(time.Unix(0, c.lastAck.Load())) > c.localFreshness() {
 		return 0, false
 	}
 	ep := c.ep.Load()
@@ -140,7 +156,7 @@ func (l *localFDs) read(ctx context.Context, gfid vfs.GFID, dest []byte, off int
 		return 0, false
 	}
 	defer l.put(a)
-	if fetch && !l.fetch(ctx, a, cl) {
+	if fetch && !l.fetch(a, cl) {
 		return 0, false
 	}
 	var st sys.Stat_t
@@ -233,17 +249,16 @@ func (l *localFDs) close() {
 		l.evictLocked(el)
 		el = next
 	}
+	conn := l.conn
 	l.mu.Unlock()
-	l.fetchMu.Lock()
-	if l.conn != nil {
-		l.conn.Close()
+	if conn != nil {
+		conn.Close() // fails a fetch in flight at once
 	}
-	l.fetchMu.Unlock()
 }
 
 // fetch asks the brick for a's descriptor; false leaves the read to the
 // brick (a refused, or the socket broken).
-func (l *localFDs) fetch(ctx context.Context, a *localFD, cl *vfs.Caller) bool {
+func (l *localFDs) fetch(a *localFD, cl *vfs.Caller) bool {
 	fd, e, err := l.request(a.key.g, cl)
 	var st sys.Stat_t
 	if err == nil && e == 0 {
@@ -261,6 +276,9 @@ func (l *localFDs) fetch(ctx context.Context, a *localFD, cl *vfs.Caller) bool {
 			l.c.log.Info("local reads off for this connection; reading through the brick", "err", err)
 		}
 		l.broken = true
+		if l.conn != nil {
+			l.conn.Close()
+		}
 		return false
 	case e == syscall.EOPNOTSUPP:
 		l.broken = true // the brick's graph cannot share descriptors
@@ -282,24 +300,32 @@ func (l *localFDs) request(g vfs.GFID, cl *vfs.Caller) (fd int, e syscall.Errno,
 	l.fetchMu.Lock()
 	defer l.fetchMu.Unlock()
 	l.mu.Lock()
-	broken := l.broken
+	uc, broken := l.conn, l.broken
 	l.mu.Unlock()
 	if broken {
 		return -1, 0, errors.New("epoch ended")
 	}
-	if l.conn == nil {
-		if l.conn, err = l.dial(); err != nil {
+	if uc == nil {
+		if uc, err = l.dial(); err != nil {
 			return -1, 0, err
 		}
+		l.mu.Lock()
+		if l.broken {
+			l.mu.Unlock()
+			uc.Close()
+			return -1, 0, errors.New("epoch ended")
+		}
+		l.conn = uc
+		l.mu.Unlock()
 	}
-	l.conn.SetDeadline(time.Now().Add(l.c.cfg.PingTimeout))
-	defer l.conn.SetDeadline(time.Time{})
+	uc.SetDeadline(time.Now().Add(l.c.cfg.PingTimeout))
+	defer uc.SetDeadline(time.Time{})
 	req := &brickpb.LocalFDRequest{Gfid: protocol.GFIDBytes(g), Caller: protocol.EncodeCaller(cl)}
-	if err := protocol.WritePacket(l.conn, req, -1); err != nil {
+	if err := protocol.WritePacket(uc, req, -1); err != nil {
 		return -1, 0, err
 	}
 	var rep brickpb.LocalFDReply
-	fd, err = protocol.ReadPacket(l.conn, &rep)
+	fd, err = protocol.ReadPacket(uc, &rep)
 	if err != nil {
 		return -1, 0, err
 	}

@@ -240,6 +240,31 @@ func gfidFDs(t *testing.T, g vfs.GFID) int {
 	return n
 }
 
+// TestLocalReadFreshness: a brick that has not answered for
+// localFreshness (frozen, perhaps) gets the read itself; its reply makes
+// local reads resume.
+func TestLocalReadFreshness(t *testing.T) {
+	local, other, rc, _ := localReadRig(t)
+	ctx := vfs.WithCaller(context.Background(), &vfs.Caller{})
+	data := bytes.Repeat([]byte{3}, 8192)
+	g := mustCreate(t, other, ctx, "q", 0o644, data)
+	for i := 0; i < 4; i++ {
+		if _, e := readAt(t, local, ctx, g, 0, 4096, 0); e != 0 {
+			t.Fatal(e)
+		}
+	}
+	before := rc.reads.Load()
+	local.lastAck.Store(time.Now().Add(-local.localFreshness() - time.Millisecond).UnixNano())
+	for i := 0; i < 3; i++ {
+		if got, e := readAt(t, local, ctx, g, 0, 4096, 0); e != 0 || !bytes.Equal(got, data[:4096]) {
+			t.Fatalf("read %d: %v", i, e)
+		}
+	}
+	if got := rc.reads.Load() - before; got != 1 {
+		t.Fatalf("with the brick quiet the brick served %d of 3 reads, want 1", got)
+	}
+}
+
 // TestConformanceLocalRead runs the conformance suite with local reads.
 func TestConformanceLocalRead(t *testing.T) {
 	vfstest.Run(t, func(t *testing.T) vfs.Translator {
