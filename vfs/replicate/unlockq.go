@@ -359,11 +359,16 @@ func (r *Replicate) withDeferred(ctx context.Context, i int, ops []compound.Op) 
 	if len(ds) == 0 {
 		return ops, nil, 0
 	}
-	var all []compound.Op
+	n := 0
+	for _, d := range ds {
+		n += len(d.ops)
+	}
+	// Sized once: compound.Op is large, and growing the slice by
+	// appends was a sixth of the mount's allocations in a create run.
+	all := make([]compound.Op, 0, n+len(ops))
 	for _, d := range ds {
 		all = append(all, d.ops...)
 	}
-	n := len(all)
 	return append(all, ops...), ds, n
 }
 
