@@ -2,6 +2,7 @@ package nfs
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -50,20 +51,33 @@ func (c *conn) serve() {
 		_ = tc.SetNoDelay(true)
 	}
 	br := bufio.NewReaderSize(c.nc, 256<<10)
+	// Records are read into a pooled buffer. A small one is copied out
+	// of it (most calls are a few hundred bytes and may wait in flight),
+	// a large one (a WRITE's data) keeps the buffer until its call is
+	// answered, and the next record gets another.
+	spare := c.srv.recBuf()
+	defer func() { c.srv.recBufs.Put(spare) }()
 	for {
-		rec, err := readRecord(br, nil)
+		rec, err := readRecord(br, (*spare)[:0])
 		if err != nil {
 			if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) {
 				c.srv.log.Debug("nfs: read", "client", c.client, "err", err)
 			}
 			break
 		}
+		var owned *[]byte
+		if len(rec) <= smallRecord {
+			rec = bytes.Clone(rec)
+		} else {
+			owned, spare = spare, c.srv.recBuf()
+		}
 		call, err := parseCall(rec)
 		if err != nil {
 			c.srv.log.Debug("nfs: bad record", "client", c.client, "err", err)
+			c.srv.putRecBuf(owned)
 			break
 		}
-		if !c.dispatch(call, rec) {
+		if !c.dispatch(call, rec, owned) {
 			break
 		}
 	}
@@ -74,8 +88,38 @@ func (c *conn) serve() {
 	}
 }
 
+// smallRecord is the largest call record copied out of the pooled buffer
+// it was read into.
+const smallRecord = 64 << 10
+
+// recBuf returns an empty record buffer of capacity maxRecord.
+func (s *Server) recBuf() *[]byte {
+	if bp, ok := s.recBufs.Get().(*[]byte); ok {
+		return bp
+	}
+	b := make([]byte, 0, maxRecord)
+	return &b
+}
+
+// putRecBuf gives back a record buffer once nothing refers to its record;
+// nil is ignored.
+func (s *Server) putRecBuf(bp *[]byte) {
+	if bp != nil {
+		*bp = (*bp)[:0]
+		s.recBufs.Put(bp)
+	}
+}
+
 // dispatch routes one call; false means the connection must be dropped.
-func (c *conn) dispatch(call *rpcCall, rec []byte) bool {
+// owned, if not nil, is the pooled buffer rec lies in: it is given back
+// once the call no longer needs rec (translators keep no Write data).
+func (c *conn) dispatch(call *rpcCall, rec []byte, owned *[]byte) bool {
+	handedOff := false
+	defer func() {
+		if !handedOff {
+			c.srv.putRecBuf(owned)
+		}
+	}()
 	if call.rpcvers != rpcVersion {
 		return c.send(deniedReply(call.xid, rejectRPCMismatch, rpcVersion, rpcVersion))
 	}
@@ -104,8 +148,10 @@ func (c *conn) dispatch(call *rpcCall, rec []byte) bool {
 	}
 	c.sem <- struct{}{}
 	c.calls.Add(1)
+	handedOff = true
 	go func() {
 		defer func() {
+			c.srv.putRecBuf(owned)
 			<-c.sem
 			c.calls.Done()
 		}()

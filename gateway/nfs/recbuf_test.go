@@ -1,0 +1,93 @@
+package nfs
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairnfs/cairn/vfs"
+)
+
+// slowWrites holds every Write for a while, so that a connection's large
+// WRITE records are in flight together.
+type slowWrites struct {
+	vfs.Translator
+}
+
+func (s slowWrites) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
+	time.Sleep(20 * time.Millisecond)
+	return s.Translator.Write(ctx, gfid, fh, data, off)
+}
+
+// TestPipelinedLargeWrites: large WRITE records live in pooled buffers
+// until their call is answered. Records sent back to back on one
+// connection, in flight at once, must each write their own data.
+func TestPipelinedLargeWrites(t *testing.T) {
+	ts := startServer(t, slowWrites{newMem()}, func(c *Config) { c.NoRootSquash = true })
+	rc := dialRaw(t, ts.addr)
+	root := rc.mount("/vol")
+	_, file := rc.create(root, "f", 0o644)
+
+	const n, size = 12, 300 << 10 // records above smallRecord
+	var stream []byte
+	for i := range n {
+		data := bytes.Repeat([]byte{byte('a' + i)}, size)
+		w := &xdrWriter{}
+		w.u32(uint32(1000 + i)) // xid
+		w.u32(msgCall)
+		w.u32(rpcVersion)
+		w.u32(progNFS)
+		w.u32(3)
+		w.u32(procWrite)
+		w.u32(rc.flav)
+		w.opaque(rc.cred)
+		w.u32(0)
+		w.u32(0)
+		w.fixed(args(file, uint64(i*size), uint32(size), fileSync, data))
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(w.b))|0x80000000)
+		stream = append(append(stream, hdr[:]...), w.b...)
+	}
+	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := rc.c.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	seen := map[uint32]bool{}
+	for range n {
+		rec, err := readRecord(rc.br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &xdrReader{b: rec}
+		xid := r.u32()
+		r.u32()
+		if r.u32() != replyAccepted {
+			t.Fatalf("xid %d denied", xid)
+		}
+		r.u32()
+		r.opaque(400)
+		if st := r.u32(); st != acceptSuccess {
+			t.Fatalf("xid %d: accept status %d", xid, st)
+		}
+		if st := r.u32(); st != nfsOK {
+			t.Fatalf("xid %d: nfs status %d", xid, st)
+		}
+		seen[xid] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct replies, want %d", len(seen), n)
+	}
+	for i := range n {
+		for off := 0; off < size; off += 64 << 10 {
+			count := min(64<<10, size-off)
+			st, got, _ := rc.read(file, uint64(i*size+off), uint32(count))
+			mustOK(t, "read", st)
+			if want := bytes.Repeat([]byte{byte('a' + i)}, count); !bytes.Equal(got, want) {
+				t.Fatalf("record %d at +%d: wrong data (first byte %q)", i, off, got[0])
+			}
+		}
+	}
+}
