@@ -55,6 +55,11 @@ func (p Passthrough) Open(ctx context.Context, gfid GFID, flags uint32) (Handle,
 func (p Passthrough) Read(ctx context.Context, gfid GFID, fh Handle, dest []byte, off int64) (int, syscall.Errno) {
 	return p.Child.Read(ctx, gfid, fh, dest, off)
 }
+
+// ReadsLocally forwards the LocalReader question to the child.
+func (p Passthrough) ReadsLocally(ctx context.Context, gfid GFID) bool {
+	return ReadsLocally(ctx, p.Child, gfid)
+}
 func (p Passthrough) Write(ctx context.Context, gfid GFID, fh Handle, data []byte, off int64) (int, syscall.Errno) {
 	return p.Child.Write(ctx, gfid, fh, data, off)
 }

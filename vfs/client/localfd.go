@@ -148,6 +148,27 @@ func (c *Client) readLocal(ctx context.Context, gfid vfs.GFID, of *openFile, des
 	return l.read(ctx, gfid, dest, off)
 }
 
+// ReadsLocally says whether a read of gfid by ctx's caller would now be
+// served from a local descriptor (vfs.LocalReader).
+func (c *Client) ReadsLocally(ctx context.Context, gfid vfs.GFID) bool {
+	if !c.cfg.LocalRead || c.state.Load() != stateUp || time.Since(time.Unix(0, c.lastAck.Load())) > c.localFreshness() {
+		return false
+	}
+	ep := c.ep.Load()
+	if ep == nil || ep.ctx.Err() != nil {
+		return false
+	}
+	l := ep.local.Load()
+	if l == nil {
+		return false
+	}
+	key := localKey{g: gfid, who: callerKey(vfs.CallerFrom(ctx))}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.m[key]
+	return ok && !l.broken && el.Value.(*localFD).fd >= 0
+}
+
 func (l *localFDs) read(ctx context.Context, gfid vfs.GFID, dest []byte, off int64) (int, bool) {
 	cl := vfs.CallerFrom(ctx)
 	key := localKey{g: gfid, who: callerKey(cl)}

@@ -87,6 +87,9 @@ func TestLocalRead(t *testing.T) {
 	if _, e := local.GetAttr(ctx, vfs.RootGFID, 0); e != 0 {
 		t.Fatal(e)
 	}
+	if local.ReadsLocally(ctx, g) {
+		t.Fatal("ReadsLocally before any read")
+	}
 	for i := 0; i < 5; i++ {
 		got, e := readAt(t, local, ctx, g, 0, 4096, int64(i)*8192)
 		if e != 0 || !bytes.Equal(got, data[i*8192:i*8192+4096]) {
@@ -95,6 +98,12 @@ func TestLocalRead(t *testing.T) {
 	}
 	if r, s := rc.reads.Load(), rc.shares.Load(); r != 1 || s != 1 {
 		t.Fatalf("after 5 reads the brick served %d reads and %d shares, want 1 and 1", r, s)
+	}
+	if !local.ReadsLocally(ctx, g) {
+		t.Fatal("ReadsLocally false with a descriptor")
+	}
+	if local.ReadsLocally(vfs.WithCaller(context.Background(), &vfs.Caller{UID: 5}), g) {
+		t.Fatal("ReadsLocally true for another caller")
 	}
 	// A read larger than the brick's largest, past the end of file.
 	if got, e := readAt(t, local, ctx, g, 0, 3<<20, 1000); e != 0 || !bytes.Equal(got, data[1000:]) {
@@ -203,6 +212,9 @@ func TestLocalReadEpoch(t *testing.T) {
 	waitFor(t, "the brick declared down", 10*time.Second, func() bool { return !local.Up() })
 	if _, e := readAt(t, local, ctx, g, 0, 4096, 0); e != syscall.ENOTCONN {
 		t.Fatalf("read with the brick down: %v, want ENOTCONN", e)
+	}
+	if local.ReadsLocally(ctx, g) {
+		t.Fatal("ReadsLocally with the brick down")
 	}
 	// The brick's own anonymous descriptor stays (its posix is not
 	// closed); the client's must be gone.

@@ -16,6 +16,12 @@ func (t *ReadAhead) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest
 	ps := t.pageSize
 	end := off + int64(len(dest))
 	k := keyOf(ctx, gfid, fh)
+	if vfs.ReadsLocally(ctx, t.Child, gfid) {
+		// Served from a local file below: the kernel reads ahead for
+		// it, and pages here would only add a copy.
+		t.forget(k)
+		return t.Child.Read(ctx, gfid, fh, dest, off)
+	}
 
 	t.mu.Lock()
 	s := t.streamFor(k)

@@ -31,7 +31,8 @@
 // GlusterFS. Unlink and Rename drop the anonymous streams of the file they
 // remove, so that its GFID turns stale at once (streams of open handles
 // stay: an unlinked open file is still readable). Handles opened with
-// O_DIRECT bypass read-ahead.
+// O_DIRECT bypass read-ahead, and so do reads that the child serves from
+// a file on this host (vfs.LocalReader: protocol/client's local reads).
 //
 // Locking: one mutex guards all state; child calls are made without it.
 package readahead
@@ -121,6 +122,7 @@ type Stats struct {
 	Prefetched    uint64 // pages read ahead
 	Wasted        uint64 // pages dropped without being used
 	Invalidations uint64 // times the pages of a file were dropped because it changed
+	Bypassed      uint64 // streams dropped because their reads became local (vfs.LocalReader)
 	Streams       int    // streams tracked now
 	Pages         int    // pages held or in flight now
 }
@@ -198,6 +200,16 @@ func (t *ReadAhead) streamFor(k key) *stream {
 	s.elem = t.lru.PushFront(s)
 	t.streams[k] = s
 	return s
+}
+
+// forget drops k's stream, if any: its reads go past this translator.
+func (t *ReadAhead) forget(k key) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if s := t.streams[k]; s != nil {
+		t.stats.Bypassed++
+		t.drop(s)
+	}
 }
 
 // drop forgets a stream. Called with mu held.

@@ -36,7 +36,9 @@ type faulty struct {
 	child vfs.Translator
 
 	down atomic.Bool
-	mu   sync.Mutex
+	// local is what the brick answers to vfs.LocalReader.
+	local atomic.Bool
+	mu    sync.Mutex
 	seen map[string]bool
 	hook func(ctx context.Context, op string) syscall.Errno
 }
@@ -674,3 +676,5 @@ func (f *faulty) EntryLk(ctx context.Context, domain string, parent vfs.GFID, na
 }
 
 func sleep() { time.Sleep(10 * time.Millisecond) }
+
+func (f *faulty) ReadsLocally(context.Context, vfs.GFID) bool { return f.local.Load() }
