@@ -39,8 +39,8 @@ type faulty struct {
 	// local is what the brick answers to vfs.LocalReader.
 	local atomic.Bool
 	mu    sync.Mutex
-	seen map[string]bool
-	hook func(ctx context.Context, op string) syscall.Errno
+	seen  map[string]bool
+	hook  func(ctx context.Context, op string) syscall.Errno
 }
 
 func newFaulty(t testing.TB, name string) *faulty {
