@@ -90,7 +90,7 @@ func (p *Posix) LookupFetch(ctx context.Context, parent vfs.GFID, name string, k
 	// not read the file, or when it changed size meanwhile.
 	if wantData && access(c, &st, mayRead) == 0 {
 		buf := make([]byte, st.Size)
-		if n, err := preadFull(fd, buf, 0); err == nil && n == len(buf) {
+		if n, err := sys.PreadFull(fd, buf, 0); err == nil && n == len(buf) {
 			r.Data, r.HasData = buf, true
 		}
 	}

@@ -149,28 +149,11 @@ func (p *Posix) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []b
 		return 0, e
 	}
 	defer done()
-	total, err := preadFull(fd, dest, off)
+	total, err := sys.PreadFull(fd, dest, off)
 	if err != nil && total == 0 {
 		return 0, errno(err)
 	}
 	return total, 0 // what was read before an error, as read(2) does
-}
-
-// preadFull reads len(buf) bytes at off, or up to end of file; on an
-// error it returns what it read before it with the error.
-func preadFull(fd int, buf []byte, off int64) (int, error) {
-	total := 0
-	for total < len(buf) {
-		n, err := sys.Pread(fd, buf[total:], off+int64(total))
-		if err != nil {
-			return total, err
-		}
-		if n == 0 {
-			break
-		}
-		total += n
-	}
-	return total, nil
 }
 
 // Write writes at off (appends for O_APPEND handles).

@@ -139,6 +139,34 @@ func (p *prefixConn) Read(b []byte) (int, error) {
 	return p.Conn.Read(b)
 }
 
+// admitSide admits a connection that presents the token of a gRPC
+// connection (a side connection, or one to the local descriptor socket):
+// the token must be live, vet (if not nil) must pass, and the gRPC
+// connection must be admitted to the subvolume. The admitted connection is
+// registered to close with its gRPC connection; the caller calls
+// c.delSide(nc) when done. A code other than OK refuses, with msg.
+func (s *Server) admitSide(nc net.Conn, hello *brickpb.ChannelHello, vet func(*conn) (codes.Code, string)) (*conn, *session, codes.Code, string) {
+	s.connMu.Lock()
+	c := s.tokens[string(hello.Token)]
+	s.connMu.Unlock()
+	if c == nil || len(hello.Token) == 0 {
+		return nil, nil, codes.Unauthenticated, "protocol/server: unknown channel token"
+	}
+	if vet != nil {
+		if code, msg := vet(c); code != codes.OK {
+			return nil, nil, code, msg
+		}
+	}
+	ss, err := s.session(c, hello.Subvolume)
+	if err != nil {
+		return nil, nil, codes.PermissionDenied, err.Error()
+	}
+	if !c.addSide(nc) {
+		return nil, nil, codes.Unavailable, "protocol/server: connection closing"
+	}
+	return c, ss, codes.OK, ""
+}
+
 // serveSide serves one side connection until it or its gRPC connection
 // ends.
 func (s *Server) serveSide(nc net.Conn) {
@@ -154,32 +182,23 @@ func (s *Server) serveSide(nc net.Conn) {
 	refuse := func(code codes.Code, msg string) {
 		protocol.WriteFrame(nc, &brickpb.ChannelReply{Code: uint32(code), Message: msg})
 	}
-	s.connMu.Lock()
-	c := s.tokens[string(hello.Token)]
-	s.connMu.Unlock()
-	if c == nil || len(hello.Token) == 0 {
-		refuse(codes.Unauthenticated, "protocol/server: unknown channel token")
-		return
-	}
 	// The side connection must come from the host of its gRPC connection
 	// and pass the same auth rules.
-	if ip, _ := peerIP(nc.RemoteAddr()); ip != c.ip {
-		s.log.Warn("side connection from another address than its connection", "client", c.id, "from", nc.RemoteAddr().String())
-		refuse(codes.PermissionDenied, "protocol/server: side connection from another address")
-		return
+	sameHost := func(c *conn) (codes.Code, string) {
+		if ip, _ := peerIP(nc.RemoteAddr()); ip != c.ip {
+			s.log.Warn("side connection from another address than its connection", "client", c.id, "from", nc.RemoteAddr().String())
+			return codes.PermissionDenied, "protocol/server: side connection from another address"
+		}
+		return codes.OK, ""
 	}
-	ss, err := s.session(c, hello.Subvolume)
-	if err != nil {
-		refuse(codes.PermissionDenied, err.Error())
-		return
-	}
-	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), connKey{}, c))
-	defer cancel()
-	if !c.addSide(nc) {
-		refuse(codes.Unavailable, "protocol/server: connection closing")
+	c, ss, code, msg := s.admitSide(nc, &hello, sameHost)
+	if code != codes.OK {
+		refuse(code, msg)
 		return
 	}
 	defer c.delSide(nc)
+	ctx, cancel := context.WithCancel(context.WithValue(context.Background(), connKey{}, c))
+	defer cancel()
 	raw := hello.RawPayloads
 	if err := protocol.WriteFrame(nc, &brickpb.ChannelReply{RawPayloads: raw}); err != nil {
 		return

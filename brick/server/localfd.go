@@ -114,21 +114,10 @@ func (s *Server) serveLocal(uc *net.UnixConn) {
 		refuse(codes.PermissionDenied, "protocol/server: local descriptors are for root or the brick's own user")
 		return
 	}
-	s.connMu.Lock()
-	c := s.tokens[string(hello.Token)]
-	s.connMu.Unlock()
-	if c == nil || len(hello.Token) == 0 {
-		refuse(codes.Unauthenticated, "protocol/server: unknown channel token")
-		return
-	}
-	ss, err := s.session(c, hello.Subvolume)
-	if err != nil {
-		refuse(codes.PermissionDenied, err.Error())
-		return
-	}
 	// Registered as a side connection: it is closed with c.
-	if !c.addSide(uc) {
-		refuse(codes.Unavailable, "protocol/server: connection closing")
+	c, ss, code, msg := s.admitSide(uc, &hello, nil)
+	if code != codes.OK {
+		refuse(code, msg)
 		return
 	}
 	defer c.delSide(uc)

@@ -385,6 +385,23 @@ func Pread(fd int, p []byte, off int64) (int, error) {
 	return retryN(func() (int, error) { return unix.Pread(fd, p, off) })
 }
 
+// PreadFull reads len(buf) bytes at off, or up to end of file; on an
+// error it returns what it read before it with the error.
+func PreadFull(fd int, buf []byte, off int64) (int, error) {
+	total := 0
+	for total < len(buf) {
+		n, err := Pread(fd, buf[total:], off+int64(total))
+		if err != nil {
+			return total, err
+		}
+		if n == 0 {
+			break
+		}
+		total += n
+	}
+	return total, nil
+}
+
 // Pwrite writes at off (appends on O_APPEND descriptors, as Linux does).
 func Pwrite(fd int, p []byte, off int64) (int, error) {
 	return retryN(func() (int, error) { return unix.Pwrite(fd, p, off) })

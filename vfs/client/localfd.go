@@ -187,7 +187,7 @@ func (l *localFDs) read(ctx context.Context, gfid vfs.GFID, dest []byte, off int
 		l.drop(a)
 		return 0, false
 	}
-	n, err := preadFull(a.fd, dest, off)
+	n, err := sys.PreadFull(a.fd, dest, off)
 	if err != nil {
 		l.drop(a)
 		return 0, false
@@ -392,20 +392,4 @@ func (l *localFDs) dial() (*net.UnixConn, error) {
 	}
 	uc.SetDeadline(time.Time{})
 	return uc, nil
-}
-
-// preadFull reads len(buf) bytes at off, or up to end of file.
-func preadFull(fd int, buf []byte, off int64) (int, error) {
-	total := 0
-	for total < len(buf) {
-		n, err := sys.Pread(fd, buf[total:], off+int64(total))
-		if err != nil {
-			return total, err
-		}
-		if n == 0 {
-			break
-		}
-		total += n
-	}
-	return total, nil
 }
