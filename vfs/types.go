@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"math"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -291,6 +292,21 @@ type Caller struct {
 	// Client names the client connection (process or mount) for lock
 	// ownership; the brick server fills it from the connection.
 	Client string
+}
+
+// IdentityKey names the identity a permission check depends on (uid, gid
+// and groups; not the pid or the client), for caches of what one identity
+// may read.
+func (c *Caller) IdentityKey() string {
+	b := make([]byte, 0, 24)
+	b = strconv.AppendUint(b, uint64(c.UID), 10)
+	b = append(b, ':')
+	b = strconv.AppendUint(b, uint64(c.GID), 10)
+	for _, g := range c.Groups {
+		b = append(b, ',')
+		b = strconv.AppendUint(b, uint64(g), 10)
+	}
+	return string(b)
 }
 
 // KillPrivBits are the mode bits a write or truncate by anyone but root,

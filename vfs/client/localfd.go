@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"net"
-	"strconv"
 	"sync"
 	"syscall"
 	"time"
@@ -115,18 +114,6 @@ func newLocalFDs(c *Client, ep *epoch, sock string, token []byte) *localFDs {
 	return l
 }
 
-func callerKey(cl *vfs.Caller) string {
-	b := make([]byte, 0, 24)
-	b = strconv.AppendUint(b, uint64(cl.UID), 10)
-	b = append(b, ':')
-	b = strconv.AppendUint(b, uint64(cl.GID), 10)
-	for _, g := range cl.Groups {
-		b = append(b, ',')
-		b = strconv.AppendUint(b, uint64(g), 10)
-	}
-	return string(b)
-}
-
 // readLocal reads through a local descriptor when there is one for the
 // file and caller (fetching it on the file's second read); ok false means
 // the read must go to the brick.
@@ -134,35 +121,34 @@ func (c *Client) readLocal(ctx context.Context, gfid vfs.GFID, of *openFile, des
 	if of != nil && (of.dir || of.flags&syscall.O_ACCMODE == syscall.O_WRONLY) {
 		return 0, false
 	}
-	if c.state.Load() != stateUp || time.Since(time.Unix(0, c.lastAck.Load())) > c.localFreshness() {
-		return 0, false
-	}
-	ep := c.ep.Load()
-	if ep == nil || ep.ctx.Err() != nil {
-		return 0, false
-	}
-	l := ep.local.Load()
+	l := c.currentLocal()
 	if l == nil {
 		return 0, false
 	}
 	return l.read(ctx, gfid, dest, off)
 }
 
-// ReadsLocally says whether a read of gfid by ctx's caller would now be
-// served from a local descriptor (vfs.LocalReader).
-func (c *Client) ReadsLocally(ctx context.Context, gfid vfs.GFID) bool {
-	if !c.cfg.LocalRead || c.state.Load() != stateUp || time.Since(time.Unix(0, c.lastAck.Load())) > c.localFreshness() {
-		return false
+// currentLocal returns the local descriptors that may serve reads now: the
+// current epoch's, while the brick is up and fresh; nil otherwise.
+func (c *Client) currentLocal() *localFDs {
+	if c.state.Load() != stateUp || time.Since(time.Unix(0, c.lastAck.Load())) > c.localFreshness() {
+		return nil
 	}
 	ep := c.ep.Load()
 	if ep == nil || ep.ctx.Err() != nil {
-		return false
+		return nil
 	}
-	l := ep.local.Load()
+	return ep.local.Load()
+}
+
+// ReadsLocally says whether a read of gfid by ctx's caller would now be
+// served from a local descriptor (vfs.LocalReader).
+func (c *Client) ReadsLocally(ctx context.Context, gfid vfs.GFID) bool {
+	l := c.currentLocal()
 	if l == nil {
 		return false
 	}
-	key := localKey{g: gfid, who: callerKey(vfs.CallerFrom(ctx))}
+	key := localKey{g: gfid, who: vfs.CallerFrom(ctx).IdentityKey()}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	el, ok := l.m[key]
@@ -171,7 +157,7 @@ func (c *Client) ReadsLocally(ctx context.Context, gfid vfs.GFID) bool {
 
 func (l *localFDs) read(ctx context.Context, gfid vfs.GFID, dest []byte, off int64) (int, bool) {
 	cl := vfs.CallerFrom(ctx)
-	key := localKey{g: gfid, who: callerKey(cl)}
+	key := localKey{g: gfid, who: cl.IdentityKey()}
 	a, fetch := l.get(key)
 	if a == nil {
 		return 0, false

@@ -41,8 +41,6 @@ import (
 	"container/list"
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"syscall"
 
@@ -172,16 +170,7 @@ func (t *ReadAhead) Stats() Stats {
 func keyOf(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) key {
 	k := key{gfid: gfid, fh: fh}
 	if fh == 0 {
-		c := vfs.CallerFrom(ctx)
-		var b strings.Builder
-		b.WriteString(strconv.FormatUint(uint64(c.UID), 10))
-		b.WriteByte(':')
-		b.WriteString(strconv.FormatUint(uint64(c.GID), 10))
-		for _, g := range c.Groups {
-			b.WriteByte(',')
-			b.WriteString(strconv.FormatUint(uint64(g), 10))
-		}
-		k.who = b.String()
+		k.who = vfs.CallerFrom(ctx).IdentityKey()
 	}
 	return k
 }
