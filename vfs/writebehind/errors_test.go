@@ -109,8 +109,12 @@ func TestFsync(t *testing.T) {
 	if last := calls[len(calls)-1]; last.Op != vfsfake.Fsync || !last.Sync {
 		t.Errorf("last child call %v, want the fdatasync", last.Op)
 	}
-	write(t, e.wb, g, fh, []byte("x"), 0)
+	// The failure is armed before the write: write-behind may send a
+	// held write by itself (a created file's writes are joined for only
+	// 5 ms), and on a slow machine it went through before the failure
+	// was set.
 	e.fake.FailN(vfsfake.Write, syscall.EIO, 1)
+	write(t, e.wb, g, fh, []byte("x"), 0)
 	if errno := e.wb.Fsync(bg, g, fh, false); errno != syscall.EIO {
 		t.Errorf("fsync after a failed write: %v, want EIO", errno)
 	}
