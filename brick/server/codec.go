@@ -1,8 +1,7 @@
 package server
 
 import (
-	"sync"
-
+	"github.com/cairnfs/cairn/internal/hugebuf"
 	"github.com/cairnfs/cairn/protocol"
 	"github.com/cairnfs/cairn/protocol/brickpb"
 	"google.golang.org/grpc/encoding"
@@ -35,7 +34,7 @@ func (c *codec) Marshal(v any) (mem.BufferSlice, error) {
 		p := new([]byte)
 		*p, rr.Data = rr.Data, nil
 		if len(*p) > 0 {
-			out = append(out, mem.NewBuffer(p, (*bufPool)(&c.s.readBufs)))
+			out = append(out, mem.NewBuffer(p, bufPool{c.s.bufs}))
 		} else {
 			c.s.putBuf(p)
 		}
@@ -59,15 +58,9 @@ func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
 }
 
 // getBuf and putBuf manage the server's MaxIOSize buffers.
-func (s *Server) getBuf() *[]byte { return s.readBufs.Get().(*[]byte) }
+func (s *Server) getBuf() *[]byte { return s.bufs.Get() }
 
-func (s *Server) putBuf(p *[]byte) {
-	if cap(*p) != protocol.MaxIOSize {
-		return
-	}
-	*p = (*p)[:cap(*p)]
-	s.readBufs.Put(p)
-}
+func (s *Server) putBuf(p *[]byte) { s.bufs.Put(p) }
 
 // releaseData gives a pooled request or reply buffer back.
 func (s *Server) releaseData(b []byte) {
@@ -77,17 +70,11 @@ func (s *Server) releaseData(b []byte) {
 }
 
 // bufPool lets gRPC return a reply buffer to the server's pool.
-type bufPool sync.Pool
+type bufPool struct{ p *hugebuf.Pool }
 
-func (p *bufPool) Get(n int) *[]byte {
+func (p bufPool) Get(n int) *[]byte {
 	b := make([]byte, n)
 	return &b
 }
 
-func (p *bufPool) Put(b *[]byte) {
-	if cap(*b) != protocol.MaxIOSize {
-		return
-	}
-	*b = (*b)[:cap(*b)]
-	(*sync.Pool)(p).Put(b)
-}
+func (p bufPool) Put(b *[]byte) { p.p.Put(b) }

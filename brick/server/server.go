@@ -43,6 +43,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/cairnfs/cairn/internal/hugebuf"
 	"github.com/cairnfs/cairn/protocol"
 	"github.com/cairnfs/cairn/protocol/brickpb"
 	"github.com/cairnfs/cairn/vfs"
@@ -87,6 +88,12 @@ const (
 	connWindow   = 16 << 20
 )
 
+// hugeBufs is how many MaxIOSize buffers come from the huge-page mapping
+// (32 MiB of address space; only the pages buffers touch are memory).
+// Beyond them buffers come from the heap: enough for the writes in flight
+// from a few clients' write-behind windows.
+const hugeBufs = 32
+
 // Server serves the brick protocol. Create it with New, then call Serve.
 type Server struct {
 	cfg     Config
@@ -103,7 +110,10 @@ type Server struct {
 	local     *net.UnixListener
 	localName string
 	cleanups  sync.WaitGroup
-	readBufs  sync.Pool // *[]byte of protocol.MaxIOSize
+	// bufs holds the MaxIOSize buffers requests' data arrives in and
+	// reads are read into; huge-page backed, so that a write the brick
+	// makes with O_DIRECT goes to the disk as one request (hugebuf).
+	bufs *hugebuf.Pool
 	// changeQueue bounds each subscriber's queue of changes (upcall.go);
 	// tests make it small.
 	changeQueue int
@@ -139,7 +149,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	s := &Server{cfg: cfg, log: log, subvols: map[string]*subvol{}, conns: map[*conn]struct{}{},
 		changeQueue: defaultChangeQueue}
-	s.readBufs.New = func() any { b := make([]byte, protocol.MaxIOSize); return &b }
+	s.bufs = hugebuf.New(protocol.MaxIOSize, hugeBufs)
 	for name, xl := range cfg.Subvolumes {
 		if name == "" || xl == nil {
 			return nil, fmt.Errorf("protocol/server: subvolume %q: empty name or nil translator", name)
