@@ -150,12 +150,15 @@ func (c *conn) dispatch(call *rpcCall, rec []byte, owned *[]byte) bool {
 	c.calls.Add(1)
 	handedOff = true
 	go func() {
+		given := false
 		defer func() {
-			c.srv.putRecBuf(owned)
+			if !given {
+				c.srv.putRecBuf(owned)
+			}
 			<-c.sem
 			c.calls.Done()
 		}()
-		c.handle(call, caller)
+		given = c.handle(call, caller, owned)
 	}()
 	return true
 }
@@ -176,9 +179,14 @@ func (c *conn) caller(call *rpcCall) (*vfs.Caller, bool) {
 	return nil, false
 }
 
-func (c *conn) handle(call *rpcCall, caller *vfs.Caller) {
+// handle serves one call. rec, if not nil, is the pooled buffer the call's
+// record lies in; handle reports whether the volume took it (a WRITE's
+// data kept by write-behind, which gives it back to the pool itself).
+func (c *conn) handle(call *rpcCall, caller *vfs.Caller, rec *[]byte) (recGiven bool) {
 	var reply []byte
+	var q *request
 	defer func() {
+		recGiven = q != nil && q.gift != nil && q.gift.Taken()
 		if p := recover(); p != nil {
 			c.srv.log.Error("nfs: panic in procedure", "proc", call.proc, "panic", p, "stack", string(debug.Stack()))
 			c.send(acceptedReply(call.xid, acceptSystemErr))
@@ -189,12 +197,13 @@ func (c *conn) handle(call *rpcCall, caller *vfs.Caller) {
 		c.send(acceptedReply(call.xid, acceptProcUnavail))
 		return
 	}
-	q := &request{
+	q = &request{
 		ctx:    vfs.WithCaller(c.srv.ctx, caller),
 		srv:    c.srv,
 		conn:   c,
 		caller: caller,
 		r:      xdrReader{b: call.args},
+		rec:    rec,
 	}
 	replyHeader(&q.w, call.xid, acceptSuccess)
 	if err := proc(q); err != nil {
@@ -207,6 +216,7 @@ func (c *conn) handle(call *rpcCall, caller *vfs.Caller) {
 		*q.pooled = q.w.b[:0]
 		c.srv.readBufs.Put(q.pooled)
 	}
+	return // recGiven is set by the deferred function
 }
 
 // send writes one reply record. Errors close the connection (the reader
@@ -277,6 +287,25 @@ type request struct {
 	// pooled is the Server.readBufs buffer q.w writes into, returned
 	// once the reply is sent.
 	pooled *[]byte
+	// rec is the Server.recBufs buffer the call's record lies in (nil
+	// for small records, which are copied out); gift is its offer to the
+	// volume, if made (offerRec).
+	rec  *[]byte
+	gift *vfs.DataGift
+}
+
+// offerRec returns q's context offering the record buffer data lies in to
+// the volume (vfs.DataGift): write-behind then keeps that buffer instead
+// of copying the data, and puts it back in the pool once its write is
+// done. Without a pooled record it returns q's context as is.
+func (q *request) offerRec(data []byte) context.Context {
+	if q.rec == nil || q.gift != nil || len(data) == 0 {
+		return q.ctx
+	}
+	rec, srv := q.rec, q.srv
+	ctx, gift := vfs.OfferData(q.ctx, data, func() { srv.putRecBuf(rec) })
+	q.gift = gift
+	return ctx
 }
 
 // readBufSize fits a READ reply of maxIO bytes with its RPC header.

@@ -113,8 +113,9 @@ func (q *request) write() error {
 		return nil
 	}
 	var hUsed vfs.Handle
+	wctx := q.offerRec(data)
 	n, e := q.withHandle(ex, g, true, func(h vfs.Handle) (int, syscall.Errno) {
-		n, e := ex.fs.Write(q.ctx, g, h, data, int64(off))
+		n, e := ex.fs.Write(wctx, g, h, data, int64(off))
 		if e == 0 && stable != unstable {
 			e = ex.fs.Fsync(q.ctx, g, h, stable == dataSync)
 		}

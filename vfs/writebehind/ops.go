@@ -14,11 +14,15 @@ func (t *WriteBehind) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, d
 	n := int64(len(data))
 	w := whoOf(ctx)
 	// A write of aggregate-size or more is never joined to another: copy
-	// it before taking the lock.
+	// it before taking the lock, unless the caller offers its buffer
+	// (taken when the write is queued).
 	var own []byte
+	gifted := false
 	if n >= t.cfg.AggregateSize && n <= t.cfg.CacheSize {
-		own = make([]byte, n)
-		copy(own, data)
+		if gifted = vfs.DataOffered(ctx, data); !gifted {
+			own = make([]byte, n)
+			copy(own, data)
+		}
 	}
 
 	t.mu.Lock()
@@ -85,12 +89,18 @@ func (t *WriteBehind) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, d
 		}
 		tail.data = append(tail.data, data...)
 	} else {
+		var release func()
+		if own == nil && gifted {
+			if own, release, gifted = vfs.TakeData(ctx, data); gifted {
+				t.stats.Kept++
+			}
+		}
 		if own == nil {
 			own = make([]byte, n)
 			copy(own, data)
 		}
 		f.seq++
-		r := &request{seq: f.seq, fh: fh, h: h, who: w, ctx: context.WithoutCancel(ctx), off: off, data: own, append: appending}
+		r := &request{seq: f.seq, fh: fh, h: h, who: w, ctx: context.WithoutCancel(ctx), off: off, data: own, append: appending, release: release}
 		if h != nil {
 			h.active++
 		}

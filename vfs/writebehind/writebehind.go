@@ -229,7 +229,10 @@ type request struct {
 	data   []byte
 	append bool
 	pooled bool // data comes from bufs
-	set    *vfs.SetAttrIn
+	// release gives data back to the writer that offered its buffer
+	// (vfs.DataGift); nil when data is our own copy.
+	release func()
+	set     *vfs.SetAttrIn
 }
 
 func (r *request) end() int64 { return r.off + int64(len(r.data)) }
@@ -268,6 +271,7 @@ func (f *file) busy() bool { return len(f.queue) > 0 || len(f.inflight) > 0 }
 type Stats struct {
 	Writes    uint64 // writes acknowledged without waiting for the child
 	Joined    uint64 // of those, writes joined to a queued one
+	Kept      uint64 // of those, writes held in the writer's own buffer (vfs.DataGift), not copied
 	Sent      uint64 // writes sent to the child in the background
 	Bypassed  uint64 // writes passed through synchronously
 	Failed    uint64 // background writes that failed
@@ -540,6 +544,10 @@ func (t *WriteBehind) recycle(r *request) {
 	if r.pooled {
 		b := r.data[:0]
 		t.bufs.Put(&b)
+	}
+	if r.release != nil {
+		r.release()
+		r.release = nil
 	}
 	r.data = nil
 }

@@ -1,0 +1,101 @@
+package writebehind
+
+import (
+	"bytes"
+	"context"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"unsafe"
+
+	"github.com/cairnfs/cairn/vfs"
+	"github.com/cairnfs/cairn/vfs/memfs"
+)
+
+// heldWrites records where the data of each Write lies and holds the
+// writes until its gate opens.
+type heldWrites struct {
+	vfs.Translator
+	gate chan struct{}
+	mu   sync.Mutex
+	at   []*byte
+}
+
+func (h *heldWrites) Write(ctx context.Context, g vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
+	h.mu.Lock()
+	h.at = append(h.at, unsafe.SliceData(data))
+	h.mu.Unlock()
+	<-h.gate
+	return h.Translator.Write(ctx, g, fh, data, off)
+}
+
+// TestDataGiftKept: a write of aggregate-size or more whose buffer is
+// offered (vfs.DataGift) is held in that buffer, not a copy, and the
+// buffer is given back only after the child wrote it; a smaller write,
+// which may be joined, is copied and its gift left alone.
+func TestDataGiftKept(t *testing.T) {
+	fs := memfs.New(memfs.Config{})
+	child := &heldWrites{Translator: fs, gate: make(chan struct{})}
+	wb, err := New(DefaultConfig(), child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	a, fh, errno := wb.Create(bg, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY})
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	g := a.GFID
+
+	big := pattern(256<<10, 1)
+	var released atomic.Int32
+	ctx, gift := vfs.OfferData(bg, big, func() { released.Add(1) })
+	if n, errno := wb.Write(ctx, g, fh, big, 0); errno != 0 || n != len(big) {
+		t.Fatalf("write: %d %v", n, errno)
+	}
+	if !gift.Taken() || wb.Stats().Kept != 1 {
+		t.Fatalf("the offered buffer was not kept: taken %v, stats %+v", gift.Taken(), wb.Stats())
+	}
+
+	small := pattern(4096, 2)
+	sctx, sgift := vfs.OfferData(bg, small, func() { t.Error("a small write's buffer was released") })
+	write(t, wb, g, fh, small, 0) // no gift in this context
+	if n, errno := wb.Write(sctx, g, fh, small, int64(len(big))); errno != 0 || n != len(small) {
+		t.Fatalf("small write: %d %v", n, errno)
+	}
+	if sgift.Taken() || wb.Stats().Kept != 1 {
+		t.Fatalf("a write below aggregate-size took its buffer: taken %v, stats %+v", sgift.Taken(), wb.Stats())
+	}
+	clear(small) // the caller may reuse a buffer that was not taken
+
+	eventually(t, "the first write at the child", func() bool {
+		child.mu.Lock()
+		defer child.mu.Unlock()
+		return len(child.at) > 0
+	})
+	if released.Load() != 0 {
+		t.Fatal("buffer given back before the child wrote it")
+	}
+	child.mu.Lock()
+	first := child.at[0]
+	child.mu.Unlock()
+	if first != unsafe.SliceData(big) {
+		t.Fatal("the child did not get the offered buffer")
+	}
+	close(child.gate)
+	if errno := wb.Flush(bg, g, fh); errno != 0 {
+		t.Fatal(errno)
+	}
+	if released.Load() != 1 {
+		t.Fatalf("buffer given back %d times after the write, want 1", released.Load())
+	}
+	want := append(append([]byte(nil), big...), pattern(4096, 2)...)
+	copy(want, pattern(4096, 2))
+	got := make([]byte, len(want)+1)
+	n, errno := fs.Read(bg, g, 0, got, 0)
+	if errno != 0 || !bytes.Equal(got[:n], want) {
+		t.Fatalf("file content differs (%d bytes, %v)", n, errno)
+	}
+	wb.Release(bg, g, fh)
+}
