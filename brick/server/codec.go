@@ -51,14 +51,24 @@ func (c *codec) Unmarshal(data mem.BufferSlice, v any) error {
 			if n == 0 || n > protocol.MaxIOSize {
 				return nil
 			}
-			return (*c.s.getBuf())[:n]
+			return (*c.s.getWriteBuf(n))[:n]
 		})
 	}
 	return protoCodec.Unmarshal(data, v)
 }
 
-// getBuf and putBuf manage the server's MaxIOSize buffers.
-func (s *Server) getBuf() *[]byte { return s.bufs.Get() }
+// getBuf and putBuf manage the server's MaxIOSize buffers. getBuf's come
+// from the heap: reads and small writes gain nothing from huge pages.
+func (s *Server) getBuf() *[]byte { return s.bufs.GetHeap() }
+
+// getWriteBuf returns a buffer for an n-byte write's data: from the
+// huge-page mapping when storage/posix may write it with O_DIRECT.
+func (s *Server) getWriteBuf(n int) *[]byte {
+	if n >= hugeWriteMin {
+		return s.bufs.Get()
+	}
+	return s.bufs.GetHeap()
+}
 
 func (s *Server) putBuf(p *[]byte) { s.bufs.Put(p) }
 

@@ -244,7 +244,7 @@ func (s *Server) serveSide(nc net.Conn) {
 				s.log.Warn("side connection: raw payload not agreed or too large; closing", "client", c.id, "len", call.RawLen)
 				return
 			}
-			payload = s.getBuf()
+			payload = s.getWriteBuf(int(call.RawLen))
 			if _, err := io.ReadFull(r, (*payload)[:call.RawLen]); err != nil {
 				s.putBuf(payload)
 				return

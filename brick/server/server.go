@@ -91,8 +91,14 @@ const (
 // hugeBufs is how many MaxIOSize buffers come from the huge-page mapping
 // (32 MiB of address space; only the pages buffers touch are memory).
 // Beyond them buffers come from the heap: enough for the writes in flight
-// from a few clients' write-behind windows.
-const hugeBufs = 32
+// from a few clients' write-behind windows. Only writes of hugeWriteMin
+// bytes or more arrive in them: storage/posix writes those with O_DIRECT
+// (o-direct-min-size, 256 KB by default), smaller ones through the page
+// cache.
+const (
+	hugeBufs     = 32
+	hugeWriteMin = 128 << 10
+)
 
 // Server serves the brick protocol. Create it with New, then call Serve.
 type Server struct {

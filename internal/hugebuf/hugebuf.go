@@ -83,6 +83,11 @@ func (p *Pool) mapArena() {
 	p.mu.Unlock()
 }
 
+// GetHeap returns a buffer of length Size from the Go heap, for uses that
+// gain nothing from huge pages (reads, small writes): the mapping's few
+// buffers are then free for the large writes that do.
+func (p *Pool) GetHeap() *[]byte { return p.heap.Get().(*[]byte) }
+
 // Get returns a buffer of length Size, from the mapping while it has one
 // free. Its contents are whatever the last user left.
 func (p *Pool) Get() *[]byte {
@@ -113,6 +118,13 @@ func (p *Pool) Put(b *[]byte) {
 	}
 	p.mu.Unlock()
 	p.heap.Put(b)
+}
+
+// Mapped reports whether b lies in the huge-page mapping.
+func (p *Pool) Mapped(b []byte) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.inArena(b)
 }
 
 // inArena reports whether b lies in the mapping. Called with mu held.

@@ -47,6 +47,14 @@ func TestPool(t *testing.T) {
 			t.Fatalf("buffer %d overlaps another", i)
 		}
 	}
+	h := p.GetHeap()
+	p.mu.Lock()
+	in = p.inArena(*h)
+	p.mu.Unlock()
+	if in || len(*h) != size {
+		t.Fatal("GetHeap handed out a buffer of the mapping")
+	}
+	p.Put(h)
 	short := make([]byte, 10)
 	p.Put(&short) // another size: dropped
 	p.Put(extra)
