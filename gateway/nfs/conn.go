@@ -112,7 +112,8 @@ func (s *Server) putRecBuf(bp *[]byte) {
 
 // dispatch routes one call; false means the connection must be dropped.
 // owned, if not nil, is the pooled buffer rec lies in: it is given back
-// once the call no longer needs rec (translators keep no Write data).
+// once the call no longer needs rec, unless the volume took it (handle),
+// which then gives it back itself.
 func (c *conn) dispatch(call *rpcCall, rec []byte, owned *[]byte) bool {
 	handedOff := false
 	defer func() {
