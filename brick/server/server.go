@@ -117,8 +117,9 @@ type Server struct {
 	localName string
 	cleanups  sync.WaitGroup
 	// bufs holds the MaxIOSize buffers requests' data arrives in and
-	// reads are read into; huge-page backed, so that a write the brick
-	// makes with O_DIRECT goes to the disk as one request (hugebuf).
+	// reads are read into; large writes get huge-page backed ones, so
+	// that a write the brick makes with O_DIRECT goes to the disk as one
+	// request (getWriteBuf, hugebuf).
 	bufs *hugebuf.Pool
 	// changeQueue bounds each subscriber's queue of changes (upcall.go);
 	// tests make it small.

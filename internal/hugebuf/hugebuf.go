@@ -23,6 +23,7 @@ package hugebuf
 
 import (
 	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -38,10 +39,12 @@ type Pool struct {
 	count int
 
 	once sync.Once
+	// lo and hi bound the mapping (0 and 0 until made, or if it failed);
+	// set once, so Put of a heap buffer needs no lock to tell it apart.
+	lo, hi atomic.Uintptr
 
-	mu    sync.Mutex
-	arena []byte    // the aligned part of the mapping; nil if none
-	free  []*[]byte // arena buffers not handed out
+	mu   sync.Mutex
+	free []*[]byte // mapping buffers not handed out
 
 	heap sync.Pool // *[]byte of size, from the Go heap
 }
@@ -53,9 +56,6 @@ func New(size, count int) *Pool {
 	p.heap.New = func() any { b := make([]byte, size); return &b }
 	return p
 }
-
-// Size is the length of every buffer of p.
-func (p *Pool) Size() int { return p.size }
 
 // mapArena makes the mapping: count buffers, aligned to a huge page, with
 // a huge page of slack to align it.
@@ -79,8 +79,11 @@ func (p *Pool) mapArena() {
 		free = append(free, &b)
 	}
 	p.mu.Lock()
-	p.arena, p.free = arena, free
+	p.free = free
 	p.mu.Unlock()
+	lo := uintptr(unsafe.Pointer(unsafe.SliceData(arena)))
+	p.lo.Store(lo)
+	p.hi.Store(lo + uintptr(n))
 }
 
 // GetHeap returns a buffer of length Size from the Go heap, for uses that
@@ -110,29 +113,20 @@ func (p *Pool) Put(b *[]byte) {
 		return
 	}
 	*b = (*b)[:p.size]
-	p.mu.Lock()
-	if p.inArena(*b) {
+	if p.Mapped(*b) {
+		p.mu.Lock()
 		p.free = append(p.free, b)
 		p.mu.Unlock()
 		return
 	}
-	p.mu.Unlock()
 	p.heap.Put(b)
 }
 
 // Mapped reports whether b lies in the huge-page mapping.
 func (p *Pool) Mapped(b []byte) bool {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.inArena(b)
-}
-
-// inArena reports whether b lies in the mapping. Called with mu held.
-func (p *Pool) inArena(b []byte) bool {
-	if p.arena == nil || len(b) == 0 {
+	if len(b) == 0 {
 		return false
 	}
-	lo := uintptr(unsafe.Pointer(unsafe.SliceData(p.arena)))
 	at := uintptr(unsafe.Pointer(unsafe.SliceData(b)))
-	return at >= lo && at < lo+uintptr(len(p.arena))
+	return at >= p.lo.Load() && at < p.hi.Load()
 }

@@ -22,19 +22,13 @@ func TestPool(t *testing.T) {
 		if at := uintptr(unsafe.Pointer(unsafe.SliceData(*b))); at%4096 != 0 {
 			t.Fatalf("buffer at %#x is not page-aligned (O_DIRECT needs it)", at)
 		}
-		p.mu.Lock()
-		in := p.inArena(*b)
-		p.mu.Unlock()
-		if !in {
+		if !p.Mapped(*b) {
 			t.Fatal("a buffer came from the heap while the mapping had free ones")
 		}
 		got = append(got, b)
 	}
 	extra := p.Get()
-	p.mu.Lock()
-	in := p.inArena(*extra)
-	p.mu.Unlock()
-	if in || len(*extra) != size {
+	if p.Mapped(*extra) || len(*extra) != size {
 		t.Fatal("with the mapping used up, Get must fall back to a heap buffer of the same size")
 	}
 	// Buffers do not overlap.
@@ -48,10 +42,7 @@ func TestPool(t *testing.T) {
 		}
 	}
 	h := p.GetHeap()
-	p.mu.Lock()
-	in = p.inArena(*h)
-	p.mu.Unlock()
-	if in || len(*h) != size {
+	if p.Mapped(*h) || len(*h) != size {
 		t.Fatal("GetHeap handed out a buffer of the mapping")
 	}
 	p.Put(h)
@@ -87,7 +78,7 @@ func TestHugePages(t *testing.T) {
 		}
 		bufs = append(bufs, b)
 	}
-	lo := uintptr(unsafe.Pointer(unsafe.SliceData(p.arena)))
+	lo := p.lo.Load()
 	if kb := anonHugeKB(t, lo); kb < 2048 {
 		t.Fatalf("the mapping at %#x has %d kB of huge pages after its 8 MiB were written; want at least one 2 MiB page (THP %q)", lo, kb, strings.TrimSpace(string(mode)))
 	}
