@@ -10,6 +10,7 @@ import (
 	"net"
 	"runtime/debug"
 	"sync"
+	"syscall"
 
 	"github.com/cairnfs/cairn/vfs"
 )
@@ -23,6 +24,7 @@ import (
 type conn struct {
 	srv    *Server
 	nc     net.Conn
+	raw    syscall.RawConn // nc's socket, for spliced READ replies; nil if none
 	client string
 	sem    chan struct{}
 	calls  sync.WaitGroup
@@ -40,6 +42,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 	return &conn{
 		srv:    s,
 		nc:     nc,
+		raw:    rawOf(nc),
 		client: "nfs:" + nc.RemoteAddr().String(),
 		sem:    make(chan struct{}, s.cfg.MaxInflight),
 	}
@@ -188,6 +191,9 @@ func (c *conn) handle(call *rpcCall, caller *vfs.Caller, rec *[]byte) (recGiven 
 	var q *request
 	defer func() {
 		recGiven = q != nil && q.gift != nil && q.gift.Taken()
+		if q != nil && q.pipe != nil {
+			q.pipe.close() // not sent: a panic after the procedure filled it
+		}
 		if p := recover(); p != nil {
 			c.srv.log.Error("nfs: panic in procedure", "proc", call.proc, "panic", p, "stack", string(debug.Stack()))
 			c.send(acceptedReply(call.xid, acceptSystemErr))
@@ -207,12 +213,22 @@ func (c *conn) handle(call *rpcCall, caller *vfs.Caller, rec *[]byte) (recGiven 
 		rec:    rec,
 	}
 	replyHeader(&q.w, call.xid, acceptSuccess)
-	if err := proc(q); err != nil {
+	err := proc(q)
+	if err != nil {
 		reply = acceptedReply(call.xid, acceptGarbageArgs)
 	} else {
 		reply = q.w.b
 	}
-	c.send(reply)
+	if q.pipe != nil && err == nil {
+		if c.sendSpliced(reply, q.pipe, q.pipeN) {
+			c.srv.pipes.put(q.pipe)
+		} else {
+			q.pipe.close()
+		}
+		q.pipe = nil
+	} else {
+		c.send(reply)
+	}
 	if q.pooled != nil {
 		*q.pooled = q.w.b[:0]
 		c.srv.readBufs.Put(q.pooled)
@@ -293,6 +309,10 @@ type request struct {
 	// volume, if made (offerRec).
 	rec  *[]byte
 	gift *vfs.DataGift
+	// pipe, if not nil, holds the reply's last pipeN bytes (a spliced
+	// READ); the reply is sent with them by sendSpliced.
+	pipe  *readPipe
+	pipeN int
 }
 
 // offerRec returns q's context offering the record buffer data lies in to

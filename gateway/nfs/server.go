@@ -84,6 +84,8 @@ type Server struct {
 	// allocator and handed back to the OS by the scavenger, was a quarter
 	// of the gateway's CPU in a sequential nfs-cp write.
 	recBufs sync.Pool
+	// pipes holds the pipes spliced READs pass through (splice.go).
+	pipes pipePool
 
 	mu        sync.Mutex
 	closed    bool
@@ -246,6 +248,7 @@ func (s *Server) Close() error {
 	s.goL.Close()
 	s.wg.Wait()
 	s.opens.releaseAll()
+	s.pipes.close()
 	return nil
 }
 

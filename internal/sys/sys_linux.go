@@ -402,6 +402,29 @@ func PreadFull(fd int, buf []byte, off int64) (int, error) {
 	return total, nil
 }
 
+// SpliceToPipe moves n bytes of fd at off into the pipe whose write end
+// is pipe, without copying them, or up to end of file; on an error it
+// returns what it moved before it with the error. The pipe must have room
+// for n bytes: a full pipe blocks.
+func SpliceToPipe(fd int, off int64, pipe int, n int) (int, error) {
+	total := 0
+	for total < n {
+		o := off + int64(total)
+		k, err := retryN(func() (int, error) {
+			m, err := unix.Splice(fd, &o, pipe, nil, n-total, unix.SPLICE_F_MOVE)
+			return int(m), err
+		})
+		if err != nil {
+			return total, err
+		}
+		if k == 0 {
+			break
+		}
+		total += k
+	}
+	return total, nil
+}
+
 // Pwrite writes at off (appends on O_APPEND descriptors, as Linux does).
 func Pwrite(fd int, p []byte, off int64) (int, error) {
 	return retryN(func() (int, error) { return unix.Pwrite(fd, p, off) })

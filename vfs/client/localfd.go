@@ -156,9 +156,20 @@ func (c *Client) ReadsLocally(ctx context.Context, gfid vfs.GFID) bool {
 }
 
 func (l *localFDs) read(ctx context.Context, gfid vfs.GFID, dest []byte, off int64) (int, bool) {
+	return l.use(ctx, gfid, true, func(fd int, _ *sys.Stat_t) (int, error) {
+		return sys.PreadFull(fd, dest, off)
+	})
+}
+
+// use runs op on the caller's descriptor of gfid once it has checked
+// that the descriptor may still serve that caller; ok false means the
+// read must go to the brick, and an error from op drops the descriptor.
+// A read that counts toward fetching (count) fetches the descriptor on
+// the file's second read; others only use one already there.
+func (l *localFDs) use(ctx context.Context, gfid vfs.GFID, count bool, op func(fd int, st *sys.Stat_t) (int, error)) (n int, ok bool) {
 	cl := vfs.CallerFrom(ctx)
 	key := localKey{g: gfid, who: cl.IdentityKey()}
-	a, fetch := l.get(key)
+	a, fetch := l.get(key, count)
 	if a == nil {
 		return 0, false
 	}
@@ -173,7 +184,7 @@ func (l *localFDs) read(ctx context.Context, gfid vfs.GFID, dest []byte, off int
 		l.drop(a)
 		return 0, false
 	}
-	n, err := sys.PreadFull(a.fd, dest, off)
+	n, err := op(a.fd, &st)
 	if err != nil {
 		l.drop(a)
 		return 0, false
@@ -182,14 +193,18 @@ func (l *localFDs) read(ctx context.Context, gfid vfs.GFID, dest []byte, off int
 }
 
 // get returns key's descriptor referenced (call put), or nil when this
-// read goes to the brick; fetch says the caller must fetch it first.
-func (l *localFDs) get(key localKey) (a *localFD, fetch bool) {
+// read goes to the brick; fetch says the caller must fetch it first. A
+// read that does not count (count false) never fetches nor counts.
+func (l *localFDs) get(key localKey, count bool) (a *localFD, fetch bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken {
 		return nil, false
 	}
 	el, found := l.m[key]
+	if !count && (!found || el.Value.(*localFD).fd < 0) {
+		return nil, false
+	}
 	if !found {
 		a = &localFD{key: key, fd: -1}
 		l.m[key] = l.lru.PushFront(a)

@@ -2,6 +2,7 @@ package replicate
 
 import (
 	"context"
+	"syscall"
 	"time"
 
 	"github.com/cairnfs/cairn/vfs"
@@ -26,4 +27,27 @@ func (r *Replicate) ReadsLocally(ctx context.Context, gfid vfs.GFID) bool {
 		return false
 	}
 	return vfs.ReadsLocally(ctx, r.children[r.pick(gfid, cand)].t, gfid)
+}
+
+var _ vfs.PipeReader = (*Replicate)(nil)
+
+// ReadToPipe is Read's choice of copy (the same read child, never a
+// blamed or split-brain copy) with the bytes moved by that child. With
+// split reads on it declines: the parts would come from several copies.
+func (r *Replicate) ReadToPipe(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, pipe int, n int, off int64) (int, syscall.Errno) {
+	if r.cfg.SplitReads {
+		return 0, syscall.EOPNOTSUPP
+	}
+	if fh == 0 {
+		r.awaitQueuedEnd(ctx, gfid)
+	}
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return 0, e
+	}
+	c, _, e := r.readChild(ctx, gfid, dataKind, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return vfs.ReadToPipe(ctx, r.children[c].t, gfid, fc.child(c), pipe, n, off)
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"syscall"
 
 	"github.com/cairnfs/cairn/vfs"
 )
@@ -112,6 +113,13 @@ func (g *Graph) build(ctx context.Context, v *Volume, opts map[*Volume]Options, 
 
 // Top returns the top translator itself, for type assertions.
 func (g *Graph) Top() vfs.Translator { return g.Translator }
+
+// ReadToPipe forwards to the top translator (vfs.PipeReader): a server
+// given the graph as its volume splices its large reads when the stack
+// can.
+func (g *Graph) ReadToPipe(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, pipe int, n int, off int64) (int, syscall.Errno) {
+	return vfs.ReadToPipe(ctx, g.Translator, gfid, fh, pipe, n, off)
+}
 
 // Volume returns the translator built for the named volume, or nil (not
 // defined, or not reachable from the top and so not built). Tools such as

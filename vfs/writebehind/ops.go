@@ -191,17 +191,31 @@ func readConflicts(f *file, off int64) bool {
 }
 
 func (t *WriteBehind) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
+	if errno := t.beforeRead(ctx, gfid, off); errno != 0 {
+		return 0, errno
+	}
+	return t.Child.Read(ctx, gfid, fh, dest, off)
+}
+
+// ReadToPipe forwards once the writes a Read would wait for are written.
+func (t *WriteBehind) ReadToPipe(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, pipe int, n int, off int64) (int, syscall.Errno) {
+	if errno := t.beforeRead(ctx, gfid, off); errno != 0 {
+		return 0, errno
+	}
+	return vfs.ReadToPipe(ctx, t.Child, gfid, fh, pipe, n, off)
+}
+
+// beforeRead writes what is held for gfid if it could change a read at
+// off (and held setattrs, which may change the size).
+func (t *WriteBehind) beforeRead(ctx context.Context, gfid vfs.GFID, off int64) syscall.Errno {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	if f := t.files[gfid]; f != nil && (f.sets > 0 || readConflicts(f, off)) {
 		errno := t.syncLocked(ctx, f)
 		t.forget(f)
-		if errno != 0 {
-			t.mu.Unlock()
-			return 0, errno
-		}
+		return errno
 	}
-	t.mu.Unlock()
-	return t.Child.Read(ctx, gfid, fh, dest, off)
+	return 0
 }
 
 // Flush waits for the file's writes and returns the error kept for the

@@ -1,0 +1,203 @@
+package nfs
+
+import (
+	"encoding/binary"
+	"io"
+	"sync"
+	"sync/atomic"
+	"syscall"
+
+	"golang.org/x/sys/unix"
+)
+
+// Zero-copy READ replies. A large READ whose bytes the volume can move
+// from a local file (vfs.PipeReader: the brick's file through the
+// descriptor protocol/client reads it with) is spliced into a pipe when
+// it is served and from the pipe into the client's socket when the reply
+// is sent, after the reply's head: the bytes are never copied in the
+// gateway. Through Read they were copied twice, from the file into a
+// buffer and from the buffer into the socket, which was most of the
+// gateway's time per MiB in a sequential nfs-cp read.
+//
+// The bytes are in the pipe (as references to the file's pages) before
+// the reply's head is built, so its count is exact. Reading the file
+// happens outside the connection's write lock; only the move to the
+// socket holds it.
+
+// spliceMin is the smallest READ worth a pipe: below it the extra system
+// calls cost about what the copies do.
+const spliceMin = 64 << 10
+
+// maxFreePipes bounds the pipes kept for reuse.
+const maxFreePipes = 64
+
+// readPipe is a pipe that holds one READ's bytes.
+type readPipe struct{ r, w int }
+
+// pipePool keeps empty pipes sized for maxIO bytes.
+type pipePool struct {
+	off atomic.Bool // a pipe could not be sized: no more splicing
+
+	mu     sync.Mutex
+	free   []*readPipe
+	closed bool
+}
+
+// get returns an empty pipe with room for maxIO bytes, or nil when
+// pipes cannot be had (the caller reads with Read).
+func (p *pipePool) get() *readPipe {
+	if p.off.Load() {
+		return nil
+	}
+	p.mu.Lock()
+	if k := len(p.free); k > 0 {
+		rp := p.free[k-1]
+		p.free = p.free[:k-1]
+		p.mu.Unlock()
+		return rp
+	}
+	closed := p.closed
+	p.mu.Unlock()
+	if closed {
+		return nil
+	}
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil
+	}
+	rp := &readPipe{r: fds[0], w: fds[1]}
+	// An unprivileged user past pipe-user-pages-soft, or a pipe-max-size
+	// below maxIO, cannot have a pipe this large; such a pipe would block
+	// the splice into it, so none is used.
+	if size, err := unix.FcntlInt(uintptr(rp.w), unix.F_SETPIPE_SZ, maxIO); err != nil || size < maxIO {
+		p.off.Store(true)
+		rp.close()
+		return nil
+	}
+	return rp
+}
+
+// put keeps a pipe that is empty again.
+func (p *pipePool) put(rp *readPipe) {
+	p.mu.Lock()
+	if !p.closed && len(p.free) < maxFreePipes {
+		p.free = append(p.free, rp)
+		p.mu.Unlock()
+		return
+	}
+	p.mu.Unlock()
+	rp.close()
+}
+
+// close closes the kept pipes; pipes in use are closed when put.
+func (p *pipePool) close() {
+	p.mu.Lock()
+	free := p.free
+	p.free, p.closed = nil, true
+	p.mu.Unlock()
+	for _, rp := range free {
+		rp.close()
+	}
+}
+
+func (rp *readPipe) close() {
+	unix.Close(rp.r)
+	unix.Close(rp.w)
+}
+
+var zeros [4]byte
+
+// sendSpliced writes one reply record: head, then n bytes from rp, then
+// the XDR pad after them. It reports whether the record was sent (false
+// also closes the connection, as send does); rp is empty only then.
+func (c *conn) sendSpliced(head []byte, rp *readPipe, n int) bool {
+	pad := (4 - n%4) % 4
+	first := make([]byte, 4, 4+len(head))
+	binary.BigEndian.PutUint32(first, uint32(len(head)+n+pad)|0x80000000)
+	first = append(first, head...)
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	if c.werr != nil {
+		return false
+	}
+	// MSG_MORE and SPLICE_F_MORE: the record goes out in full segments,
+	// not as a head segment followed by the data.
+	err := c.rawSend(first, unix.MSG_MORE)
+	if err == nil {
+		more := 0
+		if pad > 0 {
+			more = unix.SPLICE_F_MORE
+		}
+		err = c.spliceOut(rp, n, more)
+	}
+	if err == nil && pad > 0 {
+		err = c.rawSend(zeros[:pad], 0)
+	}
+	if err != nil {
+		c.werr = err
+		c.nc.Close()
+		return false
+	}
+	return true
+}
+
+// rawSend writes all of b to the socket with flags.
+func (c *conn) rawSend(b []byte, flags int) error {
+	for len(b) > 0 {
+		var k int
+		var err error
+		if werr := c.raw.Write(func(fd uintptr) bool {
+			k, err = unix.SendmsgN(int(fd), b, nil, nil, flags|unix.MSG_NOSIGNAL)
+			return err != unix.EAGAIN
+		}); werr != nil {
+			return werr
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		b = b[k:]
+	}
+	return nil
+}
+
+// spliceOut moves n bytes from rp to the socket.
+func (c *conn) spliceOut(rp *readPipe, n int, flags int) error {
+	for n > 0 {
+		var k int64
+		var err error
+		if werr := c.raw.Write(func(fd uintptr) bool {
+			k, err = unix.Splice(rp.r, nil, int(fd), nil, n, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK|flags)
+			return err != unix.EAGAIN
+		}); werr != nil {
+			return werr
+		}
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		if k == 0 {
+			return io.ErrUnexpectedEOF // the pipe held less than said
+		}
+		n -= int(k)
+	}
+	return nil
+}
+
+// rawOf returns nc's raw connection when it is a socket (nil otherwise:
+// its READs are copied).
+func rawOf(nc any) syscall.RawConn {
+	sc, ok := nc.(syscall.Conn)
+	if !ok {
+		return nil
+	}
+	raw, err := sc.SyscallConn()
+	if err != nil {
+		return nil
+	}
+	return raw
+}
