@@ -21,8 +21,10 @@ import (
 // must whenever ReadToPipe fails: the answer is then the same.
 type PipeReader interface {
 	// ReadToPipe moves up to n bytes of the file from off into the pipe
-	// whose write end is pipe, which must have room for n bytes, and
-	// returns how many it moved: fewer only at end of file. On
+	// whose write end is pipe, and returns how many it moved: fewer only
+	// at end of file. The pipe must have a free slot for every page the
+	// range touches (a pipe without them fails the call, it does not
+	// block). On
 	// EOPNOTSUPP nothing was moved; after any other error the pipe's
 	// content is undefined and it must not be used again.
 	ReadToPipe(ctx context.Context, gfid GFID, fh Handle, pipe int, n int, off int64) (int, syscall.Errno)

@@ -75,7 +75,7 @@ func (q *request) read() error {
 // volume can and the connection is a socket; ok false leaves the READ to
 // Read, which gives the same answer.
 func (q *request) readSpliced(ex *export, g vfs.GFID, count uint32, off uint64) (n int, ok bool) {
-	if q.conn == nil || q.conn.raw == nil || count < spliceMin {
+	if q.conn == nil || q.conn.raw == nil || count < spliceMin || !fitsPipe(off, count) {
 		return 0, false
 	}
 	rp := q.srv.pipes.get()

@@ -3,6 +3,7 @@ package nfs
 import (
 	"encoding/binary"
 	"io"
+	"os"
 	"sync"
 	"sync/atomic"
 	"syscall"
@@ -27,6 +28,14 @@ import (
 // spliceMin is the smallest READ worth a pipe: below it the extra system
 // calls cost about what the copies do.
 const spliceMin = 64 << 10
+
+// fitsPipe reports whether count bytes at off fit a pipe of maxIO bytes
+// however the file's pages lie: a pipe slot holds at most a page of the
+// file, so a range takes a slot for every page it touches, and an
+// unaligned READ of maxIO (one page more) is read with Read.
+func fitsPipe(off uint64, count uint32) bool {
+	return off%uint64(os.Getpagesize())+uint64(count) <= maxIO
+}
 
 // maxFreePipes bounds the pipes kept for reuse.
 const maxFreePipes = 64

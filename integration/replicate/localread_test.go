@@ -35,7 +35,8 @@ func descriptorsInto(t *testing.T, dir string, g vfs.GFID) int {
 
 // TestLocalReadsAcrossBrickDeath: with brick processes on this host, a
 // client reads a file through a descriptor the brick hands over (the
-// default, local-read on both ends). When that brick is killed the
+// default, local-read on both ends), and moves its bytes into pipes
+// through it (vfs.PipeReader). When that brick is killed the
 // descriptor closes and reads come from the other brick; once the brick is
 // back with a stale copy, no read comes from that copy; after heal the
 // bricks are equal.
@@ -62,11 +63,26 @@ func TestLocalReadsAcrossBrickDeath(t *testing.T) {
 		return a.GFID
 	}
 	// Reads go to replicate directly: io-cache above would serve them.
+	// Each is followed by the file's bytes moved into pipes (as the NFS
+	// gateway does for large READs), which must be the same whenever
+	// they are moved at all; spliced says how many MiB were.
+	var spliced int
 	check := func(what string, g vfs.GFID, want []byte) {
 		t.Helper()
 		got, e := readAll(ctx, m.r, g)
 		if e != 0 || !bytes.Equal(got, want) {
 			t.Fatalf("%s: %v, %d bytes, want %d (equal %v)", what, e, len(got), len(want), bytes.Equal(got, want))
+		}
+		spliced = 0
+		for off := 0; off <= len(want); off += 1 << 20 {
+			got, e := harness.ReadToPipe(t, ctx, m.r, g, 0, 1<<20, int64(off))
+			if e == syscall.EOPNOTSUPP {
+				continue // not local now: the gateway would Read
+			}
+			if part := want[off:min(off+1<<20, len(want))]; e != 0 || !bytes.Equal(got, part) {
+				t.Fatalf("%s: moved into a pipe at %d: %v, %d bytes, want %d (equal %v)", what, off, e, len(got), len(part), bytes.Equal(got, part))
+			}
+			spliced++
 		}
 	}
 	g := write(v1, syscall.O_RDWR)
@@ -84,6 +100,9 @@ func TestLocalReadsAcrossBrickDeath(t *testing.T) {
 	}
 	if holder < 0 {
 		t.Fatal("no local descriptor of the file after two reads: local reads are not in use")
+	}
+	if spliced == 0 {
+		t.Fatal("no range of the file was moved into a pipe through its local descriptor")
 	}
 	victim := bricks[holder]
 	cl := m.g.Volume(fmt.Sprintf("brick%d", holder+1)).(*client.Client)
@@ -107,5 +126,8 @@ func TestLocalReadsAcrossBrickDeath(t *testing.T) {
 	sameExports(t, bricks...)
 	for i := range 3 {
 		check(fmt.Sprintf("read %d after heal", i), g, v2)
+	}
+	if spliced == 0 {
+		t.Fatal("after heal no range of the file was moved into a pipe")
 	}
 }

@@ -404,14 +404,16 @@ func PreadFull(fd int, buf []byte, off int64) (int, error) {
 
 // SpliceToPipe moves n bytes of fd at off into the pipe whose write end
 // is pipe, without copying them, or up to end of file; on an error it
-// returns what it moved before it with the error. The pipe must have room
-// for n bytes: a full pipe blocks.
+// returns what it moved before it with the error. A pipe without room for
+// them fails with EAGAIN rather than blocking: each page of the file the
+// range touches takes one of the pipe's slots, so a range that starts
+// inside a page needs a page more than its length.
 func SpliceToPipe(fd int, off int64, pipe int, n int) (int, error) {
 	total := 0
 	for total < n {
 		o := off + int64(total)
 		k, err := retryN(func() (int, error) {
-			m, err := unix.Splice(fd, &o, pipe, nil, n-total, unix.SPLICE_F_MOVE)
+			m, err := unix.Splice(fd, &o, pipe, nil, n-total, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK)
 			return int(m), err
 		})
 		if err != nil {

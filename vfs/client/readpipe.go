@@ -27,18 +27,25 @@ func (c *Client) ReadToPipe(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, p
 	if l == nil {
 		return 0, syscall.EOPNOTSUPP
 	}
-	moved := 0
+	moved, full := 0, false
 	got, ok := l.use(ctx, gfid, false, func(fd int, st *sys.Stat_t) (int, error) {
 		// Up to the size just checked: no splice call to learn of the
 		// end of file.
 		want := int(min(int64(n), max(st.Size-off, 0)))
 		k, err := sys.SpliceToPipe(fd, off, pipe, want)
 		moved = k
+		if err == syscall.EAGAIN {
+			// The pipe's fault, not the descriptor's: keep it.
+			full = true
+			return k, nil
+		}
 		return k, err
 	})
 	switch {
-	case ok:
+	case ok && !full:
 		return got, 0
+	case full:
+		return 0, syscall.EIO // the pipe had no room for the range
 	case moved > 0:
 		return 0, syscall.EIO // part of the range is in the pipe
 	}

@@ -1,0 +1,219 @@
+package nfs
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/cairnfs/cairn/vfs"
+	"golang.org/x/sys/unix"
+)
+
+// How pipeVolume answers ReadToPipe.
+const (
+	pipeMove    = iota // the bytes Read returns, into the pipe
+	pipeDecline        // EOPNOTSUPP, nothing moved
+	pipeBreak          // garbage into the pipe, then EIO
+)
+
+// pipeVolume is a volume whose ReadToPipe writes into the pipe what its
+// Read returns: a stand-in for protocol/client's splice from a brick's
+// file, in the mode the test sets.
+type pipeVolume struct {
+	vfs.Translator
+	mode  atomic.Int32
+	moved atomic.Int64 // ReadToPipe calls that moved the bytes
+}
+
+func (p *pipeVolume) ReadToPipe(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, pipe int, n int, off int64) (int, syscall.Errno) {
+	mode := p.mode.Load()
+	if mode == pipeDecline {
+		return 0, syscall.EOPNOTSUPP
+	}
+	buf := make([]byte, n)
+	k, e := p.Translator.Read(ctx, gfid, fh, buf, off)
+	if e != 0 {
+		return 0, e
+	}
+	if mode == pipeBreak {
+		writeAll(pipe, bytes.Repeat([]byte("X"), max(k/2, 1)))
+		return 0, syscall.EIO
+	}
+	if err := writeAll(pipe, buf[:k]); err != nil {
+		return 0, syscall.EIO
+	}
+	p.moved.Add(1)
+	return k, 0
+}
+
+func writeAll(fd int, b []byte) error {
+	for len(b) > 0 {
+		k, err := unix.Write(fd, b)
+		if err != nil {
+			return err
+		}
+		b = b[k:]
+	}
+	return nil
+}
+
+// pattern is size bytes that differ at every offset that matters here.
+func pattern(size int) []byte {
+	b := make([]byte, size)
+	for i := range b {
+		b[i] = byte(i*7 + i/251)
+	}
+	return b
+}
+
+// TestSplicedReads: large READs are served from the pipe the volume fills
+// (ReadToPipe) with the right data, count, end-of-file flag and XDR pad;
+// small ones are not; a volume that declines is read with Read; a pipe
+// the volume failed with is never used again (the next READ would send
+// its garbage).
+func TestSplicedReads(t *testing.T) {
+	vol := &pipeVolume{Translator: newMem()}
+	ts := startServer(t, vol, func(c *Config) { c.NoRootSquash = true })
+	rc := dialRaw(t, ts.addr)
+	root := rc.mount("/vol")
+	_, file := rc.create(root, "f", 0o644)
+	const size = 300_001 // the last READ is short and needs a pad
+	data := pattern(size)
+	for off := 0; off < size; off += 64 << 10 {
+		st, _, _ := rc.write(file, uint64(off), data[off:min(off+64<<10, size)], fileSync)
+		mustOK(t, "write", st)
+	}
+
+	read := func(what string, off, count int, wantMoved int64) {
+		t.Helper()
+		before := vol.moved.Load()
+		st, got, eof := rc.read(file, uint64(off), uint32(count))
+		mustOK(t, what, st)
+		start, end := min(off, size), min(off+count, size)
+		if !bytes.Equal(got, data[start:end]) {
+			t.Fatalf("%s: %d bytes at %d, want %d, equal prefix %d", what, len(got), off, end-start, commonPrefix(got, data[start:end]))
+		}
+		if wantEOF := end == size && count > 0; eof != wantEOF {
+			t.Fatalf("%s: eof %v, want %v", what, eof, wantEOF)
+		}
+		if moved := vol.moved.Load() - before; moved != wantMoved {
+			t.Fatalf("%s: %d READs spliced, want %d", what, moved, wantMoved)
+		}
+	}
+	read("first", 0, 128<<10, 1)
+	read("second", 128<<10, 128<<10, 1)
+	read("last, short", 256<<10, 128<<10, 1)
+	read("past the end", size+3, 128<<10, 1)
+	read("small", 1000, 4096, 0)
+
+	vol.mode.Store(pipeBreak)
+	read("volume failing", 1, 128<<10, 0)
+	vol.mode.Store(pipeMove)
+	read("after a failure", 0, 128<<10, 1)
+
+	vol.mode.Store(pipeDecline)
+	read("declined", 5, 200<<10, 0)
+}
+
+func commonPrefix(a, b []byte) int {
+	n := 0
+	for n < len(a) && n < len(b) && a[n] == b[n] {
+		n++
+	}
+	return n
+}
+
+// TestPipelinedSplicedReads: READs sent back to back on one connection
+// are served at once, each through its own pipe, and their replies (head
+// and spliced bytes written under the connection's lock) must not mix,
+// even when the client is slow to read them.
+func TestPipelinedSplicedReads(t *testing.T) {
+	vol := &pipeVolume{Translator: slowReads{newMem()}}
+	ts := startServer(t, vol, func(c *Config) { c.NoRootSquash = true })
+	rc := dialRaw(t, ts.addr)
+	root := rc.mount("/vol")
+	_, file := rc.create(root, "f", 0o644)
+	// Odd counts: every reply has a pad. Together more than the socket
+	// buffers hold, so that senders wait for room in mid-reply.
+	const n, count = 16, 512<<10 + 2
+	data := pattern(n * count)
+	for off := 0; off < len(data); off += 512 << 10 {
+		st, _, _ := rc.write(file, uint64(off), data[off:min(off+512<<10, len(data))], fileSync)
+		mustOK(t, "write", st)
+	}
+	var stream []byte
+	for i := range n {
+		w := &xdrWriter{}
+		w.u32(uint32(5000 + i))
+		w.u32(msgCall)
+		w.u32(rpcVersion)
+		w.u32(progNFS)
+		w.u32(3)
+		w.u32(procRead)
+		w.u32(rc.flav)
+		w.opaque(rc.cred)
+		w.u32(0)
+		w.u32(0)
+		w.fixed(args(file, uint64(i*count), uint32(count)))
+		var hdr [4]byte
+		binary.BigEndian.PutUint32(hdr[:], uint32(len(w.b))|0x80000000)
+		stream = append(append(stream, hdr[:]...), w.b...)
+	}
+	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := rc.c.Write(stream); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // all served, the socket full
+	seen := map[uint32]bool{}
+	for range n {
+		rec, err := readRecord(rc.br, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := &xdrReader{b: rec}
+		xid := r.u32()
+		r.u32()
+		r.u32()
+		r.u32()
+		r.opaque(400)
+		if st := r.u32(); st != acceptSuccess {
+			t.Fatalf("xid %d: accept status %d", xid, st)
+		}
+		if st := r.u32(); st != nfsOK {
+			t.Fatalf("xid %d: status %d", xid, st)
+		}
+		readPostOp(r)
+		r.u32()
+		r.bool()
+		got := r.opaque(maxIO)
+		i := int(xid) - 5000
+		if r.err != nil || r.off != len(r.b) {
+			t.Fatalf("xid %d: malformed reply (%v, %d bytes left)", xid, r.err, len(r.b)-r.off)
+		}
+		if want := data[i*count : (i+1)*count]; !bytes.Equal(got, want) {
+			t.Fatalf("xid %d: wrong data (equal prefix %d of %d)", xid, commonPrefix(got, want), len(want))
+		}
+		seen[xid] = true
+	}
+	if len(seen) != n {
+		t.Fatalf("%d distinct replies, want %d", len(seen), n)
+	}
+	if moved := vol.moved.Load(); moved != n {
+		t.Fatalf("%d READs spliced, want %d", moved, n)
+	}
+}
+
+// slowReads holds every Read a while, so that pipelined READs are in
+// flight together.
+type slowReads struct {
+	vfs.Translator
+}
+
+func (s slowReads) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
+	time.Sleep(10 * time.Millisecond)
+	return s.Translator.Read(ctx, gfid, fh, dest, off)
+}
