@@ -192,7 +192,7 @@ func (c *conn) handle(call *rpcCall, caller *vfs.Caller, rec *[]byte) (recGiven 
 	defer func() {
 		recGiven = q != nil && q.gift != nil && q.gift.Taken()
 		if q != nil && q.pipe != nil {
-			q.pipe.close() // not sent: a panic after the procedure filled it
+			c.srv.pipes.discard(q.pipe) // not sent: a panic after the procedure filled it
 		}
 		if p := recover(); p != nil {
 			c.srv.log.Error("nfs: panic in procedure", "proc", call.proc, "panic", p, "stack", string(debug.Stack()))
@@ -223,7 +223,7 @@ func (c *conn) handle(call *rpcCall, caller *vfs.Caller, rec *[]byte) (recGiven 
 		if c.sendSpliced(reply, q.pipe, q.pipeN) {
 			c.srv.pipes.put(q.pipe)
 		} else {
-			q.pipe.close()
+			c.srv.pipes.discard(q.pipe)
 		}
 		q.pipe = nil
 	} else {

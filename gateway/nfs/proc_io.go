@@ -85,14 +85,19 @@ func (q *request) readSpliced(ex *export, g vfs.GFID, count uint32, off uint64) 
 	n, e := q.withHandle(ex, g, false, func(h vfs.Handle) (int, syscall.Errno) {
 		return vfs.ReadToPipe(q.ctx, ex.fs, g, h, rp.w, int(count), int64(off))
 	})
-	switch e {
-	case 0:
+	switch {
+	case e == 0 && n == 0:
+		// Nothing to splice (at or past the end of file): the reply goes
+		// out as any other.
+		q.srv.pipes.put(rp)
+		return 0, true
+	case e == 0:
 		q.pipe, q.pipeN = rp, n
 		return n, true
-	case syscall.EOPNOTSUPP:
+	case e == syscall.EOPNOTSUPP:
 		q.srv.pipes.put(rp) // nothing was moved
 	default:
-		rp.close() // what it holds is undefined
+		q.srv.pipes.discard(rp) // what it holds is undefined
 	}
 	return 0, false
 }

@@ -2,6 +2,7 @@ package nfs
 
 import (
 	"encoding/binary"
+	"errors"
 	"io"
 	"os"
 	"sync"
@@ -37,23 +38,28 @@ func fitsPipe(off uint64, count uint32) bool {
 	return off%uint64(os.Getpagesize())+uint64(count) <= maxIO
 }
 
-// maxFreePipes bounds the pipes kept for reuse.
-const maxFreePipes = 64
+// maxPipes bounds the pipes a server has (in use and kept for reuse):
+// READs beyond that many in flight are read with Read. 64 pipes of 1 MiB
+// are what an unprivileged user may have by default (pipe-user-pages-soft,
+// 16,384 pages).
+const maxPipes = 64
 
 // readPipe is a pipe that holds one READ's bytes.
 type readPipe struct{ r, w int }
 
-// pipePool keeps empty pipes sized for maxIO bytes.
+// pipePool hands out empty pipes sized for maxIO bytes.
 type pipePool struct {
-	off atomic.Bool // a pipe could not be sized: no more splicing
+	off atomic.Bool // no pipe could ever be sized: no more splicing
 
 	mu     sync.Mutex
 	free   []*readPipe
+	live   int // pipes made and not yet closed (free ones included)
 	closed bool
 }
 
-// get returns an empty pipe with room for maxIO bytes, or nil when
-// pipes cannot be had (the caller reads with Read).
+// get returns an empty pipe with room for maxIO bytes, or nil when none
+// can be had now (the caller reads with Read). Give it back with put, or
+// with discard when what it holds is unknown.
 func (p *pipePool) get() *readPipe {
 	if p.off.Load() {
 		return nil
@@ -65,35 +71,63 @@ func (p *pipePool) get() *readPipe {
 		p.mu.Unlock()
 		return rp
 	}
-	closed := p.closed
+	if p.closed || p.live >= maxPipes {
+		p.mu.Unlock()
+		return nil
+	}
+	p.live++
 	p.mu.Unlock()
-	if closed {
-		return nil
-	}
-	var fds [2]int
-	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
-		return nil
-	}
-	rp := &readPipe{r: fds[0], w: fds[1]}
-	// An unprivileged user past pipe-user-pages-soft, or a pipe-max-size
-	// below maxIO, cannot have a pipe this large; such a pipe would block
-	// the splice into it, so none is used.
-	if size, err := unix.FcntlInt(uintptr(rp.w), unix.F_SETPIPE_SZ, maxIO); err != nil || size < maxIO {
-		p.off.Store(true)
-		rp.close()
+	rp, err := newReadPipe()
+	if err != nil {
+		p.mu.Lock()
+		p.live--
+		if p.live == 0 && errors.Is(err, errPipeSize) {
+			// Not one pipe of this size to be had (pipe-max-size below
+			// maxIO, or the user's pipe pages used up elsewhere): stop
+			// trying rather than pay for the attempt on every READ.
+			p.off.Store(true)
+		}
+		p.mu.Unlock()
 		return nil
 	}
 	return rp
 }
 
-// put keeps a pipe that is empty again.
+var errPipeSize = errors.New("nfs: pipe cannot hold maxIO bytes")
+
+// newReadPipe makes a pipe with room for maxIO bytes. A smaller one
+// would block the splice into it.
+func newReadPipe() (*readPipe, error) {
+	var fds [2]int
+	if err := unix.Pipe2(fds[:], unix.O_CLOEXEC); err != nil {
+		return nil, err
+	}
+	rp := &readPipe{r: fds[0], w: fds[1]}
+	if size, err := unix.FcntlInt(uintptr(rp.w), unix.F_SETPIPE_SZ, maxIO); err != nil || size < maxIO {
+		rp.close()
+		return nil, errPipeSize
+	}
+	return rp, nil
+}
+
+// put gives back a pipe that is empty again.
 func (p *pipePool) put(rp *readPipe) {
 	p.mu.Lock()
-	if !p.closed && len(p.free) < maxFreePipes {
+	if !p.closed {
 		p.free = append(p.free, rp)
 		p.mu.Unlock()
 		return
 	}
+	p.live--
+	p.mu.Unlock()
+	rp.close()
+}
+
+// discard closes a pipe whose content is unknown (a failed splice, an
+// unsent reply).
+func (p *pipePool) discard(rp *readPipe) {
+	p.mu.Lock()
+	p.live--
 	p.mu.Unlock()
 	rp.close()
 }
@@ -103,6 +137,7 @@ func (p *pipePool) close() {
 	p.mu.Lock()
 	free := p.free
 	p.free, p.closed = nil, true
+	p.live -= len(free)
 	p.mu.Unlock()
 	for _, rp := range free {
 		rp.close()
@@ -116,8 +151,8 @@ func (rp *readPipe) close() {
 
 var zeros [4]byte
 
-// sendSpliced writes one reply record: head, then n bytes from rp, then
-// the XDR pad after them. It reports whether the record was sent (false
+// sendSpliced writes one reply record: head, then n (> 0) bytes from rp,
+// then the XDR pad after them. It reports whether the record was sent (false
 // also closes the connection, as send does); rp is empty only then.
 func (c *conn) sendSpliced(head []byte, rp *readPipe, n int) bool {
 	pad := (4 - n%4) % 4
@@ -130,7 +165,10 @@ func (c *conn) sendSpliced(head []byte, rp *readPipe, n int) bool {
 		return false
 	}
 	// MSG_MORE and SPLICE_F_MORE: the record goes out in full segments,
-	// not as a head segment followed by the data.
+	// not as a head segment followed by the data. The record's last write
+	// goes without: the kernel would hold it back for 200 ms (a READ of
+	// nothing, sent with MSG_MORE and no data after it, was answered that
+	// late; such READs no longer come here).
 	err := c.rawSend(first, unix.MSG_MORE)
 	if err == nil {
 		more := 0

@@ -217,3 +217,39 @@ func (s slowReads) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest 
 	time.Sleep(10 * time.Millisecond)
 	return s.Translator.Read(ctx, gfid, fh, dest, off)
 }
+
+// TestPipePoolBounded: a server has at most maxPipes pipes (READs beyond
+// them are read with Read); a discarded pipe makes room for a new one, a
+// pipe put back is reused, and closing the pool closes every pipe.
+func TestPipePoolBounded(t *testing.T) {
+	var p pipePool
+	var held []*readPipe
+	for i := range maxPipes {
+		rp := p.get()
+		if rp == nil {
+			t.Fatalf("pipe %d of %d: none", i+1, maxPipes)
+		}
+		held = append(held, rp)
+	}
+	if rp := p.get(); rp != nil {
+		t.Fatalf("a pipe beyond the %d allowed", maxPipes)
+	}
+	p.discard(held[0])
+	if held[0] = p.get(); held[0] == nil {
+		t.Fatal("no pipe after one was discarded")
+	}
+	p.put(held[1])
+	if rp := p.get(); rp != held[1] {
+		t.Fatal("a pipe put back was not reused")
+	}
+	for _, rp := range held {
+		p.put(rp)
+	}
+	p.close()
+	if p.live != 0 || len(p.free) != 0 {
+		t.Fatalf("after close: %d pipes live, %d kept", p.live, len(p.free))
+	}
+	if rp := p.get(); rp != nil {
+		t.Fatal("a pipe from a closed pool")
+	}
+}
