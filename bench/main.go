@@ -497,7 +497,9 @@ func (b *bench) ganesha(ctx context.Context) (*ganesha, error) {
 }
 
 func (b *bench) runVMPart(ctx context.Context, cv *cairnVolume) {
-	var groups [][]vmMount
+	// One VM for every system, each cairn mount next to its baseline, so
+	// that the systems compared are measured in the same boot (vmScript).
+	var cairnNFS, cairn9P, ganeshaNFS, diod9P []vmMount
 	if cv != nil {
 		if err := cv.startGateway(ctx); err != nil {
 			for _, w := range vmWorkloads {
@@ -505,32 +507,32 @@ func (b *bench) runVMPart(ctx context.Context, cv *cairnVolume) {
 				b.res.fail(w, sysVMCairn9, err)
 			}
 		} else {
-			groups = append(groups, []vmMount{
-				nfsVMMount(sysVMCairnN, "/"+cv.name, cv.nfsPort, cv.nfsPort),
-				ninepVMMount(sysVMCairn9, cv.name, cv.p9Port),
-			})
+			cairnNFS = []vmMount{nfsVMMount(sysVMCairnN, "/"+cv.name, cv.nfsPort, cv.nfsPort)}
+			cairn9P = []vmMount{ninepVMMount(sysVMCairn9, cv.name, cv.p9Port)}
 		}
 	}
-	var base []vmMount
 	if g, err := b.ganesha(ctx); err != nil {
 		for _, w := range vmWorkloads {
 			b.res.skip(w, sysVMGanesha, "not run: "+oneLine(err.Error()))
 		}
 	} else {
-		base = append(base, nfsVMMount(sysVMGanesha, g.export, g.nfsPort, g.mntPort))
+		ganeshaNFS = []vmMount{nfsVMMount(sysVMGanesha, g.export, g.nfsPort, g.mntPort)}
 	}
 	if dir, port, err := startDiod(ctx, b.root, b.cl); err != nil {
 		for _, w := range vmWorkloads {
 			b.res.skip(w, sysVMDiod, "not run: "+oneLine(err.Error()))
 		}
 	} else {
-		base = append(base, ninepVMMount(sysVMDiod, dir, port))
+		diod9P = []vmMount{ninepVMMount(sysVMDiod, dir, port)}
 		if v := dpkgVersion("diod"); v != "" {
 			b.versions = append(b.versions, "diod "+v)
 		}
 	}
-	groups = append(groups, base)
-	b.runVM(ctx, groups)
+	var all []vmMount
+	for _, ms := range [][]vmMount{cairnNFS, ganeshaNFS, cairn9P, diod9P} {
+		all = append(all, ms...)
+	}
+	b.runVM(ctx, [][]vmMount{all})
 	if cv != nil {
 		cv.stopGateway()
 	}
