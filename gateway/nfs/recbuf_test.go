@@ -70,21 +70,7 @@ func pipelineWrites(t *testing.T, rc *rawClient, file []byte, stable uint32) {
 	var stream []byte
 	for i := range n {
 		data := bytes.Repeat([]byte{byte('a' + i)}, size)
-		w := &xdrWriter{}
-		w.u32(uint32(1000 + i)) // xid
-		w.u32(msgCall)
-		w.u32(rpcVersion)
-		w.u32(progNFS)
-		w.u32(3)
-		w.u32(procWrite)
-		w.u32(rc.flav)
-		w.opaque(rc.cred)
-		w.u32(0)
-		w.u32(0)
-		w.fixed(args(file, uint64(i*size), uint32(size), stable, data))
-		var hdr [4]byte
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(w.b))|0x80000000)
-		stream = append(append(stream, hdr[:]...), w.b...)
+		stream = append(stream, rc.callRecord(uint32(1000+i), procWrite, args(file, uint64(i*size), uint32(size), stable, data))...)
 	}
 	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := rc.c.Write(stream); err != nil {
@@ -92,24 +78,7 @@ func pipelineWrites(t *testing.T, rc *rawClient, file []byte, stable uint32) {
 	}
 	seen := map[uint32]bool{}
 	for range n {
-		rec, err := readRecord(rc.br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &xdrReader{b: rec}
-		xid := r.u32()
-		r.u32()
-		if r.u32() != replyAccepted {
-			t.Fatalf("xid %d denied", xid)
-		}
-		r.u32()
-		r.opaque(400)
-		if st := r.u32(); st != acceptSuccess {
-			t.Fatalf("xid %d: accept status %d", xid, st)
-		}
-		if st := r.u32(); st != nfsOK {
-			t.Fatalf("xid %d: nfs status %d", xid, st)
-		}
+		xid, _ := rc.replyOK()
 		seen[xid] = true
 	}
 	if len(seen) != n {
@@ -135,4 +104,50 @@ func checkPipelined(t *testing.T, rc *rawClient, file []byte) {
 			}
 		}
 	}
+}
+
+// callRecord returns an NFSv3 call record (record mark included) with
+// rc's credentials, for tests that send several before reading replies.
+func (rc *rawClient) callRecord(xid, proc uint32, callArgs []byte) []byte {
+	w := &xdrWriter{}
+	w.u32(xid)
+	w.u32(msgCall)
+	w.u32(rpcVersion)
+	w.u32(progNFS)
+	w.u32(3)
+	w.u32(proc)
+	w.u32(rc.flav)
+	w.opaque(rc.cred)
+	w.u32(0)
+	w.u32(0)
+	w.fixed(callArgs)
+	var hdr [4]byte
+	binary.BigEndian.PutUint32(hdr[:], uint32(len(w.b))|0x80000000)
+	return append(hdr[:], w.b...)
+}
+
+// replyOK reads the next reply record, which must be accepted and
+// successful with status NFS3_OK, and returns its xid and the results
+// after the status.
+func (rc *rawClient) replyOK() (uint32, *xdrReader) {
+	rc.t.Helper()
+	rec, err := readRecord(rc.br, nil)
+	if err != nil {
+		rc.t.Fatal(err)
+	}
+	r := &xdrReader{b: rec}
+	xid := r.u32()
+	r.u32()
+	if r.u32() != replyAccepted {
+		rc.t.Fatalf("xid %d denied", xid)
+	}
+	r.u32()
+	r.opaque(400)
+	if st := r.u32(); st != acceptSuccess {
+		rc.t.Fatalf("xid %d: accept status %d", xid, st)
+	}
+	if st := r.u32(); st != nfsOK {
+		rc.t.Fatalf("xid %d: nfs status %d", xid, st)
+	}
+	return xid, r
 }

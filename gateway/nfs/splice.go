@@ -190,47 +190,41 @@ func (c *conn) sendSpliced(head []byte, rp *readPipe, n int) bool {
 
 // rawSend writes all of b to the socket with flags.
 func (c *conn) rawSend(b []byte, flags int) error {
-	for len(b) > 0 {
-		var k int
-		var err error
-		if werr := c.raw.Write(func(fd uintptr) bool {
-			k, err = unix.SendmsgN(int(fd), b, nil, nil, flags|unix.MSG_NOSIGNAL)
-			return err != unix.EAGAIN
-		}); werr != nil {
-			return werr
-		}
-		if err == unix.EINTR {
-			continue
-		}
-		if err != nil {
-			return err
-		}
-		b = b[k:]
-	}
-	return nil
+	return c.rawWrite(len(b), func(fd, done int) (int, error) {
+		return unix.SendmsgN(fd, b[done:], nil, nil, flags|unix.MSG_NOSIGNAL)
+	})
 }
 
 // spliceOut moves n bytes from rp to the socket.
 func (c *conn) spliceOut(rp *readPipe, n int, flags int) error {
-	for n > 0 {
-		var k int64
+	return c.rawWrite(n, func(fd, done int) (int, error) {
+		k, err := unix.Splice(rp.r, nil, fd, nil, n-done, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK|flags)
+		return int(k), err
+	})
+}
+
+// rawWrite calls step on the socket until n bytes are written (done so
+// far given), waiting for room through the runtime's poller when the
+// socket is full.
+func (c *conn) rawWrite(n int, step func(fd, done int) (int, error)) error {
+	for done := 0; done < n; {
+		var k int
 		var err error
 		if werr := c.raw.Write(func(fd uintptr) bool {
-			k, err = unix.Splice(rp.r, nil, int(fd), nil, n, unix.SPLICE_F_MOVE|unix.SPLICE_F_NONBLOCK|flags)
+			k, err = step(int(fd), done)
 			return err != unix.EAGAIN
 		}); werr != nil {
 			return werr
 		}
-		if err == unix.EINTR {
+		switch {
+		case err == unix.EINTR:
 			continue
-		}
-		if err != nil {
+		case err != nil:
 			return err
+		case k == 0:
+			return io.ErrUnexpectedEOF // nothing left to move (a pipe holding less than said)
 		}
-		if k == 0 {
-			return io.ErrUnexpectedEOF // the pipe held less than said
-		}
-		n -= int(k)
+		done += k
 	}
 	return nil
 }

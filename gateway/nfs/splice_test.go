@@ -3,7 +3,6 @@ package nfs
 import (
 	"bytes"
 	"context"
-	"encoding/binary"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -147,21 +146,7 @@ func TestPipelinedSplicedReads(t *testing.T) {
 	}
 	var stream []byte
 	for i := range n {
-		w := &xdrWriter{}
-		w.u32(uint32(5000 + i))
-		w.u32(msgCall)
-		w.u32(rpcVersion)
-		w.u32(progNFS)
-		w.u32(3)
-		w.u32(procRead)
-		w.u32(rc.flav)
-		w.opaque(rc.cred)
-		w.u32(0)
-		w.u32(0)
-		w.fixed(args(file, uint64(i*count), uint32(count)))
-		var hdr [4]byte
-		binary.BigEndian.PutUint32(hdr[:], uint32(len(w.b))|0x80000000)
-		stream = append(append(stream, hdr[:]...), w.b...)
+		stream = append(stream, rc.callRecord(uint32(5000+i), procRead, args(file, uint64(i*count), uint32(count)))...)
 	}
 	rc.c.SetDeadline(time.Now().Add(30 * time.Second))
 	if _, err := rc.c.Write(stream); err != nil {
@@ -170,22 +155,7 @@ func TestPipelinedSplicedReads(t *testing.T) {
 	time.Sleep(100 * time.Millisecond) // all served, the socket full
 	seen := map[uint32]bool{}
 	for range n {
-		rec, err := readRecord(rc.br, nil)
-		if err != nil {
-			t.Fatal(err)
-		}
-		r := &xdrReader{b: rec}
-		xid := r.u32()
-		r.u32()
-		r.u32()
-		r.u32()
-		r.opaque(400)
-		if st := r.u32(); st != acceptSuccess {
-			t.Fatalf("xid %d: accept status %d", xid, st)
-		}
-		if st := r.u32(); st != nfsOK {
-			t.Fatalf("xid %d: status %d", xid, st)
-		}
+		xid, r := rc.replyOK()
 		readPostOp(r)
 		r.u32()
 		r.bool()

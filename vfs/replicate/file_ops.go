@@ -312,15 +312,25 @@ func (r *Replicate) Fallocate(ctx context.Context, gfid vfs.GFID, fh vfs.Handle,
 
 // Lseek asks a good copy (SEEK_DATA/SEEK_HOLE).
 func (r *Replicate) Lseek(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, off int64, whence int) (int64, syscall.Errno) {
-	fc, e := r.checkFD(fh)
+	c, h, e := r.goodCopy(ctx, gfid, fh)
 	if e != 0 {
 		return 0, e
+	}
+	return r.children[c].t.Lseek(ctx, gfid, h, off, whence)
+}
+
+// goodCopy returns the child a read of gfid's data would use and fh's
+// handle on it.
+func (r *Replicate) goodCopy(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (int, vfs.Handle, syscall.Errno) {
+	fc, e := r.checkFD(fh)
+	if e != 0 {
+		return -1, 0, e
 	}
 	c, _, e := r.readChild(ctx, gfid, dataKind, 0)
 	if e != 0 {
-		return 0, e
+		return -1, 0, e
 	}
-	return r.children[c].t.Lseek(ctx, gfid, fc.child(c), off, whence)
+	return c, fc.child(c), 0
 }
 
 // Flush is close(2). It sends nothing to the children: a brick keeps no

@@ -41,13 +41,9 @@ func (r *Replicate) ReadToPipe(ctx context.Context, gfid vfs.GFID, fh vfs.Handle
 	if fh == 0 {
 		r.awaitQueuedEnd(ctx, gfid)
 	}
-	fc, e := r.checkFD(fh)
+	c, h, e := r.goodCopy(ctx, gfid, fh)
 	if e != 0 {
 		return 0, e
 	}
-	c, _, e := r.readChild(ctx, gfid, dataKind, 0)
-	if e != 0 {
-		return 0, e
-	}
-	return vfs.ReadToPipe(ctx, r.children[c].t, gfid, fc.child(c), pipe, n, off)
+	return vfs.ReadToPipe(ctx, r.children[c].t, gfid, h, pipe, n, off)
 }
