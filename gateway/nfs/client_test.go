@@ -3,7 +3,6 @@ package nfs
 import (
 	"bufio"
 	"bytes"
-	"encoding/binary"
 	"fmt"
 	"net"
 	"testing"
@@ -69,22 +68,8 @@ type rpcReply struct {
 func (rc *rawClient) callRaw(prog, vers, proc uint32, args []byte) rpcReply {
 	rc.t.Helper()
 	rc.xid++
-	w := &xdrWriter{}
-	w.u32(rc.xid)
-	w.u32(msgCall)
-	w.u32(rpcVersion)
-	w.u32(prog)
-	w.u32(vers)
-	w.u32(proc)
-	w.u32(rc.flav)
-	w.opaque(rc.cred)
-	w.u32(0)
-	w.u32(0)
-	w.fixed(args)
-	var hdr [4]byte
-	binary.BigEndian.PutUint32(hdr[:], uint32(len(w.b))|0x80000000)
 	rc.c.SetDeadline(time.Now().Add(20 * time.Second))
-	if _, err := rc.c.Write(append(hdr[:], w.b...)); err != nil {
+	if _, err := rc.c.Write(rc.record(rc.xid, prog, vers, proc, args)); err != nil {
 		rc.t.Fatalf("write: %v", err)
 	}
 	for {

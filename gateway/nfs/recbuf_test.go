@@ -109,12 +109,17 @@ func checkPipelined(t *testing.T, rc *rawClient, file []byte) {
 // callRecord returns an NFSv3 call record (record mark included) with
 // rc's credentials, for tests that send several before reading replies.
 func (rc *rawClient) callRecord(xid, proc uint32, callArgs []byte) []byte {
+	return rc.record(xid, progNFS, 3, proc, callArgs)
+}
+
+// record returns a call record of any program with rc's credentials.
+func (rc *rawClient) record(xid, prog, vers, proc uint32, callArgs []byte) []byte {
 	w := &xdrWriter{}
 	w.u32(xid)
 	w.u32(msgCall)
 	w.u32(rpcVersion)
-	w.u32(progNFS)
-	w.u32(3)
+	w.u32(prog)
+	w.u32(vers)
 	w.u32(proc)
 	w.u32(rc.flav)
 	w.opaque(rc.cred)
