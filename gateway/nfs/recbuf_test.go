@@ -12,14 +12,21 @@ import (
 	"github.com/cairnfs/cairn/vfs/writebehind"
 )
 
-// slowWrites holds every Write for a while, so that a connection's large
-// WRITE records are in flight together.
-type slowWrites struct {
+// slowVolume holds every Read and Write for a while, so that a
+// connection's pipelined READs or large WRITE records are in flight
+// together.
+type slowVolume struct {
 	vfs.Translator
+	reads, writes time.Duration
 }
 
-func (s slowWrites) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
-	time.Sleep(20 * time.Millisecond)
+func (s slowVolume) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
+	time.Sleep(s.reads)
+	return s.Translator.Read(ctx, gfid, fh, dest, off)
+}
+
+func (s slowVolume) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, data []byte, off int64) (int, syscall.Errno) {
+	time.Sleep(s.writes)
 	return s.Translator.Write(ctx, gfid, fh, data, off)
 }
 
@@ -27,7 +34,7 @@ func (s slowWrites) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dat
 // until their call is answered. Records sent back to back on one
 // connection, in flight at once, must each write their own data.
 func TestPipelinedLargeWrites(t *testing.T) {
-	ts := startServer(t, slowWrites{newMem()}, func(c *Config) { c.NoRootSquash = true })
+	ts := startServer(t, slowVolume{Translator: newMem(), writes: 20 * time.Millisecond}, func(c *Config) { c.NoRootSquash = true })
 	rc := dialRaw(t, ts.addr)
 	root := rc.mount("/vol")
 	_, file := rc.create(root, "f", 0o644)
@@ -40,7 +47,7 @@ func TestPipelinedLargeWrites(t *testing.T) {
 // written it: records read meanwhile into reused buffers must not change
 // data write-behind still holds.
 func TestLargeWritesKeptBehind(t *testing.T) {
-	wb, err := writebehind.New(writebehind.Config{CacheSize: 4 << 20, AggregateSize: 128 << 10, TotalSize: 64 << 20}, slowWrites{newMem()})
+	wb, err := writebehind.New(writebehind.Config{CacheSize: 4 << 20, AggregateSize: 128 << 10, TotalSize: 64 << 20}, slowVolume{Translator: newMem(), writes: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

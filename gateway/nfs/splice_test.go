@@ -131,7 +131,7 @@ func commonPrefix(a, b []byte) int {
 // and spliced bytes written under the connection's lock) must not mix,
 // even when the client is slow to read them.
 func TestPipelinedSplicedReads(t *testing.T) {
-	vol := &pipeVolume{Translator: slowReads{newMem()}}
+	vol := &pipeVolume{Translator: slowVolume{Translator: newMem(), reads: 10 * time.Millisecond}}
 	ts := startServer(t, vol, func(c *Config) { c.NoRootSquash = true })
 	rc := dialRaw(t, ts.addr)
 	root := rc.mount("/vol")
@@ -175,17 +175,6 @@ func TestPipelinedSplicedReads(t *testing.T) {
 	if moved := vol.moved.Load(); moved != n {
 		t.Fatalf("%d READs spliced, want %d", moved, n)
 	}
-}
-
-// slowReads holds every Read a while, so that pipelined READs are in
-// flight together.
-type slowReads struct {
-	vfs.Translator
-}
-
-func (s slowReads) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
-	time.Sleep(10 * time.Millisecond)
-	return s.Translator.Read(ctx, gfid, fh, dest, off)
 }
 
 // TestPipePoolBounded: a server has at most maxPipes pipes (READs beyond
