@@ -206,6 +206,7 @@ func (s *Server) serveSide(nc net.Conn) {
 	h := &service{s: s}
 	sctx := context.WithValue(ctx, sessionKey{}, ss)
 	var wmu sync.Mutex
+	fw := protocol.NewFrameWriter(nc) // under wmu
 	send := func(rep *brickpb.ChannelReply, rawReply bool) {
 		var data []byte
 		if rawReply {
@@ -213,7 +214,7 @@ func (s *Server) serveSide(nc net.Conn) {
 		}
 		wmu.Lock()
 		defer wmu.Unlock()
-		protocol.WriteFrameRaw(nc, rep, data) // a broken connection fails the read loop too
+		fw.Write(rep, data) // a broken connection fails the read loop too
 	}
 	var sub *subscriber
 	defer func() {

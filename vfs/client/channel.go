@@ -256,8 +256,9 @@ func (c *Client) openSide(ep *epoch) (*channel, error) {
 	nc.SetDeadline(time.Time{})
 	stop := context.AfterFunc(ep.ctx, func() { nc.Close() })
 	var buf []byte
+	fw := protocol.NewFrameWriter(nc) // under the channel's sendMu
 	return &channel{
-		send: func(m *brickpb.ChannelCall, raw []byte) error { return protocol.WriteFrameRaw(nc, m, raw) },
+		send: func(m *brickpb.ChannelCall, raw []byte) error { return fw.Write(m, raw) },
 		readRaw: func(b []byte) error {
 			_, err := io.ReadFull(r, b)
 			return err

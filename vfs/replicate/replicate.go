@@ -193,6 +193,9 @@ type Replicate struct {
 	wg     sync.WaitGroup
 	stop   chan struct{}
 	closer sync.Once
+
+	// calls runs parallel's calls beyond the first; they end with stop.
+	calls *callPool
 }
 
 // New builds a replicate translator over children (at least two).
@@ -269,6 +272,7 @@ func New(cfg Config, children []vfs.Translator) (*Replicate, error) {
 		deferred:    make([][]*deferredUnlock, len(children)),
 		unlockDelay: entryUnlockDelay,
 	}
+	r.calls = newCallPool(r.stop)
 	seen := map[string]bool{}
 	for i, t := range children {
 		if t == nil {
@@ -391,10 +395,11 @@ func (r *Replicate) parallel(mask uint64, fn func(i int)) {
 		i := bits.TrailingZeros64(m)
 		if last >= 0 {
 			wg.Add(1)
-			go func(i int) {
+			j := last
+			r.calls.run(func() {
 				defer wg.Done()
-				fn(i)
-			}(last)
+				fn(j)
+			})
 		}
 		last = i
 	}
