@@ -132,6 +132,8 @@ func (q *request) create() error {
 		q.failWcc(nfsErrROFS)
 		return nil
 	}
+	pre, unlock := q.changeDir(ex, d.dir)
+	defer unlock()
 	ci := &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_CREAT | syscall.O_EXCL | syscall.O_WRONLY}
 	if in.Valid&vfs.SetMode != 0 {
 		ci.Mode = in.Mode
@@ -147,17 +149,17 @@ func (q *request) create() error {
 	case e == syscall.EEXIST && how != createGuarded:
 		ea, le := ex.fs.Lookup(q.ctx, d.dir, d.name)
 		if le != 0 {
-			q.dirFail(ex, d.dir, le)
+			q.dirFail(ex, d.dir, pre, le)
 			return nil
 		}
 		if how == createExclusive {
 			if !ea.IsRegular() || uint32(ea.Atime.Sec) != vatime || uint32(ea.Mtime.Sec) != vmtime {
-				q.dirFail(ex, d.dir, syscall.EEXIST)
+				q.dirFail(ex, d.dir, pre, syscall.EEXIST)
 				return nil
 			}
 		} else {
 			if ea.IsDir() {
-				q.dirFail(ex, d.dir, syscall.EISDIR)
+				q.dirFail(ex, d.dir, pre, syscall.EISDIR)
 				return nil
 			}
 			// UNCHECKED on an existing file applies only a size change
@@ -165,7 +167,7 @@ func (q *request) create() error {
 			if in.Valid&vfs.SetSize != 0 {
 				sa, se := ex.fs.SetAttr(q.ctx, ea.GFID, 0, &vfs.SetAttrIn{Valid: vfs.SetSize, Size: in.Size})
 				if se != 0 {
-					q.dirFail(ex, d.dir, se)
+					q.dirFail(ex, d.dir, pre, se)
 					return nil
 				}
 				ea = sa
@@ -173,7 +175,7 @@ func (q *request) create() error {
 		}
 		a = ea
 	case e != 0:
-		q.dirFail(ex, d.dir, e)
+		q.dirFail(ex, d.dir, pre, e)
 		return nil
 	default:
 		// The creator may write the new file whatever its mode, through the
@@ -198,15 +200,16 @@ func (q *request) create() error {
 	q.w.u32(nfsOK)
 	q.postOpFH(ex, a.GFID)
 	ex.postOpAttr(&q.w, &a)
-	ex.wcc(&q.w, nil, q.dirAttrs(ex, d.dir))
+	ex.wcc(&q.w, pre, q.dirAttrs(ex, d.dir))
 	return nil
 }
 
 // newObject writes the reply of MKDIR, SYMLINK and MKNOD, applying the
-// attributes the creating call could not (owner, times).
-func (q *request) newObject(d dirop, a vfs.Attr, e syscall.Errno, rest vfs.SetAttrIn) {
+// attributes the creating call could not (owner, times). pre is the
+// directory's attributes before the call (changeDir).
+func (q *request) newObject(d dirop, pre *vfs.Attr, a vfs.Attr, e syscall.Errno, rest vfs.SetAttrIn) {
 	if e != 0 {
-		q.dirFail(d.ex, d.dir, e)
+		q.dirFail(d.ex, d.dir, pre, e)
 		return
 	}
 	rest.Valid &^= vfs.SetMode | vfs.SetSize
@@ -218,7 +221,7 @@ func (q *request) newObject(d dirop, a vfs.Attr, e syscall.Errno, rest vfs.SetAt
 	q.w.u32(nfsOK)
 	q.postOpFH(d.ex, a.GFID)
 	d.ex.postOpAttr(&q.w, &a)
-	d.ex.wcc(&q.w, nil, q.dirAttrs(d.ex, d.dir))
+	d.ex.wcc(&q.w, pre, q.dirAttrs(d.ex, d.dir))
 }
 
 // checkNew validates the directory, name and writability for a call that
@@ -251,8 +254,10 @@ func (q *request) mkdir() error {
 	if in.Valid&vfs.SetMode != 0 {
 		ci.Mode = in.Mode
 	}
+	pre, unlock := q.changeDir(d.ex, d.dir)
+	defer unlock()
 	a, e := d.ex.fs.Mkdir(q.ctx, d.dir, d.name, ci)
-	q.newObject(d, a, e, in)
+	q.newObject(d, pre, a, e, in)
 	return nil
 }
 
@@ -270,9 +275,11 @@ func (q *request) symlink() error {
 		q.failWcc(nfsErrInval)
 		return nil
 	}
+	pre, unlock := q.changeDir(d.ex, d.dir)
+	defer unlock()
 	a, e := d.ex.fs.Symlink(q.ctx, d.dir, d.name, target, &vfs.CreateIn{Mode: 0o777})
 	in.Valid &^= vfs.SetAtime | vfs.SetMtime | vfs.SetAtimeNow | vfs.SetMtimeNow
-	q.newObject(d, a, e, in)
+	q.newObject(d, pre, a, e, in)
 	return nil
 }
 
@@ -315,8 +322,10 @@ func (q *request) mknod() error {
 	if in.Valid&vfs.SetMode != 0 {
 		perm = in.Mode
 	}
+	pre, unlock := q.changeDir(d.ex, d.dir)
+	defer unlock()
 	a, e := d.ex.fs.Mknod(q.ctx, d.dir, d.name, &vfs.CreateIn{Mode: mode | perm, Rdev: rdev})
-	q.newObject(d, a, e, in)
+	q.newObject(d, pre, a, e, in)
 	return nil
 }
 
@@ -347,6 +356,8 @@ func (q *request) removeName(dir bool) error {
 		q.failWcc(nfsErrROFS)
 		return nil
 	}
+	pre, unlock := q.changeDir(d.ex, d.dir)
+	defer unlock()
 	var e syscall.Errno
 	if dir {
 		e = d.ex.fs.Rmdir(q.ctx, d.dir, d.name)
@@ -354,11 +365,11 @@ func (q *request) removeName(dir bool) error {
 		e = d.ex.fs.Unlink(q.ctx, d.dir, d.name)
 	}
 	if e != 0 {
-		q.dirFail(d.ex, d.dir, e)
+		q.dirFail(d.ex, d.dir, pre, e)
 		return nil
 	}
 	q.w.u32(nfsOK)
-	d.ex.wcc(&q.w, nil, q.dirAttrs(d.ex, d.dir))
+	d.ex.wcc(&q.w, pre, q.dirAttrs(d.ex, d.dir))
 	return nil
 }
 
@@ -398,6 +409,8 @@ func (q *request) rename() error {
 		return nil
 	}
 	ex := from.ex
+	fromPre, toPre, unlock := q.changeDirs(ex, from.dir, to.dir)
+	defer unlock()
 	e := ex.fs.Rename(q.ctx, from.dir, from.name, to.dir, to.name, 0)
 	fromA := q.dirAttrs(ex, from.dir)
 	toA := fromA
@@ -413,8 +426,8 @@ func (q *request) rename() error {
 	} else {
 		q.w.u32(nfsOK)
 	}
-	ex.wcc(&q.w, nil, fromA)
-	ex.wcc(&q.w, nil, toA)
+	ex.wcc(&q.w, fromPre, fromA)
+	ex.wcc(&q.w, toPre, toA)
 	return nil
 }
 
@@ -449,6 +462,8 @@ func (q *request) link() error {
 		fail(st)
 		return nil
 	}
+	pre, unlock := q.changeDir(ex, d.dir)
+	defer unlock()
 	a, e := ex.fs.Link(q.ctx, g, d.dir, d.name)
 	if e != 0 {
 		fa, fe := q.attrs(ex, g)
@@ -461,11 +476,11 @@ func (q *request) link() error {
 		}
 		q.w.u32(st)
 		ex.postOpAttr(&q.w, fa)
-		ex.wcc(&q.w, nil, dirA)
+		ex.wcc(&q.w, pre, dirA)
 		return nil
 	}
 	q.w.u32(nfsOK)
 	ex.postOpAttr(&q.w, &a)
-	ex.wcc(&q.w, nil, q.dirAttrs(ex, d.dir))
+	ex.wcc(&q.w, pre, q.dirAttrs(ex, d.dir))
 	return nil
 }

@@ -150,16 +150,16 @@ func (q *request) dirAttrs(ex *export, g vfs.GFID) *vfs.Attr {
 }
 
 // dirFail writes the status of a failed namespace operation followed by
-// the directory's wcc_data. ENOENT becomes STALE when the directory itself
-// is gone.
-func (q *request) dirFail(ex *export, dir vfs.GFID, e syscall.Errno) {
+// the directory's wcc_data (pre: its attributes before, from changeDir).
+// ENOENT becomes STALE when the directory itself is gone.
+func (q *request) dirFail(ex *export, dir vfs.GFID, pre *vfs.Attr, e syscall.Errno) {
 	post := q.dirAttrs(ex, dir)
 	st := statusOf(e)
 	if post == nil && (e == syscall.ENOENT || e == syscall.ESTALE) {
 		st = nfsErrStale
 	}
 	q.w.u32(st)
-	ex.wcc(&q.w, nil, post)
+	ex.wcc(&q.w, pre, post)
 }
 
 // failWcc writes a status and empty wcc_data.

@@ -86,6 +86,8 @@ type Server struct {
 	recBufs sync.Pool
 	// pipes holds the pipes spliced READs pass through (splice.go).
 	pipes pipePool
+	// dirLocks serializes changes to a directory (dirlock.go).
+	dirLocks dirLocks
 
 	mu        sync.Mutex
 	closed    bool
