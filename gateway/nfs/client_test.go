@@ -226,12 +226,8 @@ func readPostOp(r *xdrReader) *fattr {
 }
 
 func skipWcc(r *xdrReader) *fattr {
-	if r.bool() {
-		r.u64()
-		r.u64()
-		r.u64()
-	}
-	return readPostOp(r)
+	_, post := readWcc(r)
+	return post
 }
 
 // Convenience wrappers used by many tests.
