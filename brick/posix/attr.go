@@ -23,7 +23,7 @@ func (p *Posix) GetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) (vfs.
 		}
 		return p.attr(gfid, &st), 0
 	}
-	o, e := p.resolve(gfid)
+	o, e := p.resolveOpen(gfid)
 	if e != 0 {
 		return vfs.Attr{}, e
 	}

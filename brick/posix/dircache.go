@@ -12,7 +12,7 @@ import (
 const dirCacheSize = 4096
 
 // dirCache keeps O_PATH descriptors of recently resolved directories, so
-// that resolving a directory GFID costs a dup instead of a walk up its
+// that resolving a directory GFID costs an fstat instead of a walk up its
 // chain of index links (one readlink and open per ancestor). A descriptor
 // names the inode, not a path: it stays right when the directory or an
 // ancestor is renamed, and a removed directory shows nlink 0, which
@@ -27,26 +27,41 @@ type dirCache struct {
 type dirEntry struct {
 	g  vfs.GFID
 	fd int
+	c  *dirCache
+	// refs counts the objs the descriptor is lent to; dead is set once
+	// the entry left the cache, and the last of them closes it.
+	refs int
+	dead bool
 }
 
 func newDirCache(max int) *dirCache {
 	return &dirCache{m: make(map[vfs.GFID]*list.Element), max: max}
 }
 
-// get returns a duplicate of g's descriptor (the caller owns it).
-func (c *dirCache) get(g vfs.GFID) (int, bool) {
+// get lends g's descriptor: the caller must not close it, and gives it
+// back with release (obj.close does). Lending rather than handing out a
+// duplicate saves a dup and a close for every operation on a directory.
+func (c *dirCache) get(g vfs.GFID) (*dirEntry, bool) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	el, ok := c.m[g]
 	if !ok {
-		return -1, false
+		return nil, false
 	}
-	fd, err := sys.Dup(el.Value.(*dirEntry).fd)
-	if err != nil {
-		return -1, false
-	}
+	e := el.Value.(*dirEntry)
+	e.refs++
 	c.lru.MoveToFront(el)
-	return fd, true
+	return e, true
+}
+
+// release gives back a descriptor lent by get.
+func (c *dirCache) release(e *dirEntry) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e.refs--
+	if e.dead && e.refs == 0 {
+		sys.Close(e.fd)
+	}
 }
 
 // put caches a duplicate of fd for g.
@@ -58,19 +73,23 @@ func (c *dirCache) put(g vfs.GFID, fd int) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.m[g]; ok {
-		old := el.Value.(*dirEntry)
-		sys.Close(old.fd)
-		old.fd = dup
-		c.lru.MoveToFront(el)
-		return
+		c.remove(el)
 	}
-	c.m[g] = c.lru.PushFront(&dirEntry{g: g, fd: dup})
+	c.m[g] = c.lru.PushFront(&dirEntry{g: g, fd: dup, c: c})
 	for c.lru.Len() > c.max {
-		el := c.lru.Back()
-		e := el.Value.(*dirEntry)
+		c.remove(c.lru.Back())
+	}
+}
+
+// remove takes el out of the cache, closing its descriptor unless it is
+// lent (the last release closes it then). c.mu is held.
+func (c *dirCache) remove(el *list.Element) {
+	e := el.Value.(*dirEntry)
+	delete(c.m, e.g)
+	c.lru.Remove(el)
+	e.dead = true
+	if e.refs == 0 {
 		sys.Close(e.fd)
-		delete(c.m, e.g)
-		c.lru.Remove(el)
 	}
 }
 
@@ -79,19 +98,16 @@ func (c *dirCache) drop(g vfs.GFID) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if el, ok := c.m[g]; ok {
-		sys.Close(el.Value.(*dirEntry).fd)
-		delete(c.m, g)
-		c.lru.Remove(el)
+		c.remove(el)
 	}
 }
 
-// clear closes every descriptor.
+// clear empties the cache; lent descriptors close at their release.
 func (c *dirCache) clear() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	for g, el := range c.m {
-		sys.Close(el.Value.(*dirEntry).fd)
-		delete(c.m, g)
+	for _, el := range c.m {
+		c.remove(el)
 	}
 	c.lru.Init()
 }

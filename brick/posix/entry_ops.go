@@ -435,7 +435,7 @@ func (p *Posix) Link(ctx context.Context, gfid vfs.GFID, newParent vfs.GFID, new
 			_ = sys.Renameat2(p.unlinkFD, gfid.String(), idx, gfid.String(), 0)
 			sys.Close(idx)
 		}
-		p.updateDirty(o.fd, gfid, nil)
+		p.updateDirty(o, gfid, nil)
 	}
 	if e := o.restat(); e != 0 {
 		return vfs.Attr{}, e

@@ -74,19 +74,60 @@ func gfidResult(g vfs.GFID, n int, err error) (vfs.GFID, bool, error) {
 	return g, true, nil
 }
 
-// obj is a resolved file: an O_PATH descriptor owned by the holder, its
-// stat, and its GFID.
+// obj is a resolved file: its descriptor, its stat, and its GFID. The
+// descriptor is an O_PATH one owned by the holder; or lent, and then not
+// to be closed or kept: the export root's (root), a directory cache
+// entry's (dir), or from resolveOpen an open handle's, under the handle's
+// read lock (lent). close gives it back either way.
 type obj struct {
 	fd   int
 	st   sys.Stat_t
 	gfid vfs.GFID
+	lent *handle
+	dir  *dirEntry
+	root bool
 }
 
 func (o *obj) close() {
-	if o != nil && o.fd >= 0 {
-		sys.Close(o.fd)
-		o.fd = -1
+	if o == nil || o.fd < 0 {
+		return
 	}
+	switch {
+	case o.lent != nil:
+		o.lent.mu.RUnlock()
+		o.lent = nil
+	case o.dir != nil:
+		o.dir.c.release(o.dir)
+		o.dir = nil
+	case o.root:
+	default:
+		sys.Close(o.fd)
+	}
+	o.fd = -1
+}
+
+// The xattr calls of an obj use the f*xattr system calls on a lent (real)
+// descriptor and go through /proc/self/fd for an O_PATH one.
+
+func (o *obj) getxattr(name string) ([]byte, error) {
+	if o.lent != nil {
+		return sys.Fgetxattr(o.fd, name)
+	}
+	return sys.GetxattrFD(o.fd, name)
+}
+
+func (o *obj) setxattr(name string, value []byte, flags int) error {
+	if o.lent != nil {
+		return sys.Fsetxattr(o.fd, name, value, flags)
+	}
+	return sys.SetxattrFD(o.fd, name, value, flags)
+}
+
+func (o *obj) listxattr() ([]string, error) {
+	if o.lent != nil {
+		return sys.Flistxattr(o.fd)
+	}
+	return sys.ListxattrFD(o.fd)
 }
 
 func (o *obj) isDir() bool { return o.st.Mode&syscall.S_IFMT == syscall.S_IFDIR }
@@ -232,19 +273,15 @@ func (p *Posix) resolveDepth(g vfs.GFID, depth int) (*obj, syscall.Errno) {
 		return nil, syscall.ELOOP
 	}
 	if g == vfs.RootGFID {
-		fd, err := sys.Dup(p.rootFD)
-		if err != nil {
-			return nil, errno(err)
-		}
-		o := &obj{fd: fd, gfid: g}
+		o := &obj{fd: p.rootFD, gfid: g, root: true}
 		if e := o.restat(); e != 0 {
 			o.close()
 			return nil, e
 		}
 		return o, 0
 	}
-	if fd, ok := p.dirs.get(g); ok {
-		o := &obj{fd: fd, gfid: g}
+	if d, ok := p.dirs.get(g); ok {
+		o := &obj{fd: d.fd, gfid: g, dir: d}
 		if o.restat() == 0 && o.st.Nlink > 0 {
 			return o, 0
 		}

@@ -70,8 +70,12 @@ func (p *Posix) addHandle(g vfs.GFID, fd int, flags int, dir bool) (vfs.Handle, 
 	}
 	p.nextFH++
 	fh := p.nextFH
-	p.handles[fh] = &handle{fd: fd, gfid: g, flags: flags, dir: dir, direct: -1}
+	h := &handle{fd: fd, gfid: g, flags: flags, dir: dir, direct: -1}
+	p.handles[fh] = h
 	p.openCount[g]++
+	if !dir && p.openFile[g] == nil {
+		p.openFile[g] = h
+	}
 	return fh, 0
 }
 
@@ -104,6 +108,11 @@ func (p *Posix) dropHandle(g vfs.GFID, fh vfs.Handle, dir bool) syscall.Errno {
 	}
 	delete(p.handles, fh)
 	p.openCount[g]--
+	if p.openFile[g] == h {
+		// Another handle of g, if any, is not looked for: resolveOpen
+		// then resolves g as if none were open.
+		delete(p.openFile, g)
+	}
 	last := p.openCount[g] <= 0
 	orphan := false
 	if last {
@@ -121,4 +130,28 @@ func (p *Posix) dropHandle(g vfs.GFID, fh vfs.Handle, dir bool) syscall.Errno {
 		_ = sys.Unlinkat(p.unlinkFD, g.String(), 0)
 	}
 	return 0
+}
+
+// resolveOpen is resolve for a regular file that has an open handle: it
+// lends that handle's descriptor (read-locked until o.close) instead of
+// opening the GFID's path again. Replicate's pre-op and post-op of a file
+// it is writing, and the attributes it fetches as it closes it, then cost
+// no open and close of their own, and their xattr calls need no walk
+// through /proc. A caller that also takes g's stripe (lockG) must take it
+// first: dropHandle holds the stripe while it waits for the handle's lock.
+func (p *Posix) resolveOpen(g vfs.GFID) (*obj, syscall.Errno) {
+	p.mu.Lock()
+	h := p.openFile[g]
+	p.mu.Unlock()
+	if h != nil {
+		h.mu.RLock()
+		if !h.closed {
+			o := &obj{fd: h.fd, gfid: g, lent: h}
+			if o.restat() == 0 {
+				return o, 0
+			}
+		}
+		h.mu.RUnlock()
+	}
+	return p.resolve(g)
 }

@@ -97,7 +97,10 @@ type Posix struct {
 	handles   map[vfs.Handle]*handle
 	nextFH    vfs.Handle
 	openCount map[vfs.GFID]int
-	orphans   map[vfs.GFID]bool // index link parked in .cairn/unlink
+	// openFile is one open handle of each regular file that has one, whose
+	// descriptor resolveOpen lends instead of resolving the GFID again.
+	openFile map[vfs.GFID]*handle
+	orphans  map[vfs.GFID]bool // index link parked in .cairn/unlink
 	// held are the parked objects an Unlink with vfs.UnlinkHold removed:
 	// kept (even when not open) until their timer fires or a Link brings
 	// them back.
@@ -136,6 +139,7 @@ func New(cfg Config) (*Posix, error) {
 		dirtyFD:      -1,
 		handles:      make(map[vfs.Handle]*handle),
 		openCount:    make(map[vfs.GFID]int),
+		openFile:     make(map[vfs.GFID]*handle),
 		orphans:      make(map[vfs.GFID]bool),
 		held:         make(map[vfs.GFID]*hold),
 		heldNames:    make(map[nameKey]heldName),
@@ -229,6 +233,7 @@ func (p *Posix) Close() error {
 	p.closed = true
 	hs := p.handles
 	p.handles = map[vfs.Handle]*handle{}
+	p.openFile = map[vfs.GFID]*handle{}
 	// Held objects stay parked; the next start's cleanUnlink drops them.
 	for _, h := range p.held {
 		h.timer.Stop()

@@ -116,7 +116,7 @@ func (p *Posix) SetXattr(ctx context.Context, gfid vfs.GFID, name string, value 
 	}
 	if pending {
 		p.maskInternalCtime(o)
-		p.updateDirty(o.fd, gfid, map[string][]byte{name: value})
+		p.updateDirty(o, gfid, map[string][]byte{name: value})
 	}
 	return 0
 }
@@ -164,7 +164,7 @@ func (p *Posix) RemoveXattr(ctx context.Context, gfid vfs.GFID, name string) sys
 	}
 	if pending {
 		p.maskInternalCtime(o)
-		p.updateDirty(o.fd, gfid, map[string][]byte{name: nil})
+		p.updateDirty(o, gfid, map[string][]byte{name: nil})
 	}
 	return 0
 }
@@ -199,18 +199,20 @@ func (p *Posix) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, 
 		names = append(names, name)
 	}
 	sort.Strings(names)
-	o, e := p.resolve(gfid)
+	// The stripe first: resolveOpen may lend an open handle, whose
+	// release (dropHandle) takes the stripe before the handle.
+	unlock := p.lockG(gfid)
+	defer unlock()
+	o, e := p.resolveOpen(gfid)
 	if e != 0 {
 		return nil, e
 	}
 	defer o.close()
-	unlock := p.lockG(gfid)
-	defer unlock()
 	out := make(map[string][]byte, len(names))
 	changed := false
 	for _, name := range names {
 		v := operands[name]
-		cur, err := sys.GetxattrFD(o.fd, name)
+		cur, err := o.getxattr(name)
 		switch {
 		case err == syscall.ENODATA:
 			cur = make([]byte, len(v))
@@ -235,7 +237,7 @@ func (p *Posix) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, 
 				binary.BigEndian.PutUint64(cur[i:], uint64(s))
 			}
 		}
-		if err := sys.SetxattrFD(o.fd, name, cur, 0); err != nil {
+		if err := o.setxattr(name, cur, 0); err != nil {
 			return nil, errno(err)
 		}
 		out[name] = cur
@@ -244,7 +246,7 @@ func (p *Posix) XattrOp(ctx context.Context, gfid vfs.GFID, op vfs.XattrOpKind, 
 		p.maskInternalCtime(o)
 	}
 	if pending {
-		p.updateDirty(o.fd, gfid, out)
+		p.updateDirty(o, gfid, out)
 	}
 	return out, 0
 }
@@ -261,14 +263,14 @@ func allZero(b []byte) bool {
 // updateDirty keeps indices/dirty in step with g's pending counters:
 // listed while any changelog counter is non-zero. known holds values
 // just written (nil: removed). Callers hold g's stripe.
-func (p *Posix) updateDirty(fd int, g vfs.GFID, known map[string][]byte) {
+func (p *Posix) updateDirty(o *obj, g vfs.GFID, known map[string][]byte) {
 	for name, v := range known {
 		if isChangelog(name) && !allZero(v) {
 			p.markDirty(g)
 			return
 		}
 	}
-	names, err := sys.ListxattrFD(fd)
+	names, err := o.listxattr()
 	if err != nil {
 		return
 	}
@@ -276,7 +278,7 @@ func (p *Posix) updateDirty(fd int, g vfs.GFID, known map[string][]byte) {
 		if _, ok := known[name]; ok || !isChangelog(name) {
 			continue
 		}
-		if v, err := sys.GetxattrFD(fd, name); err == nil && !allZero(v) {
+		if v, err := o.getxattr(name); err == nil && !allZero(v) {
 			p.markDirty(g)
 			return
 		}

@@ -152,3 +152,19 @@ func ListxattrAt(dirfd int, name string) ([]string, error) {
 	}
 	return splitList(b), nil
 }
+
+// Fsetxattr sets attr of the file open on fd with fsetxattr(2): cheaper
+// than SetxattrFD's walk through /proc, for real (not O_PATH) descriptors.
+func Fsetxattr(fd int, attr string, value []byte, flags int) error {
+	return retry(func() error { return unix.Fsetxattr(fd, attr, value, flags) })
+}
+
+// Flistxattr lists the attribute names of the file open on fd with
+// flistxattr(2), for real (not O_PATH) descriptors.
+func Flistxattr(fd int) ([]string, error) {
+	b, err := getx(func(b []byte) (int, error) { return unix.Flistxattr(fd, b) })
+	if err != nil {
+		return nil, err
+	}
+	return splitList(b), nil
+}

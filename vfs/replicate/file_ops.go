@@ -3,6 +3,7 @@ package replicate
 import (
 	"context"
 	"math/bits"
+	"slices"
 	"sync"
 	"syscall"
 	"time"
@@ -394,16 +395,23 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 		return 0
 	}
 	// The last release ends the eager transaction in the same request:
-	// release, post-op, unlock, queued to travel with this client's next
-	// request to each child (releaseLater).
+	// post-op, release, unlock, queued to travel with this client's next
+	// request to each child (releaseLater). The post-op (and the
+	// attributes fetched after it) go before the release, while the
+	// brick still has the file open: storage/posix then uses that
+	// descriptor instead of resolving the GFID again.
 	closing := r.closeMask(w)
 	ops := make([][]compound.Op, len(r.children))
+	postOpEnd := make([]int, len(r.children))
 	each(fc.opened|closing, func(i int) {
+		if closing&(1<<i) != 0 {
+			ops[i] = append(ops[i], r.postOps(i, w)...)
+		}
+		postOpEnd[i] = len(ops[i])
 		if fc.opened&(1<<i) != 0 {
 			ops[i] = append(ops[i], compound.Release(gfid, fc.handles[i]))
 		}
 		if closing&(1<<i) != 0 {
-			ops[i] = append(ops[i], r.postOps(i, w)...)
 			for k := len(w.locks) - 1; k >= 0; k-- {
 				ops[i] = append(ops[i], w.locks[k].unlockOp(w.owner))
 			}
@@ -416,8 +424,9 @@ func (r *Replicate) Release(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 	var attrs *deferredAttrs
 	if ra := vfs.ReleaseAttrsFrom(ctx); ra != nil && !ra.Taken && ra.Deliver != nil {
 		if c := r.releaseAttrChild(gfid, w, fc.opened&closing); c >= 0 {
-			ops[c] = append(ops[c], compound.GetAttr(gfid, 0))
-			attrs = &deferredAttrs{child: c, at: len(ops[c]) - 1, deliver: ra.Deliver}
+			at := postOpEnd[c]
+			ops[c] = slices.Insert(ops[c], at, compound.GetAttr(gfid, 0))
+			attrs = &deferredAttrs{child: c, at: at, deliver: ra.Deliver}
 			ra.Taken = true
 		}
 	}
