@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"syscall"
@@ -81,6 +82,7 @@ func (r *Replicate) HealIndex(ctx context.Context) (HealStats, error) {
 		if err != nil && firstErr == nil {
 			firstErr = err
 		}
+		dirty = slices.DeleteFunc(dirty, r.ownTxn)
 		if len(dirty) == 0 {
 			stats.Pending = 0
 			return stats, firstErr
@@ -145,6 +147,31 @@ func (r *Replicate) dirtySet(ctx context.Context) ([]vfs.GFID, error) {
 		}
 	})
 	return out, firstErr
+}
+
+// ownTxn reports whether this client has a changelog transaction on g
+// open, or its end queued: g is in the dirty index because of it, and the
+// post-op takes it out again, or blames a child that missed an operation
+// (for the next pass, or a lookup, to heal). Healing it now would only
+// wait for the transaction's locks, and cut its eager window short (an
+// untar or a delete in a directory kept the directory's entry window
+// open, and each pass re-read the whole directory on every brick).
+func (r *Replicate) ownTxn(g vfs.GFID) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for k := range numKinds {
+		if r.windows[winKey{g, windowKind(k)}] != nil {
+			return true
+		}
+	}
+	for _, ds := range r.deferred {
+		for _, d := range ds {
+			if w := d.txn.win; w != nil && w.key.gfid == g {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 func isDownErr(err error) bool {
