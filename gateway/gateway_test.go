@@ -3,10 +3,12 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"errors"
 	"io"
 	"net"
 	"net/netip"
 	"os"
+	"syscall"
 	"testing"
 	"time"
 
@@ -56,7 +58,13 @@ func start(t *testing.T, cfg Config) *Gateway {
 
 func nfsMount(t *testing.T, g *Gateway, vol string) *nfsc.Target {
 	t.Helper()
+	// go-nfs-client binds a random local port of its own, which another
+	// test may hold at that moment (EADDRINUSE): pick again, as it does
+	// itself for privileged ports.
 	c, err := rpc.DialTCP("tcp", g.NFSAddr().String(), false)
+	for attempt := 0; err != nil && errors.Is(err, syscall.EADDRINUSE) && attempt < 5; attempt++ {
+		c, err = rpc.DialTCP("tcp", g.NFSAddr().String(), false)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

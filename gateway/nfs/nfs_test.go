@@ -3,6 +3,7 @@ package nfs
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"sort"
@@ -53,7 +54,13 @@ func forStacks(t *testing.T, fn func(t *testing.T, fs vfs.Translator)) {
 // goClient mounts the export with go-nfs-client as uid 0.
 func goClient(t *testing.T, addr string) *nfsc.Target {
 	t.Helper()
+	// go-nfs-client binds a random local port of its own, which another
+	// test may hold at that moment (EADDRINUSE): pick again, as it does
+	// itself for privileged ports.
 	c, err := rpc.DialTCP("tcp", addr, false)
+	for attempt := 0; err != nil && errors.Is(err, syscall.EADDRINUSE) && attempt < 5; attempt++ {
+		c, err = rpc.DialTCP("tcp", addr, false)
+	}
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -47,6 +47,8 @@ type channel struct {
 	// retired is set when another channel replaced this one in its
 	// epoch (upgradeSide): calls go there, and this one closes when idle.
 	retired bool
+	// ended is closed when receive returns (the channel broke).
+	ended chan struct{}
 }
 
 // pendingCall is a call waiting for its reply.
@@ -58,6 +60,10 @@ type pendingCall struct {
 	// and may be writing into dest: the caller must then wait for the
 	// reply even if its context ends, or dest could change under it.
 	claimed bool
+	// expires is when bail gives up on the call (zero: never), and err
+	// what the call then returns (reply is closed).
+	expires time.Time
+	err     error
 }
 
 // rawIO names the bulk data of a call that may travel as a raw payload:
@@ -110,13 +116,22 @@ func (c *Client) channel(ep *epoch) (*channel, error) {
 // ep.chMu.
 func (c *Client) install(ep *epoch, ch *channel) {
 	ch.c, ch.ep = c, ep
+	ch.ended = make(chan struct{})
 	ep.ch = ch
 	c.rawBulk.Store(ch.raw)
 	c.wg.Add(1)
 	go func() {
 		defer c.wg.Done()
+		defer close(ch.ended)
 		ch.receive()
 	}()
+	if t := c.cfg.CallTimeout; t > 0 {
+		c.wg.Add(1)
+		go func() {
+			defer c.wg.Done()
+			ch.bailLoop(t)
+		}()
+	}
 	if c.watchFn.Load() != nil {
 		c.kickSub() // subscribe the new channel
 	}
@@ -361,6 +376,9 @@ func (ch *channel) receiveRaw(rep *brickpb.ChannelReply, p *pendingCall) error {
 // elsewhere the data travels inside the messages as usual.
 func (ch *channel) call(ctx context.Context, req *brickpb.CompoundRequest, caller string, waitID uint64, rio *rawIO) (*brickpb.CompoundReply, error) {
 	p := &pendingCall{reply: make(chan *brickpb.ChannelReply, 1)}
+	if t := ch.c.cfg.CallTimeout; t > 0 && waitID == 0 {
+		p.expires = time.Now().Add(t)
+	}
 	msg := &brickpb.ChannelCall{Call: req, Caller: []byte(caller), WaitId: waitID}
 	var raw []byte
 	if rio != nil && ch.raw && rio.op >= 0 && rio.op < len(req.Ops) {
@@ -426,6 +444,9 @@ func (ch *channel) call(ctx context.Context, req *brickpb.CompoundRequest, calle
 	if !ok {
 		ch.mu.Lock()
 		err := ch.err
+		if p.err != nil {
+			err = p.err
+		}
 		ch.mu.Unlock()
 		return nil, err
 	}
@@ -448,4 +469,34 @@ func (ch *channel) forget(id uint64) {
 	ch.mu.Lock()
 	delete(ch.pending, id)
 	ch.mu.Unlock()
+}
+
+// bailLoop runs bail every tenth of the call timeout (between 10 ms and
+// 10 s: GlusterFS's call-bail timer looks every 10 s for frames older than
+// frame-timeout) until the channel ends.
+func (ch *channel) bailLoop(timeout time.Duration) {
+	tick := time.NewTicker(min(max(timeout/10, 10*time.Millisecond), 10*time.Second))
+	defer tick.Stop()
+	for {
+		select {
+		case <-ch.ended:
+			return
+		case now := <-tick.C:
+			ch.bail(now)
+		}
+	}
+}
+
+// bail fails the calls that expired by now with DeadlineExceeded. A call
+// the receiver already took (claimed) is left to finish.
+func (ch *channel) bail(now time.Time) {
+	ch.mu.Lock()
+	defer ch.mu.Unlock()
+	for id, p := range ch.pending {
+		if !p.claimed && !p.expires.IsZero() && now.After(p.expires) {
+			delete(ch.pending, id)
+			p.err = status.Error(codes.DeadlineExceeded, "no reply from the brick within the call timeout (frame-timeout)")
+			close(p.reply)
+		}
+	}
 }

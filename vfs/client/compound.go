@@ -61,7 +61,7 @@ func (c *Client) Compound(ctx context.Context, ops []compound.Op) ([]compound.Re
 				return nil, syscall.EINVAL
 			}
 		}
-		cctx, ep, done, waitID, e := c.beginCall(ctx, blocking, false)
+		cctx, ep, done, waitID, e := c.beginChannelCall(ctx, blocking)
 		if e != 0 {
 			return nil, e
 		}

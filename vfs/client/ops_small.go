@@ -29,7 +29,7 @@ func (c *Client) oneRaw(ctx context.Context, of *openFile, op compound.Op, rio *
 	blocking := (op.Kind == compound.OpInodeLk || op.Kind == compound.OpEntryLk) && op.Wait
 	caller := protocol.EncodeCaller(vfs.CallerFrom(ctx))
 	for attempt := 0; ; attempt++ {
-		cctx, ep, done, waitID, e := c.beginCall(ctx, blocking, false)
+		cctx, ep, done, waitID, e := c.beginChannelCall(ctx, blocking)
 		if e != 0 {
 			return compound.Result{Errno: e}
 		}
