@@ -252,7 +252,11 @@ func (p *Posix) makeObject(ctx context.Context, parent vfs.GFID, name string, in
 		}
 		return vfs.Attr{}, -1, errno(err)
 	}
-	if err := sys.SetxattrFD(fd, XattrGFID, g[:], sys.XATTR_CREATE); err != nil {
+	setGFID := sys.SetxattrFD
+	if unnamed {
+		setGFID = sys.Fsetxattr // a real descriptor: no walk through /proc
+	}
+	if err := setGFID(fd, XattrGFID, g[:], sys.XATTR_CREATE); err != nil {
 		return fail(err)
 	}
 	var st sys.Stat_t

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
+	"github.com/cairnfs/cairn/internal/gopool"
 	"log/slog"
 	"math/bits"
 	"sync"
@@ -195,7 +196,7 @@ type Replicate struct {
 	closer sync.Once
 
 	// calls runs parallel's calls beyond the first; they end with stop.
-	calls *callPool
+	calls *gopool.Pool
 }
 
 // New builds a replicate translator over children (at least two).
@@ -272,7 +273,7 @@ func New(cfg Config, children []vfs.Translator) (*Replicate, error) {
 		deferred:    make([][]*deferredUnlock, len(children)),
 		unlockDelay: entryUnlockDelay,
 	}
-	r.calls = newCallPool(r.stop)
+	r.calls = gopool.New(r.stop)
 	seen := map[string]bool{}
 	for i, t := range children {
 		if t == nil {
@@ -396,7 +397,7 @@ func (r *Replicate) parallel(mask uint64, fn func(i int)) {
 		if last >= 0 {
 			wg.Add(1)
 			j := last
-			r.calls.run(func() {
+			r.calls.Go(func() {
 				defer wg.Done()
 				fn(j)
 			})

@@ -238,7 +238,7 @@ func (t *WriteBehind) Flush(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 		f.bg++
 		t.stats.BgFlushes++
 		t.mu.Unlock()
-		go func() {
+		t.senders.Go(func() {
 			t.Child.Flush(context.WithoutCancel(ctx), gfid, fh)
 			t.mu.Lock()
 			h.active--
@@ -246,7 +246,7 @@ func (t *WriteBehind) Flush(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) s
 			f.cond.Broadcast()
 			t.forget(f)
 			t.mu.Unlock()
-		}()
+		})
 		return errno
 	}
 	if f != nil {

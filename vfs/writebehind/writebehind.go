@@ -87,6 +87,7 @@ package writebehind
 import (
 	"context"
 	"fmt"
+	"github.com/cairnfs/cairn/internal/gopool"
 	"slices"
 	"sync"
 	"syscall"
@@ -175,8 +176,14 @@ type WriteBehind struct {
 	writers map[vfs.GFID][]who   // callers whose anonymous write to the file succeeded
 	nwriter int
 	closed  bool
+	stopped bool // stop is closed
 	stats   Stats
 	bufs    sync.Pool // of *[]byte with capacity AggregateSize
+	// senders run the background writes and flushes on goroutines whose
+	// stacks have already grown through the stack below; they end at
+	// Close (stop).
+	senders *gopool.Pool
+	stop    chan struct{}
 }
 
 // maxWriters bounds the remembered anonymous writers.
@@ -315,7 +322,9 @@ func New(cfg Config, child vfs.Translator) (*WriteBehind, error) {
 		handles:     make(map[vfs.Handle]*handle),
 		fresh:       make(map[vfs.GFID]*handle),
 		writers:     make(map[vfs.GFID][]who),
+		stop:        make(chan struct{}),
 	}
+	t.senders = gopool.New(t.stop)
 	t.pairer, _ = child.(vfs.WriteSetAttrer)
 	t.room = sync.NewCond(&t.mu)
 	size := cfg.AggregateSize
@@ -352,6 +361,10 @@ func (t *WriteBehind) Close() error {
 			f.waiters--
 		}
 		t.forget(f)
+	}
+	if !t.stopped {
+		t.stopped = true
+		close(t.stop)
 	}
 	return nil
 }
@@ -413,7 +426,7 @@ func (t *WriteBehind) pump(f *file) {
 			f.inflight = append(f.inflight, r, s)
 			t.stats.Sent++
 			t.stats.Pairs++
-			go t.sendPair(f, r, s)
+			t.senders.Go(func() { t.sendPair(f, r, s) })
 			continue
 		}
 		if len(f.inflight) > 0 && t.cfg.StrictWriteOrdering {
@@ -430,7 +443,7 @@ func (t *WriteBehind) pump(f *file) {
 		if r.set == nil {
 			t.stats.Sent++
 		}
-		go t.send(f, r)
+		t.senders.Go(func() { t.send(f, r) })
 	}
 }
 
