@@ -129,8 +129,9 @@ func TestUnlinkHoldUndo(t *testing.T) {
 	}
 }
 
-// TestUnlinkHoldCommit: a commit frees a held object at once (and only
-// that name's), after which there is nothing to undo.
+// TestUnlinkHoldCommit: a commit frees a held object (and only that
+// name's) without waiting for the removal, after which there is nothing to
+// undo.
 func TestUnlinkHoldCommit(t *testing.T) {
 	p, dir := newHoldPosix(t, time.Hour)
 	ctx := context.Background()
@@ -148,14 +149,34 @@ func TestUnlinkHoldCommit(t *testing.T) {
 		gs = append(gs, f.GFID)
 	}
 	commit := vfs.WithUnlinkFlags(ctx, vfs.UnlinkCommit)
-	if e := p.Unlink(commit, vfs.RootGFID, "a"); e != 0 {
-		t.Fatalf("commit: %v", e)
+	// The removal takes a's stripe (as every end of a hold does); with
+	// the stripe taken here the commit must still return.
+	unlock := p.lockG(gs[0])
+	committed := make(chan syscall.Errno)
+	go func() { committed <- p.Unlink(commit, vfs.RootGFID, "a") }()
+	select {
+	case e := <-committed:
+		if e != 0 {
+			t.Fatalf("commit: %v", e)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the commit waited for the held object's removal")
 	}
+	if got := parked(t, dir); len(got) != 2 {
+		t.Fatalf("parked while the removal waits: %v, want a and b", got)
+	}
+	unlock()
 	if e := p.Unlink(commit, vfs.RootGFID, "never"); e != 0 {
 		t.Fatalf("commit of a name never held: %v", e)
 	}
-	if got := parked(t, dir); len(got) != 1 || got[0] != gs[1].String() {
-		t.Fatalf("parked after committing a: %v, want only b", got)
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(time.Millisecond) {
+		got := parked(t, dir)
+		if len(got) == 1 && got[0] == gs[1].String() {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("parked after committing a: %v, want only b", got)
+		}
 	}
 	undo := vfs.WithUnlinkFlags(ctx, vfs.UnlinkUndo)
 	if e := p.Unlink(undo, vfs.RootGFID, "a"); e != syscall.ESTALE {
@@ -163,6 +184,45 @@ func TestUnlinkHoldCommit(t *testing.T) {
 	}
 	if e := p.Unlink(undo, vfs.RootGFID, "b"); e != 0 {
 		t.Fatalf("undo of the other name: %v", e)
+	}
+}
+
+// TestUnlinkCommitAtClose: a removal still queued when the translator
+// closes is not carried out on closed descriptors; the object stays parked
+// and the next start drops it.
+func TestUnlinkCommitAtClose(t *testing.T) {
+	p, dir := newHoldPosix(t, time.Hour)
+	ctx := context.Background()
+	f, fh, e := p.Create(ctx, vfs.RootGFID, "a", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	p.Release(ctx, f.GFID, fh)
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold), vfs.RootGFID, "a"); e != 0 {
+		t.Fatal(e)
+	}
+	unlock := p.lockG(f.GFID)
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkCommit), vfs.RootGFID, "a"); e != 0 {
+		t.Fatal(e)
+	}
+	closed := make(chan error)
+	go func() { closed <- p.Close() }()
+	// Close waits for the removal under way, which waits for the stripe.
+	time.Sleep(50 * time.Millisecond)
+	unlock()
+	if err := <-closed; err != nil {
+		t.Fatal(err)
+	}
+	if got := parked(t, dir); len(got) != 1 || got[0] != f.GFID.String() {
+		t.Fatalf("parked after Close: %v, want a's object", got)
+	}
+	q, err := New(Config{Directory: dir, HoldUnlinked: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer q.Close()
+	if got := parked(t, dir); len(got) != 0 {
+		t.Fatalf("parked after the next start: %v", got)
 	}
 }
 

@@ -106,6 +106,10 @@ type Posix struct {
 	// them back.
 	held     map[vfs.GFID]*hold
 	expiring sync.WaitGroup // expireHeld calls using the descriptors
+	// ending are holds a commit ended, whose objects endHolds removes in
+	// the background (endingBusy while it runs).
+	ending     []endingHold
+	endingBusy bool
 	// heldNames maps the names removed by held unlinks to their objects
 	// (for undoUnlink); heldOrder lists the records oldest first.
 	heldNames    map[nameKey]heldName
