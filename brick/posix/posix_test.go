@@ -3,11 +3,13 @@ package posix
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"syscall"
 	"testing"
 
+	"github.com/cairnfs/cairn/internal/sys"
 	"github.com/cairnfs/cairn/vfs"
 )
 
@@ -86,5 +88,29 @@ func TestSmoke(t *testing.T) {
 	}
 	if _, e := p2.Lookup(ctx, root, ".cairn"); e != syscall.ENOENT {
 		t.Fatal(".cairn visible", e)
+	}
+}
+
+// TestTmpIsTopDirectory: tmp/, where new directories are made, carries
+// ext4's top-directory flag so that they spread over the block groups
+// (see spreadDirectories) instead of piling up next to tmp/.
+func TestTmpIsTopDirectory(t *testing.T) {
+	p, dir := newTestPosix(t)
+	if _, err := sys.InodeFlags(sys.AT_FDCWD, dir); errors.Is(err, syscall.ENOTTY) || errors.Is(err, syscall.EOPNOTSUPP) {
+		t.Skipf("%s is on a file system without inode flags: %v", dir, err)
+	}
+	flags, err := sys.InodeFlags(p.metaFD, metaTmp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if flags&sys.FS_TOPDIR_FL == 0 {
+		t.Fatalf("tmp/ inode flags %#x, want FS_TOPDIR_FL", flags)
+	}
+	// Idempotent across restarts, other flags kept.
+	if err := sys.AddInodeFlags(p.metaFD, metaTmp, sys.FS_TOPDIR_FL); err != nil {
+		t.Fatal(err)
+	}
+	if again, _ := sys.InodeFlags(p.metaFD, metaTmp); again != flags {
+		t.Fatalf("flags %#x after setting the flag again, want %#x", again, flags)
 	}
 }

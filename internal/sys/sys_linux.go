@@ -22,6 +22,7 @@ type Timespec = unix.Timespec
 
 // Flags re-exported so that callers need not import x/sys.
 const (
+	AT_FDCWD             = unix.AT_FDCWD             //nolint:revive
 	AT_REMOVEDIR         = unix.AT_REMOVEDIR         //nolint:revive
 	RENAME_NOREPLACE     = unix.RENAME_NOREPLACE     //nolint:revive
 	RENAME_EXCHANGE      = unix.RENAME_EXCHANGE      //nolint:revive
@@ -453,4 +454,39 @@ func Lseek(fd int, off int64, whence int) (int64, error) {
 			return n, errnoOf(err)
 		}
 	}
+}
+
+// FS_TOPDIR_FL is the inode flag `chattr +T` sets (the ext2/3/4 Orlov
+// allocator treats such a directory's subdirectories as top-level ones);
+// linux/fs.h, absent from x/sys.
+const FS_TOPDIR_FL = 0x00020000 //nolint:revive // mirrors the C name
+
+// InodeFlags returns a directory's inode flags (FS_IOC_GETFLAGS) through
+// dirfd/name, which is opened for it without following a symlink.
+func InodeFlags(dirfd int, name string) (uint32, error) {
+	fd, err := Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer Close(fd)
+	return unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+}
+
+// AddInodeFlags sets flags in a directory's inode flags (FS_IOC_SETFLAGS),
+// keeping the others. File systems without inode flags answer ENOTTY or
+// EOPNOTSUPP.
+func AddInodeFlags(dirfd int, name string, flags uint32) error {
+	fd, err := Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return err
+	}
+	defer Close(fd)
+	old, err := unix.IoctlGetUint32(fd, unix.FS_IOC_GETFLAGS)
+	if err != nil {
+		return err
+	}
+	if old&flags == flags {
+		return nil
+	}
+	return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(old|flags))
 }
