@@ -91,21 +91,25 @@ func TestSmoke(t *testing.T) {
 	}
 }
 
-// TestTmpIsTopDirectory: tmp/, where new directories are made, carries
-// ext4's top-directory flag so that they spread over the block groups
-// (see spreadDirectories) instead of piling up next to tmp/.
+// TestTmpIsTopDirectory: tmp/, where new directories are made, and gfid/,
+// which holds the index, carry ext4's top-directory flag so that new
+// directories and index entries spread over the block groups (see
+// spreadDirectories) instead of piling up next to them.
 func TestTmpIsTopDirectory(t *testing.T) {
 	p, dir := newTestPosix(t)
 	if _, err := sys.InodeFlags(sys.AT_FDCWD, dir); errors.Is(err, syscall.ENOTTY) || errors.Is(err, syscall.EOPNOTSUPP) {
 		t.Skipf("%s is on a file system without inode flags: %v", dir, err)
 	}
-	flags, err := sys.InodeFlags(p.metaFD, metaTmp)
-	if err != nil {
-		t.Fatal(err)
+	for _, name := range []string{metaTmp, metaGFID} {
+		flags, err := sys.InodeFlags(p.metaFD, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if flags&sys.FS_TOPDIR_FL == 0 {
+			t.Fatalf("%s/ inode flags %#x, want FS_TOPDIR_FL", name, flags)
+		}
 	}
-	if flags&sys.FS_TOPDIR_FL == 0 {
-		t.Fatalf("tmp/ inode flags %#x, want FS_TOPDIR_FL", flags)
-	}
+	flags, _ := sys.InodeFlags(p.metaFD, metaTmp)
 	// Idempotent across restarts, other flags kept.
 	if err := sys.AddInodeFlags(p.metaFD, metaTmp, sys.FS_TOPDIR_FL); err != nil {
 		t.Fatal(err)
