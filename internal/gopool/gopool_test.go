@@ -18,7 +18,7 @@ func waitFor(t *testing.T, cond func() bool) {
 	}
 }
 
-// TestReuseAndBound: sequential calls reuse one pool goroutine; many
+// TestReuseAndBound: sequential calls reuse pool goroutines; many
 // concurrent calls all run, with at most MaxGoroutines kept; closing stop
 // ends them.
 func TestReuseAndBound(t *testing.T) {
@@ -29,7 +29,12 @@ func TestReuseAndBound(t *testing.T) {
 		done := make(chan struct{})
 		p.Go(func() { close(done) })
 		<-done
-		waitFor(t, func() bool { return p.n.Load() == 1 })
+	}
+	// A call that comes before the previous one's goroutine is back at its
+	// receive starts another (which then stays), so a busy machine may
+	// keep a few; without reuse there would be 100.
+	if n := p.n.Load(); n < 1 || n > 8 {
+		t.Fatalf("%d pool goroutines after 100 sequential calls, want 1 to 8", n)
 	}
 
 	const calls = 3 * MaxGoroutines
