@@ -276,8 +276,9 @@ func (p *Posix) closeFDs() {
 // to gfid/'s. Once files were deleted there, on an ext4 without a journal
 // (this machine's root) each new inode then scans the group's recently
 // deleted ones (recently_deleted() in find_inode_bit, up to 6 minutes
-// after a delete): 40 % of the bricks' CPU in an untar after an earlier
-// one was removed, 0.2 ms per index symlink. Subdirectories of a top
+// after a delete): half the bricks' CPU in an untar after an earlier one
+// was removed, 0.2 ms per index symlink under strace against 2-12 us for
+// the brick's other calls. Subdirectories of a top
 // directory go to groups with more free inodes than average, as ext4
 // spreads the top-level directories of a file system. Other file systems
 // have no such flag; nothing changes there.
