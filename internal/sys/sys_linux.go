@@ -464,7 +464,7 @@ const FS_TOPDIR_FL = 0x00020000 //nolint:revive // mirrors the C name
 // InodeFlags returns a directory's inode flags (FS_IOC_GETFLAGS) through
 // dirfd/name, which is opened for it without following a symlink.
 func InodeFlags(dirfd int, name string) (uint32, error) {
-	fd, err := Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	fd, err := openFlagsDir(dirfd, name)
 	if err != nil {
 		return 0, err
 	}
@@ -476,7 +476,7 @@ func InodeFlags(dirfd int, name string) (uint32, error) {
 // keeping the others. File systems without inode flags answer ENOTTY or
 // EOPNOTSUPP.
 func AddInodeFlags(dirfd int, name string, flags uint32) error {
-	fd, err := Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
+	fd, err := openFlagsDir(dirfd, name)
 	if err != nil {
 		return err
 	}
@@ -489,4 +489,10 @@ func AddInodeFlags(dirfd int, name string, flags uint32) error {
 		return nil
 	}
 	return unix.IoctlSetPointerInt(fd, unix.FS_IOC_SETFLAGS, int(old|flags))
+}
+
+// openFlagsDir opens a directory for the inode-flag ioctls, which need a
+// real descriptor (not O_PATH), without following a symlink.
+func openFlagsDir(dirfd int, name string) (int, error) {
+	return Openat(dirfd, name, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW, 0)
 }
