@@ -87,12 +87,12 @@ package writebehind
 import (
 	"context"
 	"fmt"
-	"github.com/cairnfs/cairn/internal/gopool"
 	"slices"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/cairnfs/cairn/internal/gopool"
 	"github.com/cairnfs/cairn/vfs"
 )
 
