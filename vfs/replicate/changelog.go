@@ -3,10 +3,10 @@ package replicate
 import (
 	"context"
 	"encoding/binary"
-	"github.com/cairnfs/cairn/protocol/compound"
 	"strings"
 	"syscall"
 
+	"github.com/cairnfs/cairn/protocol/compound"
 	"github.com/cairnfs/cairn/vfs"
 )
 

@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"fmt"
-	"github.com/cairnfs/cairn/internal/gopool"
 	"log/slog"
 	"math/bits"
 	"sync"
@@ -13,6 +12,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairnfs/cairn/internal/gopool"
 	"github.com/cairnfs/cairn/vfs"
 )
 
