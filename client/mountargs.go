@@ -76,7 +76,9 @@ const MountUsage = `usage: mount.cairn HOST[:PORT]:VOLUME DIR [-o OPTIONS] [-fns
        cairn mount --volfile FILE DIR [-o OPTIONS] ...
 
 HOST may be a comma-separated list of volfile servers, tried in order.
-PORT defaults to 6996 (a brick's protocol/server).`
+PORT defaults to 6996 (a brick's protocol/server).
+Once mounted, the process adds to GOMAXPROCS one P per goroutine go-fuse
+keeps waiting on /dev/fuse (2 CPUs: 4 Ps), unless GOMAXPROCS is set.`
 
 // ParseMountArgs parses the arguments of mount.cairn (as mount(8) calls it:
 // SPEC DIR [-sfnv] [-o OPTIONS] [-t TYPE]) or of `cairn mount`, which adds

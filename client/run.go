@@ -28,6 +28,9 @@ type Deps struct {
 	Build func(ctx context.Context, volfile []byte, server Server) (vfs.Translator, error)
 	// Logger receives the mount's log; nil discards it.
 	Logger *slog.Logger
+	// Mounted, when set, is called once the FUSE mount is up, for the
+	// command's process-wide tuning (cmd/cairn raises GOMAXPROCS there).
+	Mounted func()
 }
 
 // UnmountGrace is how long Run waits, after stopping, for a busy mount
@@ -80,6 +83,9 @@ func Run(ctx context.Context, spec MountSpec, deps Deps) (err error) {
 	m, err := Mount(ctx, stack, spec.Mountpoint, opts)
 	if err != nil {
 		return err
+	}
+	if deps.Mounted != nil {
+		deps.Mounted()
 	}
 	notifyReady(nil)
 

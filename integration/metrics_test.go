@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -213,4 +214,41 @@ func mountWithMetrics(t *testing.T, vol, opts string) (mnt, metrics string) {
 		t.Fatalf("cairn mount -o %s: %v\n%s", o, err, out)
 	}
 	return mnt, metrics
+}
+
+// TestMountProcs: a `cairn mount` process raises GOMAXPROCS by go-fuse's
+// readers of /dev/fuse once mounted (cmd/cairn fuseProcs: 2 CPUs give 4),
+// read from its Go runtime metrics, unless GOMAXPROCS is set in its
+// environment.
+func TestMountProcs(t *testing.T) {
+	requireFUSE(t)
+	procs := runtime.GOMAXPROCS(0)
+	if v := os.Getenv("GOMAXPROCS"); v != "" {
+		t.Setenv("GOMAXPROCS", "")
+		os.Unsetenv("GOMAXPROCS")
+		procs = runtime.NumCPU()
+	}
+	vol := twoBrickVolfile(t)
+	for _, c := range []struct {
+		env  string
+		want int
+	}{
+		{"", procs + min(max(procs, 2), 16)},
+		{"3", 3},
+	} {
+		if c.env != "" {
+			t.Setenv("GOMAXPROCS", c.env)
+		}
+		mnt, metrics := mountWithMetrics(t, vol, "")
+		got := scrapeMetrics(t, metrics)
+		exec.Command("umount", mnt).Run()
+		re := regexp.MustCompile(`(?m)^go_sched_gomaxprocs_threads (\d+)$`)
+		m := re.FindStringSubmatch(got)
+		if m == nil {
+			t.Fatalf("GOMAXPROCS=%q: no go_sched_gomaxprocs_threads in the mount's metrics", c.env)
+		}
+		if n, _ := strconv.Atoi(m[1]); n != c.want {
+			t.Errorf("GOMAXPROCS=%q: mount runs with %d Ps, want %d", c.env, n, c.want)
+		}
+	}
 }

@@ -42,7 +42,7 @@ func brickCommand() *command {
 					return err
 				}
 				defer closeLog()
-				if _, set := os.LookupEnv("GOMAXPROCS"); !set {
+				if os.Getenv("GOMAXPROCS") == "" { // as Go, an empty value counts as unset
 					runtime.GOMAXPROCS(brickProcs(runtime.GOMAXPROCS(0)))
 				}
 				reg := newMetricsRegistry()

@@ -145,3 +145,11 @@ func TestBrickProcs(t *testing.T) {
 		}
 	}
 }
+
+func TestFUSEProcs(t *testing.T) {
+	for _, c := range []struct{ procs, want int }{{1, 3}, {2, 4}, {4, 8}, {16, 32}, {32, 48}} {
+		if got := fuseProcs(c.procs); got != c.want {
+			t.Errorf("fuseProcs(%d) = %d, want %d", c.procs, got, c.want)
+		}
+	}
+}

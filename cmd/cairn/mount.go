@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"runtime"
 	"strconv"
 
 	fuseclient "github.com/cairnfs/cairn/client"
@@ -58,6 +60,7 @@ func mountDeps() fuseclient.Deps {
 			}
 			return buildClientGraph(ctx, name, data, env)
 		},
+		Mounted: raiseProcsForFUSE,
 	}
 }
 
@@ -77,4 +80,29 @@ func buildClientGraph(ctx context.Context, name string, data []byte, env stack.E
 		return nil, fmt.Errorf("no brick of %s is reachable: %w", name, err)
 	}
 	return g, nil
+}
+
+// raiseProcsForFUSE adds to GOMAXPROCS as many Ps as go-fuse may keep
+// readers of /dev/fuse (fuseProcs), unless the GOMAXPROCS environment
+// variable set it. Call it after the mount's server was made: go-fuse
+// sizes its readers by GOMAXPROCS then.
+func raiseProcsForFUSE() {
+	if os.Getenv("GOMAXPROCS") == "" { // as Go, an empty value counts as unset
+		runtime.GOMAXPROCS(fuseProcs(runtime.GOMAXPROCS(0)))
+	}
+}
+
+// fuseProcs is the GOMAXPROCS of a process serving a FUSE mount, given
+// the one it had when go-fuse made the mount's server. go-fuse keeps up
+// to that many goroutines (2 to 16) waiting in read(2) on /dev/fuse, and
+// a goroutine blocked in a system call keeps its P until Go's sysmon
+// takes it back, 20 us or more later. With as many Ps as readers, the
+// goroutines that answer the bricks' replies, the next FUSE request's
+// handler and io-threads' workers often found every P so held and waited
+// for sysmon. Measured on 2 CPUs (docs/NOTES.md, twenty-first session),
+// 4 Ps against 2: 4 KiB random writes +20 % (1 and 4 jobs), random reads
+// with 4 jobs +60 %, creates +8 %, untar 4 % faster, sequential I/O and
+// deletes unchanged.
+func fuseProcs(procs int) int {
+	return procs + min(max(procs, 2), 16)
 }

@@ -155,6 +155,7 @@ func runUp(ctx context.Context, o upOptions, log *slog.Logger, out io.Writer) (e
 		if err != nil {
 			return fmt.Errorf("FUSE mount on %s: %w (hint: needs root and /dev/fuse; run without --mount to use NFS or 9P)", o.mount, err)
 		}
+		raiseProcsForFUSE()
 		cleanups = append(cleanups, func() {
 			if err := mounted.Unmount(); err != nil {
 				log.Warn("unmount", "dir", o.mount, "err", err)
