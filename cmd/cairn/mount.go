@@ -101,7 +101,7 @@ func raiseProcsForFUSE() {
 // handler and io-threads' workers often found every P so held and waited
 // for sysmon. Measured on 2 CPUs (docs/NOTES.md, twenty-first session),
 // 4 Ps against 2: 4 KiB random writes +20 % (1 and 4 jobs), random reads
-// with 4 jobs +60 %, creates +8 %, untar 4 % faster, sequential I/O and
+// with 4 jobs +60 %, creates +5 to +8 %, untar ~5 % faster, sequential I/O and
 // deletes unchanged.
 func fuseProcs(procs int) int {
 	return procs + min(max(procs, 2), 16)
