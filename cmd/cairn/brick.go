@@ -42,7 +42,7 @@ func brickCommand() *command {
 					return err
 				}
 				defer closeLog()
-				if os.Getenv("GOMAXPROCS") == "" { // as Go, an empty value counts as unset
+				if !procsFromEnv() {
 					runtime.GOMAXPROCS(brickProcs(runtime.GOMAXPROCS(0)))
 				}
 				reg := newMetricsRegistry()
@@ -145,6 +145,12 @@ func splitErrors(err error) []error {
 		return j.Unwrap()
 	}
 	return []error{errors.Unwrap(err), err}[1:]
+}
+
+// procsFromEnv reports whether the GOMAXPROCS environment variable sets
+// the process's GOMAXPROCS (as for Go itself, an empty value does not).
+func procsFromEnv() bool {
+	return os.Getenv("GOMAXPROCS") != ""
 }
 
 // brickProcs is the GOMAXPROCS of a brick process, given the one Go chose

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"runtime"
 	"strconv"
 
@@ -87,7 +86,7 @@ func buildClientGraph(ctx context.Context, name string, data []byte, env stack.E
 // variable set it. Call it after the mount's server was made: go-fuse
 // sizes its readers by GOMAXPROCS then.
 func raiseProcsForFUSE() {
-	if os.Getenv("GOMAXPROCS") == "" { // as Go, an empty value counts as unset
+	if !procsFromEnv() {
 		runtime.GOMAXPROCS(fuseProcs(runtime.GOMAXPROCS(0)))
 	}
 }
