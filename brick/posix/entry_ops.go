@@ -586,6 +586,8 @@ func (p *Posix) endLater(g vfs.GFID, h *hold) {
 // translator closes (the objects left stay parked for cleanUnlink).
 func (p *Posix) endHolds() {
 	defer p.expiring.Done()
+	p.procs.Begin()
+	defer p.procs.End()
 	for {
 		p.mu.Lock()
 		if len(p.ending) == 0 || p.closed {

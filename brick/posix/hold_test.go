@@ -4,10 +4,13 @@ import (
 	"context"
 	"os"
 	"path/filepath"
+	"runtime"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/cairnfs/cairn/internal/procs"
 	"github.com/cairnfs/cairn/vfs"
 )
 
@@ -341,4 +344,46 @@ func TestUnlinkHoldSymlink(t *testing.T) {
 	if target, e := p.Readlink(ctx, s.GFID); e != 0 || target != "/etc/passwd" {
 		t.Fatalf("readlink after the undo: %q %v", target, e)
 	}
+}
+
+// TestEndHoldsLendsAP: while the background worker ends committed holds,
+// the Booster of Config.Procs lends the process one more P, and takes it
+// back once the worker has been idle for the Booster's linger time.
+func TestEndHoldsLendsAP(t *testing.T) {
+	base := runtime.GOMAXPROCS(0)
+	p, _ := newTestPosixConfig(t, Config{HoldUnlinked: time.Hour, Procs: procs.NewBooster(20 * time.Millisecond)})
+	ctx := context.Background()
+	f, fh, e := p.Create(ctx, vfs.RootGFID, "a", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	p.Release(ctx, f.GFID, fh)
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold), vfs.RootGFID, "a"); e != 0 {
+		t.Fatal(e)
+	}
+	if n := runtime.GOMAXPROCS(0); n != base {
+		t.Fatalf("GOMAXPROCS %d before any hold ended, want %d", n, base)
+	}
+	// The worker waits for a's stripe, held here: it is busy meanwhile.
+	// (Released before the translator closes if the test fails.)
+	unlock := sync.OnceFunc(p.lockG(f.GFID))
+	t.Cleanup(unlock)
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkCommit), vfs.RootGFID, "a"); e != 0 {
+		t.Fatal(e)
+	}
+	waitGOMAXPROCS := func(want int, what string) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); runtime.GOMAXPROCS(0) != want; time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: GOMAXPROCS %d, want %d", what, runtime.GOMAXPROCS(0), want)
+			}
+		}
+	}
+	waitGOMAXPROCS(base+1, "while the worker ends a hold")
+	time.Sleep(50 * time.Millisecond) // past the linger time, still busy
+	if n := runtime.GOMAXPROCS(0); n != base+1 {
+		t.Fatalf("busy worker: GOMAXPROCS %d, want %d", n, base+1)
+	}
+	unlock()
+	waitGOMAXPROCS(base, "after the worker went idle")
 }

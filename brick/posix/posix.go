@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/cairnfs/cairn/internal/procs"
 	"github.com/cairnfs/cairn/internal/sys"
 	"github.com/cairnfs/cairn/vfs"
 )
@@ -60,6 +61,11 @@ type Config struct {
 	// vfs.UnlinkHold removed stays linkable by GFID (for the undo of a
 	// replicated unlink that lost a lock race); 0 means 10 s.
 	HoldUnlinked time.Duration
+	// Procs, when set, is held while the background worker ends committed
+	// unlink holds: the final unlink of a file waits in the kernel for the
+	// disk to discard its blocks on file systems mounted with -o discard,
+	// keeping the P it runs on, and a brick runs with few Ps.
+	Procs *procs.Booster
 }
 
 // defaultHoldUnlinked is Config.HoldUnlinked's default. An undo comes one
@@ -115,6 +121,8 @@ type Posix struct {
 	heldNames    map[nameKey]heldName
 	heldOrder    []heldName
 	holdUnlinked time.Duration
+	// procs is Config.Procs (nil: no extra P for endHolds).
+	procs *procs.Booster
 }
 
 // New opens (and on first start initialises) the export directory.
@@ -134,6 +142,7 @@ func New(cfg Config) (*Posix, error) {
 		log:          log.With("xlator", "storage/posix", "directory", cfg.Directory),
 		directMin:    cfg.DirectWriteMin,
 		holdUnlinked: cfg.HoldUnlinked,
+		procs:        cfg.Procs,
 		rootFD:       -1,
 		metaFD:       -1,
 		gfidFD:       -1,

@@ -9,7 +9,9 @@ import (
 	"os"
 	"runtime"
 	"strings"
+	"time"
 
+	"github.com/cairnfs/cairn/internal/procs"
 	"github.com/cairnfs/cairn/vfs/stack"
 	"github.com/cairnfs/cairn/vfs/volfile"
 )
@@ -42,11 +44,14 @@ func brickCommand() *command {
 					return err
 				}
 				defer closeLog()
+				// With GOMAXPROCS from the environment, it stays as set.
+				var booster *procs.Booster
 				if !procsFromEnv() {
 					runtime.GOMAXPROCS(brickProcs(runtime.GOMAXPROCS(0)))
+					booster = procs.NewBooster(brickBoostLinger)
 				}
 				reg := newMetricsRegistry()
-				g, err := loadGraph(ctx, *path, stack.Env{Logger: log, Registerer: reg})
+				g, err := loadGraph(ctx, *path, stack.Env{Logger: log, Registerer: reg, Procs: booster})
 				if err != nil {
 					return err
 				}
@@ -166,3 +171,11 @@ func procsFromEnv() bool {
 func brickProcs(cpus int) int {
 	return max(1, cpus/2)
 }
+
+// brickBoostLinger is how long a brick keeps the P it was lent for
+// background unlinks (storage/posix's Config.Procs) after they stopped.
+// Deletes come in bursts a request apart; changing GOMAXPROCS stops the
+// world, so it should not happen per request. With the extra P, deletes
+// of 10,000 files on a disk mounted with -o discard went from 4,890-5,290
+// to 5,069-5,810 files/s (docs/NOTES.md, twenty-first session).
+const brickBoostLinger = 200 * time.Millisecond

@@ -11,6 +11,7 @@ import (
 	"github.com/cairnfs/cairn/brick/locks"
 	"github.com/cairnfs/cairn/brick/posix"
 	"github.com/cairnfs/cairn/brick/server"
+	"github.com/cairnfs/cairn/internal/procs"
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/iothreads"
 	"github.com/cairnfs/cairn/vfs/volfile"
@@ -27,6 +28,10 @@ type Env struct {
 	// Registerer receives the metrics of debug/io-stats volumes; nil
 	// means they are counted but not exported.
 	Registerer prometheus.Registerer
+	// Procs, when set, lends storage/posix volumes a P while they wait on
+	// the disk in the background (posix.Config.Procs); the brick command
+	// sets it.
+	Procs *procs.Booster
 }
 
 func (e Env) logger() *slog.Logger {
@@ -47,7 +52,7 @@ func Registry(env Env) volfile.Registry {
 			},
 			Build: func(ctx context.Context, v *volfile.Volume, o volfile.Options, _ []vfs.Translator) (vfs.Translator, error) {
 				p, err := posix.New(posix.Config{Directory: o.String("directory"), Logger: env.logger().With("volume", v.Name),
-					DirectWriteMin: int(o.Size("o-direct-min-size"))})
+					DirectWriteMin: int(o.Size("o-direct-min-size")), Procs: env.Procs})
 				if err != nil {
 					return nil, o.Errorf("directory", "%v", err)
 				}
