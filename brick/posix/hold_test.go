@@ -20,6 +20,22 @@ func newHoldPosix(t *testing.T, hold time.Duration) (*Posix, string) {
 	return newTestPosixConfig(t, Config{HoldUnlinked: hold})
 }
 
+// createAndHold creates name in the root, closes it and removes it with a
+// held unlink; it returns the file's attributes from the create.
+func createAndHold(t *testing.T, p *Posix, name string) vfs.Attr {
+	t.Helper()
+	ctx := context.Background()
+	f, fh, e := p.Create(ctx, vfs.RootGFID, name, &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
+	if e != 0 {
+		t.Fatal(e)
+	}
+	p.Release(ctx, f.GFID, fh)
+	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold), vfs.RootGFID, name); e != 0 {
+		t.Fatal(e)
+	}
+	return f
+}
+
 func parked(t *testing.T, dir string) []string {
 	t.Helper()
 	ents, err := os.ReadDir(filepath.Join(dir, vfs.ReservedName, metaUnlink))
@@ -196,14 +212,7 @@ func TestUnlinkHoldCommit(t *testing.T) {
 func TestUnlinkCommitAtClose(t *testing.T) {
 	p, dir := newHoldPosix(t, time.Hour)
 	ctx := context.Background()
-	f, fh, e := p.Create(ctx, vfs.RootGFID, "a", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
-	if e != 0 {
-		t.Fatal(e)
-	}
-	p.Release(ctx, f.GFID, fh)
-	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold), vfs.RootGFID, "a"); e != 0 {
-		t.Fatal(e)
-	}
+	f := createAndHold(t, p, "a")
 	unlock := p.lockG(f.GFID)
 	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkCommit), vfs.RootGFID, "a"); e != 0 {
 		t.Fatal(e)
@@ -353,14 +362,7 @@ func TestEndHoldsLendsAP(t *testing.T) {
 	base := runtime.GOMAXPROCS(0)
 	p, _ := newTestPosixConfig(t, Config{HoldUnlinked: time.Hour, Procs: procs.NewBooster(20 * time.Millisecond)})
 	ctx := context.Background()
-	f, fh, e := p.Create(ctx, vfs.RootGFID, "a", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_RDWR})
-	if e != 0 {
-		t.Fatal(e)
-	}
-	p.Release(ctx, f.GFID, fh)
-	if e := p.Unlink(vfs.WithUnlinkFlags(ctx, vfs.UnlinkHold), vfs.RootGFID, "a"); e != 0 {
-		t.Fatal(e)
-	}
+	f := createAndHold(t, p, "a")
 	if n := runtime.GOMAXPROCS(0); n != base {
 		t.Fatalf("GOMAXPROCS %d before any hold ended, want %d", n, base)
 	}
