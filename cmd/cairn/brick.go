@@ -176,6 +176,6 @@ func brickProcs(cpus int) int {
 // background unlinks (storage/posix's Config.Procs) after they stopped.
 // Deletes come in bursts a request apart; changing GOMAXPROCS stops the
 // world, so it should not happen per request. With the extra P, deletes
-// of 10,000 files on a disk mounted with -o discard went from 4,890-5,290
-// to 5,069-5,810 files/s (docs/NOTES.md, twenty-first session).
+// of 10,000 files on a disk mounted with -o discard went from 5,347-5,972
+// to 5,835-6,232 files/s (docs/NOTES.md, twenty-first session, change 3).
 const brickBoostLinger = 200 * time.Millisecond
