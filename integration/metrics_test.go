@@ -218,8 +218,8 @@ func mountWithMetrics(t *testing.T, vol, opts string) (mnt, metrics string) {
 
 // TestMountProcs: a `cairn mount` process raises GOMAXPROCS by go-fuse's
 // readers of /dev/fuse once mounted (cmd/cairn fuseProcs: 2 CPUs give 4),
-// read from its Go runtime metrics, unless GOMAXPROCS is set in its
-// environment.
+// read from its Go runtime metrics, unless GOMAXPROCS is set (not empty)
+// in its environment.
 func TestMountProcs(t *testing.T) {
 	requireFUSE(t)
 	procs := runtime.GOMAXPROCS(0)
@@ -229,14 +229,17 @@ func TestMountProcs(t *testing.T) {
 		procs = runtime.NumCPU()
 	}
 	vol := twoBrickVolfile(t)
+	raised := procs + min(max(procs, 2), 16)
 	for _, c := range []struct {
+		set  bool // GOMAXPROCS in the mount's environment
 		env  string
 		want int
 	}{
-		{"", procs + min(max(procs, 2), 16)},
-		{"3", 3},
+		{false, "", raised},
+		{true, "", raised}, // empty counts as unset, as for Go
+		{true, "3", 3},
 	} {
-		if c.env != "" {
+		if c.set {
 			t.Setenv("GOMAXPROCS", c.env)
 		}
 		mnt, metrics := mountWithMetrics(t, vol, "")
