@@ -173,6 +173,12 @@ type file struct {
 	whole, tangled, ownWrite bool
 	writing                  int
 	gen                      uint64
+	// allowed are the identities that may be served the pages without a
+	// handle (anonymous.go); allowedGen changes whenever they are
+	// forgotten, and ctime is the file's as last seen (zero: not yet).
+	allowed    []string
+	allowedGen uint64
+	ctime      vfs.Timespec
 }
 
 type page struct {
@@ -357,6 +363,11 @@ func (c *IOCache) checkLocked(a *vfs.Attr, now time.Time) *file {
 		c.retire(f)
 		return nil
 	}
+	if f.ctime != a.Ctime {
+		// Mode or owner may have changed.
+		f.ctime = a.Ctime
+		forgetAllowedLocked(f)
+	}
 	if now.After(f.validated) {
 		f.validated = now
 	}
@@ -398,7 +409,7 @@ func (c *IOCache) entry(ctx context.Context, gfid vfs.GFID, fh vfs.Handle) *file
 	defer c.mu.Unlock()
 	f := c.checkLocked(&a, now)
 	if f == nil {
-		f = &file{gfid: gfid, pages: make(map[int64]*page), mtime: a.Mtime, size: a.Size, validated: now}
+		f = &file{gfid: gfid, pages: make(map[int64]*page), mtime: a.Mtime, size: a.Size, ctime: a.Ctime, validated: now}
 		c.admit(f, nil)
 	}
 	f.readers++

@@ -915,3 +915,44 @@ func TestSequentialHoles(t *testing.T) {
 		t.Fatalf("after a re-read: run %d next %d holes %v", f.run, f.next, f.holes)
 	}
 }
+
+// TestAnonymousReadsOfOthersChecked: pages filled by root serve another
+// caller's reads without a handle only after the child has allowed that
+// caller one; the allowance is not retried for every read, and a chmod
+// made behind the cache is honoured once its attributes are next checked.
+func TestAnonymousReadsOfOthersChecked(t *testing.T) {
+	e := newEnv(t, Config{CacheTimeout: time.Second})
+	g := e.file(t, "f", []byte("data"))
+	if got := read(t, e.cache, g, 0, 100); string(got) != "data" {
+		t.Fatalf("root reads %q", got)
+	}
+	alice := vfs.WithCaller(bg, &vfs.Caller{UID: 1000, GID: 1000})
+	anonRead := func() (string, syscall.Errno) {
+		buf := make([]byte, 100)
+		n, errno := e.cache.Read(alice, g, 0, buf, 0)
+		return string(buf[:n]), errno
+	}
+	reads := e.fake.Count(vfsfake.Read)
+	for i := range 3 {
+		if got, errno := anonRead(); errno != 0 || got != "data" {
+			t.Fatalf("alice's read %d of a 0644 file: %q %v", i, got, errno)
+		}
+	}
+	if n := e.fake.Count(vfsfake.Read) - reads; n != 1 {
+		t.Errorf("alice's 3 reads reached the child %d times, want 1 (the first)", n)
+	}
+	// Another client takes the permission away.
+	if _, errno := e.fs.SetAttr(bg, g, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o600}); errno != 0 {
+		t.Fatal(errno)
+	}
+	e.clock.Advance(time.Second)
+	if got, errno := anonRead(); errno != syscall.EACCES {
+		t.Errorf("alice's read after a chmod 0600 behind the cache: %q %v, want EACCES", got, errno)
+	}
+	if got := read(t, e.cache, g, 0, 100); string(got) != "data" {
+		t.Errorf("root reads %q after the chmod", got)
+	}
+	if st := e.cache.Stats(); st.Invalidations != 0 {
+		t.Errorf("a chmod dropped the pages: %+v", st)
+	}
+}

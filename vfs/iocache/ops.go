@@ -18,6 +18,11 @@ func (c *IOCache) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest [
 		return c.Child.Read(ctx, gfid, fh, dest, off)
 	}
 	defer c.done(f)
+	if fh == 0 {
+		if ok, key, gen := c.mayServeAnonymous(ctx, f); !ok {
+			return c.readAnonymous(ctx, f, key, gen, dest, off)
+		}
+	}
 	ps := c.pageSize
 	end := off + int64(len(dest))
 	pos := off
@@ -126,6 +131,9 @@ func (c *IOCache) SetAttr(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, in 
 	asked := c.clock()
 	cctx, guessed := vfs.WithAttrsGuessNote(ctx)
 	a, errno := c.Child.SetAttr(cctx, gfid, fh, in)
+	if in.Valid&(vfs.SetMode|vfs.SetUID|vfs.SetGID) != 0 {
+		c.permissionsChanged(gfid)
+	}
 	if *guessed {
 		vfs.MarkAttrsGuessed(ctx) // and not used to validate pages
 	}

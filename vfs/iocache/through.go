@@ -86,7 +86,7 @@ func (c *IOCache) created(a *vfs.Attr, name *dentry, now time.Time) {
 		c.retire(f)
 	}
 	delete(c.hints, a.GFID)
-	f := &file{gfid: a.GFID, pages: make(map[int64]*page), mtime: a.Mtime, size: 0, validated: now, whole: true}
+	f := &file{gfid: a.GFID, pages: make(map[int64]*page), mtime: a.Mtime, ctime: a.Ctime, size: 0, validated: now, whole: true}
 	c.admit(f, name)
 }
 

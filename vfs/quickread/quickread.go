@@ -11,6 +11,14 @@
 // O_TRUNC), when cache-timeout passes, and in LRU order beyond cache-size.
 // A change made by another client is seen when the content expires, as
 // with io-cache.
+//
+// A read on an open handle was allowed when the handle was opened; a read
+// without one (handle 0: the NFS and 9P gateways' reads) is checked by the
+// bricks against the caller's permission every time, so the content is
+// served to it only if the mode and owner the lookup returned allow the
+// caller to read (as the bricks judge: mode bits, root always); anyone
+// else's read goes to the child, which refuses it. Those attributes are as
+// fresh as the content: a chmod or chown through this client drops both.
 package quickread
 
 import (
@@ -70,6 +78,7 @@ type entry struct {
 	name  dentry
 	data  []byte
 	asked time.Time
+	attr  vfs.Attr // as the lookup returned it: who may read without a handle
 }
 
 // New returns a quick-read translator over child.
@@ -95,14 +104,16 @@ func (q *QuickRead) Lookup(ctx context.Context, parent vfs.GFID, name string) (v
 	q.mu.Unlock()
 	a, data, ok, e := q.looker.LookupContent(ctx, parent, name, q.cfg.MaxFileSize)
 	if e == 0 && ok {
-		q.store(a.GFID, dentry{parent, name}, data, asked, seq)
+		q.store(&a, dentry{parent, name}, data, asked, seq)
 	}
 	return a, e
 }
 
-// store keeps data unless the file was changed here since the lookup
-// began (seq: the change counter then).
-func (q *QuickRead) store(g vfs.GFID, name dentry, data []byte, asked time.Time, seq uint64) {
+// store keeps data, the content of the file with attributes a, unless the
+// file was changed here since the lookup began (seq: the change counter
+// then).
+func (q *QuickRead) store(a *vfs.Attr, name dentry, data []byte, asked time.Time, seq uint64) {
+	g := a.GFID
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.gen[g] > seq || q.gen[vfs.GFID{}] > seq || int64(len(data)) > q.cfg.CacheSize {
@@ -115,7 +126,7 @@ func (q *QuickRead) store(g vfs.GFID, name dentry, data []byte, asked time.Time,
 	for q.bytes+int64(len(data)) > q.cfg.CacheSize && q.lru.Len() > 0 {
 		q.dropLocked(q.lru.Back().Value.(*entry).gfid)
 	}
-	q.files[g] = q.lru.PushFront(&entry{gfid: g, name: name, data: data, asked: asked})
+	q.files[g] = q.lru.PushFront(&entry{gfid: g, name: name, data: data, asked: asked, attr: *a})
 	q.names[name] = g
 	q.bytes += int64(len(data))
 }
@@ -167,12 +178,17 @@ func (q *QuickRead) changed(g vfs.GFID) {
 	q.dropLocked(g)
 }
 
-// Read serves the cached content while it is fresh.
+// Read serves the cached content while it is fresh, to reads without a
+// handle only when the caller may read the file.
 func (q *QuickRead) Read(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, dest []byte, off int64) (int, syscall.Errno) {
 	if q.looker != nil && off >= 0 {
 		q.mu.Lock()
 		if el := q.files[gfid]; el != nil {
 			en := el.Value.(*entry)
+			if fh == 0 && !vfs.CallerFrom(ctx).ModeAllows(&en.attr, 4) {
+				q.mu.Unlock()
+				return q.Child.Read(ctx, gfid, fh, dest, off)
+			}
 			if q.cfg.Clock().Sub(en.asked) < q.cfg.CacheTimeout {
 				q.lru.MoveToFront(el)
 				n := 0

@@ -2,6 +2,7 @@ package vfstest
 
 import (
 	"context"
+	"fmt"
 	"syscall"
 
 	"github.com/cairnfs/cairn/vfs"
@@ -20,6 +21,7 @@ func permCases() []Case {
 		{Name: "PermSetgidDir", Fn: testPermSetgidDir, AsRoot: true},
 		{Name: "PermDirectories", Fn: testPermDirectories, AsRoot: true},
 		{Name: "PermFiles", Fn: testPermFiles, AsRoot: true},
+		{Name: "PermAnonymousReadCached", Fn: testPermAnonymousReadCached, AsRoot: true},
 		{Name: "PermSticky", Fn: testPermSticky, AsRoot: true},
 		{Name: "PermSetAttr", Fn: testPermSetAttr, AsRoot: true},
 		{Name: "PermXattr", Fn: testPermXattr, AsRoot: true},
@@ -173,6 +175,56 @@ func testPermFiles(e *Env) {
 	fh, errno = e.FS.Open(e.Ctx, own.GFID, syscall.O_RDWR)
 	e.OK("root opens a 0000 file", errno)
 	e.FS.Release(e.Ctx, own.GFID, fh)
+}
+
+// testPermAnonymousReadCached checks that reads without a handle (the NFS
+// and 9P gateways' kind), which the bricks check against the caller's
+// permission every time, are checked as well when a cache above could
+// answer them: from content a lookup brought back (quick-read), from
+// pages another caller's read or this client's own writes filled
+// (io-cache, read-ahead), and after a chmod that takes a permission
+// away from a caller who was allowed before.
+func testPermAnonymousReadCached(e *Env) {
+	secret := e.File(Root, "secret", 0o600, []byte("secret"))
+	e.Lookup(Root, "secret")
+	if got := string(e.ReadAll(secret.GFID)); got != "secret" {
+		e.Errorf("root reads %q", got)
+	}
+	buf := make([]byte, 16)
+	for _, who := range []struct {
+		name string
+		ctx  context.Context
+	}{{"alice", e.alice()}, {"bob", e.bob()}} {
+		for i := range 2 {
+			n, errno := e.FS.Read(who.ctx, secret.GFID, 0, buf, 0)
+			e.Want(fmt.Sprintf("%s's anonymous read %d of a cached 0600 root file (got %q)", who.name, i+1, buf[:n]), errno, syscall.EACCES)
+		}
+	}
+	// Allowed, then chmod takes it away.
+	shared := e.File(Root, "shared", 0o644, []byte("shared"))
+	e.Lookup(Root, "shared")
+	e.ReadAll(shared.GFID)
+	for range 2 {
+		n, errno := e.FS.Read(e.alice(), shared.GFID, 0, buf, 0)
+		e.OK("alice's anonymous read of a 0644 file", errno)
+		if string(buf[:n]) != "shared" {
+			e.Errorf("alice reads %q", buf[:n])
+		}
+	}
+	_, errno := e.FS.SetAttr(e.Ctx, shared.GFID, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o600})
+	e.OK("chmod 0600", errno)
+	e.Lookup(Root, "shared")
+	e.ReadAll(shared.GFID)
+	n, errno := e.FS.Read(e.alice(), shared.GFID, 0, buf, 0)
+	e.Want(fmt.Sprintf("alice's anonymous read after chmod 0600 (got %q)", buf[:n]), errno, syscall.EACCES)
+	// And gives it back.
+	_, errno = e.FS.SetAttr(e.Ctx, shared.GFID, 0, &vfs.SetAttrIn{Valid: vfs.SetMode, Mode: 0o604})
+	e.OK("chmod 0604", errno)
+	n, errno = e.FS.Read(e.alice(), shared.GFID, 0, buf, 0)
+	e.OK("alice's anonymous read after chmod 0604", errno)
+	if string(buf[:n]) != "shared" {
+		e.Errorf("alice reads %q after chmod 0604", buf[:n])
+	}
 }
 
 func testPermSticky(e *Env) {
