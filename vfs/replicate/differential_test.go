@@ -2,13 +2,16 @@ package replicate
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"fmt"
 	"io/fs"
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"sort"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -24,13 +27,88 @@ import (
 // every result, then the whole trees, then the two bricks' exports.
 // The "faults" variant takes one brick down now and then (never both
 // until the other is healed) and heals it back.
+//
+// CAIRN_DIFF_SEEDS (a comma-separated list of seeds, or FIRST-LAST) runs
+// both variants with each of those seeds instead of the fixed ones, to
+// explore further or to replay a failure.
 func TestDifferential(t *testing.T) {
 	n := 10000
 	if testing.Short() {
 		n = 2000
 	}
-	t.Run("plain", func(t *testing.T) { differential(t, 1, n, false) })
-	t.Run("faults", func(t *testing.T) { differential(t, 2, n*3/10, true) })
+	seeds, err := diffSeeds(os.Getenv("CAIRN_DIFF_SEEDS"))
+	if err != nil {
+		t.Fatalf("CAIRN_DIFF_SEEDS: %v", err)
+	}
+	if seeds == nil {
+		t.Run("plain", func(t *testing.T) { differential(t, 1, n, false) })
+		t.Run("faults", func(t *testing.T) { differential(t, 2, n*3/10, true) })
+		return
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("plain/seed%d", seed), func(t *testing.T) { differential(t, seed, n, false) })
+		t.Run(fmt.Sprintf("faults/seed%d", seed), func(t *testing.T) { differential(t, seed, n*3/10, true) })
+	}
+}
+
+// diffSeeds parses CAIRN_DIFF_SEEDS: "" (nil: the fixed seeds), "3,7,9"
+// or "10-20".
+func diffSeeds(s string) ([]uint64, error) {
+	if s == "" {
+		return nil, nil
+	}
+	if lo, hi, ok := strings.Cut(s, "-"); ok {
+		first, err1 := strconv.ParseUint(strings.TrimSpace(lo), 10, 64)
+		last, err2 := strconv.ParseUint(strings.TrimSpace(hi), 10, 64)
+		if err1 != nil || err2 != nil || last < first || last-first > 10000 {
+			return nil, fmt.Errorf("%q: want FIRST-LAST with FIRST <= LAST (at most 10,000 seeds)", s)
+		}
+		var seeds []uint64
+		for x := first; x <= last; x++ {
+			seeds = append(seeds, x)
+		}
+		return seeds, nil
+	}
+	var seeds []uint64
+	for _, f := range strings.Split(s, ",") {
+		x, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		if err != nil {
+			return nil, fmt.Errorf("%q: %q is not a seed (want numbers separated by commas, or FIRST-LAST)", s, f)
+		}
+		seeds = append(seeds, x)
+	}
+	return seeds, nil
+}
+
+// healIndexWatched runs HealIndex, and if it has not returned after a
+// minute (heals here take milliseconds), logs what this client holds and
+// every goroutine's stack, and cancels it: a heal waiting for a lock
+// nobody will release would otherwise sit out a 5-minute heal timeout per
+// entry.
+func healIndexWatched(t *testing.T, e *env) (HealStats, error) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(e.ctx)
+	defer cancel()
+	watchdog := time.AfterFunc(time.Minute, func() {
+		r := e.r
+		r.mu.Lock()
+		for k, w := range r.windows {
+			t.Logf("window %v kind %v owner %x eager %v refs %d closing %v closeStarted %v age %v participants %b down %b",
+				k.gfid, k.k, w.owner, w.eager, w.refs, w.closing, w.closeStarted, time.Since(w.opened).Round(time.Millisecond), w.participants, w.down)
+		}
+		t.Logf("deferred unlocks queued: %d; healing: %v", r.deferredN, r.healing)
+		r.mu.Unlock()
+		var b strings.Builder
+		pprof.Lookup("goroutine").WriteTo(&b, 1)
+		t.Logf("HealIndex still running after a minute; goroutines:\n%s", b.String())
+		cancel()
+	})
+	defer watchdog.Stop()
+	st, err := e.r.HealIndex(ctx)
+	if ctx.Err() != nil {
+		t.Fatalf("HealIndex hung (cancelled by the watchdog): %v", err)
+	}
+	return st, err
 }
 
 type diffRun struct {
@@ -54,7 +132,7 @@ func differential(t *testing.T, seed uint64, n int, faults bool) {
 			if down >= 0 {
 				e.bricks[down].setDown(false)
 				e.r.FlushTransactions(e.ctx)
-				if _, err := e.r.HealIndex(e.ctx); err != nil {
+				if _, err := healIndexWatched(t, e); err != nil {
 					t.Fatal(err)
 				}
 				down = -1
@@ -73,11 +151,16 @@ func differential(t *testing.T, seed uint64, n int, faults bool) {
 	}
 	e.r.FlushTransactions(e.ctx)
 	if faults {
-		st, err := e.r.HealIndex(e.ctx)
+		st, err := healIndexWatched(t, e)
 		if err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("final heal %+v", st)
+		for _, b := range e.bricks {
+			if n := b.lateLocks.Load(); n > 0 {
+				t.Logf("%s: %d lock calls landed after the brick went down", b.name, n)
+			}
+		}
 	}
 	d.compareTrees()
 	e.compareBricks()
@@ -503,6 +586,27 @@ func compareExport(t *testing.T, ref, export string) {
 	for p := range b {
 		if _, ok := a[p]; !ok {
 			t.Errorf("export %s has extra %s", export, p)
+		}
+	}
+}
+
+func TestDiffSeeds(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []uint64
+		bad  bool
+	}{
+		{"", nil, false},
+		{"3", []uint64{3}, false},
+		{"3, 7,9", []uint64{3, 7, 9}, false},
+		{"10-12", []uint64{10, 11, 12}, false},
+		{"12-10", nil, true},
+		{"x", nil, true},
+		{"1,,2", nil, true},
+	} {
+		got, err := diffSeeds(c.in)
+		if (err != nil) != c.bad || fmt.Sprint(got) != fmt.Sprint(c.want) {
+			t.Errorf("diffSeeds(%q) = %v, %v; want %v (error: %v)", c.in, got, err, c.want, c.bad)
 		}
 	}
 }

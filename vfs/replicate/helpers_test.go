@@ -36,6 +36,9 @@ type faulty struct {
 	child vfs.Translator
 
 	down atomic.Bool
+	// lateLocks counts lock calls that landed after the brick went down
+	// (landed).
+	lateLocks atomic.Int64
 	// local is what the brick answers to vfs.LocalReader.
 	local atomic.Bool
 	mu    sync.Mutex
@@ -658,21 +661,39 @@ func (f *faulty) SetLk(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, kind v
 	if e := f.check(ctx, "SetLk"); e != 0 {
 		return e
 	}
-	return f.child.SetLk(ctx, gfid, fh, kind, lk, wait)
+	return f.landed(ctx, f.child.SetLk(ctx, gfid, fh, kind, lk, wait))
 }
 
 func (f *faulty) InodeLk(ctx context.Context, domain string, gfid vfs.GFID, lk vfs.Lock, wait bool) syscall.Errno {
 	if e := f.check(ctx, "InodeLk"); e != 0 {
 		return e
 	}
-	return f.child.InodeLk(ctx, domain, gfid, lk, wait)
+	return f.landed(ctx, f.child.InodeLk(ctx, domain, gfid, lk, wait))
 }
 
 func (f *faulty) EntryLk(ctx context.Context, domain string, parent vfs.GFID, name string, typ vfs.LockType, owner uint64, wait bool) syscall.Errno {
 	if e := f.check(ctx, "EntryLk"); e != 0 {
 		return e
 	}
-	return f.child.EntryLk(ctx, domain, parent, name, typ, owner, wait)
+	return f.landed(ctx, f.child.EntryLk(ctx, domain, parent, name, typ, owner, wait))
+}
+
+// landed ends a lock call. A real brick releases a connection's locks
+// only once the calls it had in flight have ended (brick/server's
+// closeConn waits for them), so no lock outlives the connection; setDown
+// releases them at once and cannot wait. A lock granted by a call that
+// was already past check when the brick went down would then stay held
+// by a client the brick no longer serves, and the next one to want it
+// (heal, after the brick came back) would wait for it forever: so a call
+// that lands after the brick went down releases its client's locks again
+// and fails as one that came too late.
+func (f *faulty) landed(ctx context.Context, errno syscall.Errno) syscall.Errno {
+	if errno == 0 && f.down.Load() {
+		f.locks.ReleaseClient(vfs.CallerFrom(ctx).Client)
+		f.lateLocks.Add(1)
+		return syscall.ENOTCONN
+	}
+	return errno
 }
 
 func sleep() { time.Sleep(10 * time.Millisecond) }
