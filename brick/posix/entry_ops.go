@@ -568,6 +568,14 @@ type endingHold struct {
 // them, ~0.1 ms per small file, while nobody can reach the object any
 // more. Until endHolds gets to it, g stays held, as it was before the
 // commit: resolved as ESTALE, and the end checks that the hold is still h.
+//
+// The removals wait until the commits pause for endIdle (an rm -rf is a
+// burst of them), unless endBatch objects or holdEndBytes of space are
+// waiting: done during the burst, they take CPU and disk from the
+// unlinks still coming (deletes of 10,000 files, two rounds each:
+// 6,996 / 6,971 files/s removing at once, 8,108 / 8,192 after the
+// burst), the same work either way. XFS defers its inode inactivation
+// for the same reason. StatFS removes what waits first.
 func (p *Posix) endLater(g vfs.GFID, h *hold) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -575,11 +583,40 @@ func (p *Posix) endLater(g vfs.GFID, h *hold) {
 		return // parked; the next start's cleanUnlink drops it
 	}
 	p.ending = append(p.ending, endingHold{g, h})
-	if !p.endingBusy {
-		p.endingBusy = true
-		p.expiring.Add(1)
-		go p.endHolds()
+	p.endingBytes += h.bytes
+	switch {
+	case p.endingBusy:
+	case len(p.ending) >= p.endBatch || p.endingBytes >= holdEndBytes:
+		p.startEndingLocked()
+	case p.endTimer == nil:
+		p.endTimer = time.AfterFunc(p.endIdle, p.endWhenIdle)
+	default:
+		p.endTimer.Reset(p.endIdle)
 	}
+}
+
+// Defaults of Config.HoldEndIdle and Config.HoldEndBatch, and the space
+// the waiting objects may hold before their removal starts regardless.
+const (
+	defaultHoldEndIdle  = 20 * time.Millisecond
+	defaultHoldEndBatch = 16384
+	holdEndBytes        = 1 << 30
+)
+
+// endWhenIdle starts endHolds after commits paused.
+func (p *Posix) endWhenIdle() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed && !p.endingBusy && len(p.ending) > 0 {
+		p.startEndingLocked()
+	}
+}
+
+// startEndingLocked starts endHolds. Called with mu held.
+func (p *Posix) startEndingLocked() {
+	p.endingBusy = true
+	p.expiring.Add(1)
+	go p.endHolds()
 }
 
 // endHolds ends the queued holds in order, until none is left or the
@@ -589,15 +626,53 @@ func (p *Posix) endHolds() {
 	p.procs.Begin()
 	defer p.procs.End()
 	for {
-		p.mu.Lock()
-		if len(p.ending) == 0 || p.closed {
-			p.ending, p.endingBusy = nil, false
+		e, ok := p.nextEnding()
+		if !ok {
+			p.mu.Lock()
+			if len(p.ending) == 0 || p.closed {
+				p.endingBusy = false
+				p.mu.Unlock()
+				return
+			}
 			p.mu.Unlock()
+			continue
+		}
+		p.expireHeld(e.gfid, e.hold)
+	}
+}
+
+// nextEnding takes the oldest queued hold end, if any and not closed.
+func (p *Posix) nextEnding() (endingHold, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.ending) == 0 || p.closed {
+		if p.closed {
+			p.ending, p.endingBytes = nil, 0
+		}
+		return endingHold{}, false
+	}
+	e := p.ending[0]
+	p.ending = p.ending[1:]
+	p.endingBytes -= e.hold.bytes
+	return e, true
+}
+
+// endPending ends, on the caller's goroutine, the queued holds that
+// endHolds has not started on (StatFS).
+func (p *Posix) endPending() {
+	p.mu.Lock()
+	if len(p.ending) == 0 || p.closed {
+		p.mu.Unlock()
+		return
+	}
+	p.expiring.Add(1)
+	p.mu.Unlock()
+	defer p.expiring.Done()
+	for {
+		e, ok := p.nextEnding()
+		if !ok {
 			return
 		}
-		e := p.ending[0]
-		p.ending = p.ending[1:]
-		p.mu.Unlock()
 		p.expireHeld(e.gfid, e.hold)
 	}
 }
@@ -642,7 +717,7 @@ func (p *Posix) holdIfUnlinked(g vfs.GFID, st *sys.Stat_t) {
 	if h := p.held[g]; h != nil {
 		h.timer.Stop()
 	}
-	h := &hold{}
+	h := &hold{bytes: st.Blocks * 512}
 	h.timer = time.AfterFunc(p.holdUnlinked, func() { p.expireHeld(g, h) })
 	p.held[g] = h
 	p.orphans[g] = true
@@ -664,8 +739,12 @@ func (p *Posix) holdIfUnlinked(g vfs.GFID, st *sys.Stat_t) {
 	p.clearDirty(g)
 }
 
-// hold is one held object's timer (guarded by Posix.mu).
-type hold struct{ timer *time.Timer }
+// hold is one held object's timer (guarded by Posix.mu) and the space it
+// holds.
+type hold struct {
+	timer *time.Timer
+	bytes int64
+}
 
 // expireHeld ends the hold h of g: the object goes now, or at its last
 // Release if it is open.

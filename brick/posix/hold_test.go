@@ -389,3 +389,71 @@ func TestEndHoldsLendsAP(t *testing.T) {
 	unlock()
 	waitGOMAXPROCS(base, "after the worker went idle")
 }
+
+// commitUnlinks commits the held unlinks of names in the root.
+func commitUnlinks(t *testing.T, p *Posix, names ...string) {
+	t.Helper()
+	ctx := vfs.WithUnlinkFlags(context.Background(), vfs.UnlinkCommit)
+	for _, n := range names {
+		if e := p.Unlink(ctx, vfs.RootGFID, n); e != 0 {
+			t.Fatalf("commit %s: %v", n, e)
+		}
+	}
+}
+
+// waitParked waits until dir's parked objects number want.
+func waitParked(t *testing.T, dir string, want int, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); len(parked(t, dir)) != want; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: %d objects parked, want %d", what, len(parked(t, dir)), want)
+		}
+	}
+}
+
+// TestHoldEndsWaitForAPause: committed unlinks leave their objects parked
+// while commits keep coming (here: until HoldEndIdle, an hour), and
+// StatFS removes them before it reports the space.
+func TestHoldEndsWaitForAPause(t *testing.T) {
+	p, dir := newTestPosixConfig(t, Config{HoldUnlinked: time.Hour, HoldEndIdle: time.Hour})
+	names := []string{"a", "b", "c"}
+	for _, n := range names {
+		createAndHold(t, p, n)
+	}
+	commitUnlinks(t, p, names...)
+	time.Sleep(100 * time.Millisecond)
+	if got := parked(t, dir); len(got) != 3 {
+		t.Fatalf("before a pause: %d objects parked, want 3 (%v)", len(got), got)
+	}
+	if _, e := p.StatFS(context.Background(), vfs.RootGFID); e != 0 {
+		t.Fatal(e)
+	}
+	if got := parked(t, dir); len(got) != 0 {
+		t.Fatalf("after StatFS: still parked %v", got)
+	}
+}
+
+// TestHoldEndsAfterIdleOrBatch: the removals start once commits pause for
+// HoldEndIdle, or at once when HoldEndBatch objects wait.
+func TestHoldEndsAfterIdleOrBatch(t *testing.T) {
+	t.Run("idle", func(t *testing.T) {
+		p, dir := newTestPosixConfig(t, Config{HoldUnlinked: time.Hour, HoldEndIdle: 20 * time.Millisecond})
+		createAndHold(t, p, "a")
+		createAndHold(t, p, "b")
+		commitUnlinks(t, p, "a", "b")
+		waitParked(t, dir, 0, "after the pause")
+	})
+	t.Run("batch", func(t *testing.T) {
+		p, dir := newTestPosixConfig(t, Config{HoldUnlinked: time.Hour, HoldEndIdle: time.Hour, HoldEndBatch: 3})
+		for _, n := range []string{"a", "b", "c"} {
+			createAndHold(t, p, n)
+		}
+		commitUnlinks(t, p, "a", "b")
+		time.Sleep(100 * time.Millisecond)
+		if got := parked(t, dir); len(got) != 3 {
+			t.Fatalf("2 of a batch of 3 committed: %d parked, want 3", len(got))
+		}
+		commitUnlinks(t, p, "c")
+		waitParked(t, dir, 0, "a full batch")
+	})
+}

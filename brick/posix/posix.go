@@ -66,6 +66,12 @@ type Config struct {
 	// disk to discard its blocks on file systems mounted with -o discard,
 	// keeping the P it runs on, and a brick runs with few Ps.
 	Procs *procs.Booster
+	// HoldEndIdle and HoldEndBatch pace the removal of the objects whose
+	// unlink was committed (endLater): it starts once no commit came for
+	// HoldEndIdle, or when HoldEndBatch objects (or holdEndBytes of
+	// them) wait; 0 means 20 ms and 16,384.
+	HoldEndIdle  time.Duration
+	HoldEndBatch int
 }
 
 // defaultHoldUnlinked is Config.HoldUnlinked's default. An undo comes one
@@ -114,8 +120,12 @@ type Posix struct {
 	expiring sync.WaitGroup // expireHeld calls using the descriptors
 	// ending are holds a commit ended, whose objects endHolds removes in
 	// the background (endingBusy while it runs).
-	ending     []endingHold
-	endingBusy bool
+	ending      []endingHold
+	endingBusy  bool
+	endingBytes int64       // space the ending objects hold
+	endTimer    *time.Timer // starts endHolds once commits pause
+	endIdle     time.Duration
+	endBatch    int
 	// heldNames maps the names removed by held unlinks to their objects
 	// (for undoUnlink); heldOrder lists the records oldest first.
 	heldNames    map[nameKey]heldName
@@ -161,6 +171,13 @@ func New(cfg Config) (*Posix, error) {
 	}
 	if p.holdUnlinked <= 0 {
 		p.holdUnlinked = defaultHoldUnlinked
+	}
+	p.endIdle, p.endBatch = cfg.HoldEndIdle, cfg.HoldEndBatch
+	if p.endIdle <= 0 {
+		p.endIdle = defaultHoldEndIdle
+	}
+	if p.endBatch <= 0 {
+		p.endBatch = defaultHoldEndBatch
 	}
 	for i := range p.idxFD {
 		p.idxFD[i] = -1
@@ -251,6 +268,9 @@ func (p *Posix) Close() error {
 	// Held objects stay parked; the next start's cleanUnlink drops them.
 	for _, h := range p.held {
 		h.timer.Stop()
+	}
+	if p.endTimer != nil {
+		p.endTimer.Stop()
 	}
 	p.mu.Unlock()
 	p.expiring.Wait()
@@ -350,8 +370,12 @@ func (p *Posix) EntryLk(ctx context.Context, domain string, parent vfs.GFID, nam
 	return syscall.ENOSYS
 }
 
-// StatFS reports the export's filesystem.
+// StatFS reports the export's filesystem, after removing the objects
+// whose unlink was committed and whose removal waits for a pause (as XFS
+// flushes its deferred inode inactivation for statfs): df after rm shows
+// the space freed.
 func (p *Posix) StatFS(ctx context.Context, gfid vfs.GFID) (vfs.StatFS, syscall.Errno) {
+	p.endPending()
 	var st sys.Statfs_t
 	if err := sys.Fstatfs(p.rootFD, &st); err != nil {
 		return vfs.StatFS{}, errno(err)
