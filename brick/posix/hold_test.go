@@ -434,7 +434,8 @@ func TestHoldEndsWaitForAPause(t *testing.T) {
 }
 
 // TestHoldEndsAfterIdleOrBatch: the removals start once commits pause for
-// HoldEndIdle, or at once when HoldEndBatch objects wait.
+// HoldEndIdle, at once when HoldEndBatch objects wait, and at the next
+// commit once the oldest waited holdEndMaxWait (commits that never pause).
 func TestHoldEndsAfterIdleOrBatch(t *testing.T) {
 	t.Run("idle", func(t *testing.T) {
 		p, dir := newTestPosixConfig(t, Config{HoldUnlinked: time.Hour, HoldEndIdle: 20 * time.Millisecond})
@@ -455,5 +456,17 @@ func TestHoldEndsAfterIdleOrBatch(t *testing.T) {
 		}
 		commitUnlinks(t, p, "c")
 		waitParked(t, dir, 0, "a full batch")
+	})
+	t.Run("trickle", func(t *testing.T) {
+		p, dir := newTestPosixConfig(t, Config{HoldUnlinked: time.Hour, HoldEndIdle: time.Hour})
+		createAndHold(t, p, "a")
+		createAndHold(t, p, "b")
+		commitUnlinks(t, p, "a")
+		time.Sleep(holdEndMaxWait + 50*time.Millisecond)
+		if got := parked(t, dir); len(got) != 2 {
+			t.Fatalf("one commit, no pause: %d parked, want 2", len(got))
+		}
+		commitUnlinks(t, p, "b")
+		waitParked(t, dir, 0, "a commit after the oldest waited long enough")
 	})
 }

@@ -69,7 +69,7 @@ type Config struct {
 	// HoldEndIdle and HoldEndBatch pace the removal of the objects whose
 	// unlink was committed (endLater): it starts once no commit came for
 	// HoldEndIdle, or when HoldEndBatch objects (or holdEndBytes of
-	// them) wait; 0 means 20 ms and 16,384.
+	// them, or one for holdEndMaxWait) wait; 0 means 20 ms and 16,384.
 	HoldEndIdle  time.Duration
 	HoldEndBatch int
 }
@@ -123,6 +123,7 @@ type Posix struct {
 	ending      []endingHold
 	endingBusy  bool
 	endingBytes int64       // space the ending objects hold
+	endingSince time.Time   // when the oldest of them was queued
 	endTimer    *time.Timer // starts endHolds once commits pause
 	endIdle     time.Duration
 	endBatch    int
