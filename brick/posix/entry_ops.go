@@ -634,16 +634,24 @@ func (p *Posix) endHolds() {
 	p.procs.Begin()
 	defer p.procs.End()
 	for {
+		p.drainEnding()
+		p.mu.Lock()
+		if len(p.ending) == 0 || p.closed {
+			p.endingBusy = false
+			p.mu.Unlock()
+			return
+		}
+		p.mu.Unlock() // more were queued after the drain
+	}
+}
+
+// drainEnding ends queued holds until none is left (or the translator
+// closed).
+func (p *Posix) drainEnding() {
+	for {
 		e, ok := p.nextEnding()
 		if !ok {
-			p.mu.Lock()
-			if len(p.ending) == 0 || p.closed {
-				p.endingBusy = false
-				p.mu.Unlock()
-				return
-			}
-			p.mu.Unlock()
-			continue
+			return
 		}
 		p.expireHeld(e.gfid, e.hold)
 	}
@@ -676,13 +684,7 @@ func (p *Posix) endPending() {
 	p.expiring.Add(1)
 	p.mu.Unlock()
 	defer p.expiring.Done()
-	for {
-		e, ok := p.nextEnding()
-		if !ok {
-			return
-		}
-		p.expireHeld(e.gfid, e.hold)
-	}
+	p.drainEnding()
 }
 
 // undoUnlink links back the object a held unlink of parent/name removed,
