@@ -180,13 +180,20 @@ func doRead(args []string) {
 		die("%v", err)
 	}
 	h := sha256.New()
-	n, err := io.CopyBuffer(h, f, make([]byte, 1<<20))
+	// Read 1 MiB at a time, as the write side writes. Not io.CopyBuffer(h,
+	// f, buf): *os.File implements WriterTo, which CopyBuffer prefers, and
+	// its fallback copies through its own 32 KiB buffer, so buf went
+	// unused and an uncached 9P mount saw 32 KiB Treads.
+	n, err := io.CopyBuffer(h, onlyReader{f}, make([]byte, 1<<20))
 	if err != nil {
 		die("read: %v", err)
 	}
 	f.Close()
 	fmt.Printf("sha256 %s read %s\n", hex.EncodeToString(h.Sum(nil)), rate(n, time.Since(t0)))
 }
+
+// onlyReader hides every method of its Reader but Read.
+type onlyReader struct{ io.Reader }
 
 func doCtl(args []string) {
 	if len(args) < 2 {
