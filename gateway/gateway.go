@@ -60,6 +60,9 @@ type Config struct {
 	// AnonUID and AnonGID are the identity of squashed root and of
 	// clients that send no credentials; zero means 65534.
 	AnonUID, AnonGID uint32
+	// NinePMaxMessageSize is the largest 9P msize agreed to; 0 means
+	// ninep.DefaultMaxMessageSize.
+	NinePMaxMessageSize uint32
 	// Logger receives connection errors and refusals; nil discards them.
 	Logger *slog.Logger
 }
@@ -142,7 +145,8 @@ func New(cfg Config) (*Gateway, error) {
 		g.ninep, err = ninep.New(ninep.Config{
 			Exports:      []ninep.Export{{Name: cfg.Volume, FS: cfg.FS, ReadOnly: cfg.ReadOnly}},
 			NoRootSquash: cfg.NoRootSquash, AnonUID: cfg.AnonUID, AnonGID: cfg.AnonGID,
-			Logger: log.With("gateway", "9p"),
+			MaxMessageSize: cfg.NinePMaxMessageSize,
+			Logger:         log.With("gateway", "9p"),
 		})
 		if err != nil {
 			g.Close()

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"github.com/cairnfs/cairn/gateway/ninep"
 	"io"
 	"net"
 	"net/netip"
@@ -82,7 +83,8 @@ func attach9p(t *testing.T, g *Gateway, vol string) p9.File {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := p9.NewClient(c, p9.WithMessageSize(1<<20))
+	// p9's client does not lower its msize to the server's answer.
+	cl, err := p9.NewClient(c, p9.WithMessageSize(ninep.DefaultMaxMessageSize))
 	if err != nil {
 		t.Fatal(err)
 	}

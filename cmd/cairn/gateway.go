@@ -8,15 +8,17 @@ import (
 	"net"
 
 	"github.com/cairnfs/cairn/gateway"
+	"github.com/cairnfs/cairn/gateway/ninep"
 	"github.com/cairnfs/cairn/vfs"
 	"github.com/cairnfs/cairn/vfs/stack"
+	"github.com/cairnfs/cairn/vfs/volfile"
 )
 
 func gatewayCommand() *command {
 	return &command{
 		name: "gateway",
 		usage: "(--volfile FILE | --volfile-server HOST[:PORT] --volume NAME [--backup-volfile-server HOST[:PORT]])\n" +
-			"       [--nfs ADDR] [--9p ADDR] [--allow CIDR,...] [--read-only] [--root-squash=false]",
+			"       [--nfs ADDR] [--9p ADDR] [--9p-msize SIZE] [--allow CIDR,...] [--read-only] [--root-squash=false]",
 		summary: "Serve a volume over NFSv3 and 9P2000.L, for hosts without FUSE.\n\n" +
 			"NFSv3 and its MOUNT protocol share one port (no portmapper needed); the volume\n" +
 			"is exported as /NAME. 9P clients attach to NAME (or the empty name). File\n" +
@@ -28,6 +30,7 @@ func gatewayCommand() *command {
 			backup := fs.String("backup-volfile-server", "", "brick `HOST[:PORT]` tried when --volfile-server is down")
 			nfsAddr := fs.String("nfs", ":2049", "NFSv3 listen `ADDR` (empty: no NFS)")
 			ninepAddr := fs.String("9p", ":5640", "9P2000.L listen `ADDR` (empty: no 9P)")
+			msize := fs.String("9p-msize", "256KiB", "largest 9P message `SIZE` agreed to (8KiB to 4MiB); clients asking more get this")
 			allow := fs.String("allow", "", "comma-separated client networks admitted (`CIDR,...`); default everyone")
 			readOnly := fs.Bool("read-only", false, "refuse every change (EROFS)")
 			rootSquash := fs.Bool("root-squash", true, "map client uid 0 to nobody (65534), as NFS servers do")
@@ -40,6 +43,10 @@ func gatewayCommand() *command {
 				nets, err := gateway.ParseAllow(*allow)
 				if err != nil {
 					return usagef("--allow: %v", err)
+				}
+				maxMsize, err := volfile.ParseSize(*msize)
+				if err != nil || maxMsize < ninep.MinMessageSize || maxMsize > 4<<20 {
+					return usagef("--9p-msize %q: want a size from 8KiB to 4MiB (e.g. 256KiB, 1MiB)", *msize)
 				}
 				if vf.volume == "" && vf.volfile != "" {
 					vf.volume = "cairn"
@@ -67,7 +74,8 @@ func gatewayCommand() *command {
 				}
 				gw, err := gateway.New(gateway.Config{
 					Volume: vf.volume, FS: g, NFSAddr: *nfsAddr, NinePAddr: *ninepAddr,
-					Allow: nets, ReadOnly: *readOnly, NoRootSquash: !*rootSquash, Logger: log,
+					Allow: nets, ReadOnly: *readOnly, NoRootSquash: !*rootSquash,
+					NinePMaxMessageSize: uint32(maxMsize), Logger: log,
 				})
 				if err != nil {
 					return err

@@ -53,7 +53,12 @@
 //     decoding, so setuid/setgid cannot be set over 9P (NFS keeps them).
 //   - Txattrwalk turns any error into EINVAL (a missing xattr reads as
 //     EINVAL, not ENODATA), and an empty xattr list is sent as one NUL.
-//   - The server caps msize at 4 MiB (Linux's TCP transport at 1 MiB).
+//   - The server caps msize at 4 MiB (Linux's TCP transport at 1 MiB), and
+//     has no option to lower it; the gateway lowers a Tversion's msize on
+//     the way in to Config.MaxMessageSize (default 256 KiB). p9's own Go
+//     client keeps the msize it asked for whatever the answer, so it must
+//     not ask for more (the server drops a connection sending a larger
+//     message); the Linux client uses the answer.
 //   - Server.Handle races with itself when a connection ends (a WaitGroup
 //     Add after Wait); the sniffer holds the end of the stream back 50 ms
 //     so that it cannot happen in practice, and a panic from it is

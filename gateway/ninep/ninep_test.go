@@ -94,11 +94,19 @@ func (ts *testServer) restart() {
 // attach connects with the p9 client and attaches aname.
 func attach(t testing.TB, addr, aname string) (*p9.Client, p9.File) {
 	t.Helper()
+	return attachSize(t, addr, aname, DefaultMaxMessageSize)
+}
+
+// attachSize is attach with msize: p9's client keeps the msize it asks
+// for whatever the server answers, so it must not ask for more than the
+// server's MaxMessageSize.
+func attachSize(t testing.TB, addr, aname string, msize uint32) (*p9.Client, p9.File) {
+	t.Helper()
 	c, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cl, err := p9.NewClient(c, p9.WithMessageSize(1<<20))
+	cl, err := p9.NewClient(c, p9.WithMessageSize(msize))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -508,4 +516,56 @@ func TestXattrs(t *testing.T) {
 			t.Fatal("removed xattr still there")
 		}
 	})
+}
+
+// TestMessageSizeCapped: a client asking for a larger msize than
+// Config.MaxMessageSize gets MaxMessageSize (default 256 KiB), one asking
+// for less keeps its own, and I/O larger than a message still works.
+func TestMessageSizeCapped(t *testing.T) {
+	version := func(t *testing.T, addr string, asked uint32) uint32 {
+		t.Helper()
+		r := dialRaw9p(t, addr) // its own Tversion asks 1 MiB
+		b := &enc{}
+		b.u32(asked)
+		b.str("9P2000.L")
+		d, err := r.rpcTag(100, 0xffff, b.b)
+		if err != nil {
+			t.Fatalf("version: %v", err)
+		}
+		return d.u32()
+	}
+	def := startServer(t, memvfs.New(), nil)
+	for _, c := range []struct{ asked, want uint32 }{
+		{1 << 20, DefaultMaxMessageSize},
+		{4 << 20, DefaultMaxMessageSize},
+		{DefaultMaxMessageSize, DefaultMaxMessageSize},
+		{16 << 10, 16 << 10},
+	} {
+		if got := version(t, def.addr, c.asked); got != c.want {
+			t.Errorf("default server, msize %d asked: got %d, want %d", c.asked, got, c.want)
+		}
+	}
+	small := startServer(t, memvfs.New(), func(c *Config) { c.MaxMessageSize = 64 << 10 })
+	if got := version(t, small.addr, 1<<20); got != 64<<10 {
+		t.Errorf("64 KiB server: got msize %d", got)
+	}
+	_, root := attachSize(t, small.addr, "vol", 64<<10)
+	f, _, _, err := walk(t, root).Create("big", p9.ReadWrite, 0o644, p9.NoUID, 0)
+	must(t, "create", err)
+	data := make([]byte, 1<<20+17)
+	for i := range data {
+		data[i] = byte(i * 7)
+	}
+	if n, err := f.WriteAt(data, 0); err != nil || n != len(data) {
+		t.Fatalf("write: %d %v", n, err)
+	}
+	got := make([]byte, len(data))
+	if n, err := f.ReadAt(got, 0); (err != nil && err != io.EOF) || n != len(data) || !bytes.Equal(got, data) {
+		t.Fatalf("read back: %d %v, equal %v", n, err, bytes.Equal(got, data))
+	}
+	for _, bad := range []uint32{100, MinMessageSize - 1, maxMessageSize + 1} {
+		if _, err := New(Config{Exports: []Export{{Name: "vol", FS: memvfs.New()}}, MaxMessageSize: bad}); err == nil {
+			t.Errorf("New accepted MaxMessageSize %d", bad)
+		}
+	}
 }

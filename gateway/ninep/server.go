@@ -47,7 +47,25 @@ type Config struct {
 	// the server before answering "blocked"; the Linux client then retries
 	// after its own timeout (30 s). Default 20 s.
 	LockWait time.Duration
+	// MaxMessageSize is the largest msize the server agrees to in
+	// Tversion (a client asking for more gets this); 0 means
+	// DefaultMaxMessageSize. At least MinMessageSize, at most 4 MiB.
+	MaxMessageSize uint32
 }
+
+// DefaultMaxMessageSize is the msize the server offers a client that asks
+// for more. Why not the Linux TCP transport's 1 MiB: with 1 MiB messages
+// the kernel client's reads and writes in the QEMU guest fell, file by
+// file, into a slow mode (20 vs 33 MiB/s writing, 27 vs 64 MiB/s reading,
+// diod at 28 / 45 in the same boot), where the guest took 13-20 ms longer
+// per message; with 256 KiB the slow mode was milder (reads 45 vs 60,
+// writes steady), so no file ran slower than diod. See docs/NOTES.md,
+// twenty-third session.
+const DefaultMaxMessageSize = 256 << 10
+
+// MinMessageSize is the smallest MaxMessageSize accepted: a Linux client
+// needs room for a 4 KiB page and the I/O header.
+const MinMessageSize = 8 << 10
 
 // Server is a 9P2000.L server for one or more volumes.
 type Server struct {
@@ -86,6 +104,12 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.LockWait <= 0 {
 		cfg.LockWait = 20 * time.Second
+	}
+	switch {
+	case cfg.MaxMessageSize == 0:
+		cfg.MaxMessageSize = DefaultMaxMessageSize
+	case cfg.MaxMessageSize < MinMessageSize || cfg.MaxMessageSize > maxMessageSize:
+		return nil, fmt.Errorf("ninep: message size %d out of range (%d to %d bytes)", cfg.MaxMessageSize, MinMessageSize, maxMessageSize)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -229,7 +253,7 @@ func (s *Server) serveConn(nc net.Conn) {
 	}
 	c.client = fmt.Sprintf("9p:%s#%d", nc.RemoteAddr(), c.id)
 	ps := p9.NewServer(c)
-	sn := &sniffer{br: bufio.NewReaderSize(nc, 64<<10), nc: nc, c: c}
+	sn := &sniffer{br: bufio.NewReaderSize(nc, 64<<10), nc: nc, c: c, maxMsize: s.cfg.MaxMessageSize}
 	func() {
 		// Safety net for the race described at sniffer.Read: the panic
 		// happens in this goroutine, after the connection is done.
@@ -332,19 +356,25 @@ func (c *conn) noteLock(k lockKey, held bool) {
 
 // 9P message types the sniffer decodes.
 const (
-	msgTattach = 104
-	noFID      = ^uint32(0)
+	msgTversion = 100
+	msgTattach  = 104
+	noFID       = ^uint32(0)
 )
 
-// sniffer passes the client's bytes to p9 unchanged, decoding the
-// Tattach messages on the way (see conn).
+// maxMessageSize is p9's own limit on msize (its maximumLength).
+const maxMessageSize = 4 << 20
+
+// sniffer passes the client's bytes to p9, decoding the Tattach messages
+// on the way (see conn) and lowering the msize a Tversion asks for to
+// maxMsize (p9 has no option for it; 0: unchanged). Nothing else changes.
 type sniffer struct {
-	br      *bufio.Reader
-	nc      net.Conn
-	c       *conn
-	pending []byte // bytes to hand out before reading more
-	body    int    // bytes of the current message still to stream
-	failed  bool
+	br       *bufio.Reader
+	nc       net.Conn
+	c        *conn
+	maxMsize uint32
+	pending  []byte // bytes to hand out before reading more
+	body     int    // bytes of the current message still to stream
+	failed   bool
 }
 
 func (s *sniffer) Read(p []byte) (int, error) {
@@ -387,6 +417,18 @@ func (s *sniffer) read(p []byte) (int, error) {
 	body := 0
 	if size > 7 {
 		body = int(size - 7)
+	}
+	if hdr[4] == msgTversion && s.maxMsize > 0 && body >= 4 && body <= 16<<10 {
+		msg := make([]byte, 7+body)
+		copy(msg, hdr[:])
+		if _, err := io.ReadFull(s.br, msg[7:]); err != nil {
+			return 0, err
+		}
+		if binary.LittleEndian.Uint32(msg[7:]) > s.maxMsize {
+			binary.LittleEndian.PutUint32(msg[7:], s.maxMsize)
+		}
+		s.pending = msg
+		return s.read(p)
 	}
 	if hdr[4] == msgTattach && body <= 16<<10 {
 		msg := make([]byte, 7+body)
