@@ -30,7 +30,7 @@ func gatewayCommand() *command {
 			backup := fs.String("backup-volfile-server", "", "brick `HOST[:PORT]` tried when --volfile-server is down")
 			nfsAddr := fs.String("nfs", ":2049", "NFSv3 listen `ADDR` (empty: no NFS)")
 			ninepAddr := fs.String("9p", ":5640", "9P2000.L listen `ADDR` (empty: no 9P)")
-			msize := fs.String("9p-msize", "256KiB", "largest 9P message `SIZE` agreed to (8KiB to 4MiB); clients asking more get this")
+			msize := fs.String("9p-msize", "1MiB", "largest 9P message `SIZE` agreed to (8KiB to 4MiB); clients asking more get this")
 			allow := fs.String("allow", "", "comma-separated client networks admitted (`CIDR,...`); default everyone")
 			readOnly := fs.Bool("read-only", false, "refuse every change (EROFS)")
 			rootSquash := fs.Bool("root-squash", true, "map client uid 0 to nobody (65534), as NFS servers do")

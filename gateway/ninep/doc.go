@@ -55,7 +55,7 @@
 //     EINVAL, not ENODATA), and an empty xattr list is sent as one NUL.
 //   - The server caps msize at 4 MiB (Linux's TCP transport at 1 MiB), and
 //     has no option to lower it; the gateway lowers a Tversion's msize on
-//     the way in to Config.MaxMessageSize (default 256 KiB). p9's own Go
+//     the way in to Config.MaxMessageSize (default 1 MiB). p9's own Go
 //     client keeps the msize it asked for whatever the answer, so it must
 //     not ask for more (the server drops a connection sending a larger
 //     message); the Linux client uses the answer.

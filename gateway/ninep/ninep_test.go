@@ -519,7 +519,7 @@ func TestXattrs(t *testing.T) {
 }
 
 // TestMessageSizeCapped: a client asking for a larger msize than
-// Config.MaxMessageSize gets MaxMessageSize (default 256 KiB), one asking
+// Config.MaxMessageSize gets MaxMessageSize (default 1 MiB), one asking
 // for less keeps its own, and I/O larger than a message still works.
 func TestMessageSizeCapped(t *testing.T) {
 	version := func(t *testing.T, addr string, asked uint32) uint32 {
@@ -536,9 +536,9 @@ func TestMessageSizeCapped(t *testing.T) {
 	}
 	def := startServer(t, memvfs.New(), nil)
 	for _, c := range []struct{ asked, want uint32 }{
-		{1 << 20, DefaultMaxMessageSize},
 		{4 << 20, DefaultMaxMessageSize},
 		{DefaultMaxMessageSize, DefaultMaxMessageSize},
+		{256 << 10, 256 << 10},
 		{16 << 10, 16 << 10},
 	} {
 		if got := version(t, def.addr, c.asked); got != c.want {

@@ -54,14 +54,13 @@ type Config struct {
 }
 
 // DefaultMaxMessageSize is the msize the server offers a client that asks
-// for more. Why not the Linux TCP transport's 1 MiB: with 1 MiB messages
-// the kernel client's reads and writes in the QEMU guest fell, file by
-// file, into a slow mode (20 vs 33 MiB/s writing, 27 vs 64 MiB/s reading,
-// diod at 28 / 45 in the same boot), where the guest took 13-20 ms longer
-// per message; with 256 KiB the slow mode was milder (reads 45 vs 60,
-// writes steady), so no file ran slower than diod. See docs/NOTES.md,
-// twenty-third session.
-const DefaultMaxMessageSize = 256 << 10
+// for more: the Linux TCP transport's own limit. Smaller is steadier in a
+// QEMU guest under TCG, where the kernel client at 1 MiB falls, file by
+// file, into a slow mode (writes 20 vs 33 MiB/s, reads 27 vs 64) that
+// 256 KiB mostly avoids, but 1 MiB was as fast or faster on average there
+// (bench-like runs: writes 13.9 vs 13.7 MiB/s, reads 16.9 vs 16.5) and is
+// what the client asks for. See docs/NOTES.md, twenty-third session.
+const DefaultMaxMessageSize = 1 << 20
 
 // MinMessageSize is the smallest MaxMessageSize accepted: a Linux client
 // needs room for a 4 KiB page and the I/O header.
