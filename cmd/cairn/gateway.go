@@ -45,7 +45,7 @@ func gatewayCommand() *command {
 					return usagef("--allow: %v", err)
 				}
 				maxMsize, err := volfile.ParseSize(*msize)
-				if err != nil || maxMsize < ninep.MinMessageSize || maxMsize > 4<<20 {
+				if err != nil || maxMsize < ninep.MinMessageSize || maxMsize > ninep.MaxMessageSizeLimit {
 					return usagef("--9p-msize %q: want a size from 8KiB to 4MiB (e.g. 256KiB, 1MiB)", *msize)
 				}
 				if vf.volume == "" && vf.volfile != "" {

@@ -563,7 +563,7 @@ func TestMessageSizeCapped(t *testing.T) {
 	if n, err := f.ReadAt(got, 0); (err != nil && err != io.EOF) || n != len(data) || !bytes.Equal(got, data) {
 		t.Fatalf("read back: %d %v, equal %v", n, err, bytes.Equal(got, data))
 	}
-	for _, bad := range []uint32{100, MinMessageSize - 1, maxMessageSize + 1} {
+	for _, bad := range []uint32{100, MinMessageSize - 1, MaxMessageSizeLimit + 1} {
 		if _, err := New(Config{Exports: []Export{{Name: "vol", FS: memvfs.New()}}, MaxMessageSize: bad}); err == nil {
 			t.Errorf("New accepted MaxMessageSize %d", bad)
 		}

@@ -107,8 +107,8 @@ func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.MaxMessageSize == 0:
 		cfg.MaxMessageSize = DefaultMaxMessageSize
-	case cfg.MaxMessageSize < MinMessageSize || cfg.MaxMessageSize > maxMessageSize:
-		return nil, fmt.Errorf("ninep: message size %d out of range (%d to %d bytes)", cfg.MaxMessageSize, MinMessageSize, maxMessageSize)
+	case cfg.MaxMessageSize < MinMessageSize || cfg.MaxMessageSize > MaxMessageSizeLimit:
+		return nil, fmt.Errorf("ninep: message size %d out of range (%d to %d bytes)", cfg.MaxMessageSize, MinMessageSize, MaxMessageSizeLimit)
 	}
 	log := cfg.Logger
 	if log == nil {
@@ -360,8 +360,9 @@ const (
 	noFID       = ^uint32(0)
 )
 
-// maxMessageSize is p9's own limit on msize (its maximumLength).
-const maxMessageSize = 4 << 20
+// MaxMessageSizeLimit is the largest MaxMessageSize: p9's own limit on
+// msize (its maximumLength).
+const MaxMessageSizeLimit = 4 << 20
 
 // sniffer passes the client's bytes to p9, decoding the Tattach messages
 // on the way (see conn) and lowering the msize a Tversion asks for to
@@ -417,26 +418,21 @@ func (s *sniffer) read(p []byte) (int, error) {
 	if size > 7 {
 		body = int(size - 7)
 	}
-	if hdr[4] == msgTversion && s.maxMsize > 0 && body >= 4 && body <= 16<<10 {
+	tversion := hdr[4] == msgTversion && s.maxMsize > 0 && body >= 4
+	if (tversion || hdr[4] == msgTattach) && body <= 16<<10 {
+		// A small message the sniffer decodes: read it whole.
 		msg := make([]byte, 7+body)
 		copy(msg, hdr[:])
 		if _, err := io.ReadFull(s.br, msg[7:]); err != nil {
 			return 0, err
 		}
-		if binary.LittleEndian.Uint32(msg[7:]) > s.maxMsize {
+		if tversion && binary.LittleEndian.Uint32(msg[7:]) > s.maxMsize {
 			binary.LittleEndian.PutUint32(msg[7:], s.maxMsize)
 		}
-		s.pending = msg
-		return s.read(p)
-	}
-	if hdr[4] == msgTattach && body <= 16<<10 {
-		msg := make([]byte, 7+body)
-		copy(msg, hdr[:])
-		if _, err := io.ReadFull(s.br, msg[7:]); err != nil {
-			return 0, err
-		}
-		if ai, ok := parseTattach(msg[7:]); ok {
-			s.c.queueAttach(ai)
+		if hdr[4] == msgTattach {
+			if ai, ok := parseTattach(msg[7:]); ok {
+				s.c.queueAttach(ai)
+			}
 		}
 		s.pending = msg
 	} else {

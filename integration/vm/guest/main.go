@@ -179,17 +179,26 @@ func doRead(args []string) {
 	if err != nil {
 		die("%v", err)
 	}
-	h := sha256.New()
-	// Read 1 MiB at a time, as the write side writes. Not io.CopyBuffer(h,
-	// f, buf): *os.File implements WriterTo, which CopyBuffer prefers, and
-	// its fallback copies through its own 32 KiB buffer, so buf went
-	// unused and an uncached 9P mount saw 32 KiB Treads.
-	n, err := io.CopyBuffer(h, onlyReader{f}, make([]byte, 1<<20))
+	n, sum, err := hashAll(f)
 	if err != nil {
 		die("read: %v", err)
 	}
 	f.Close()
-	fmt.Printf("sha256 %s read %s\n", hex.EncodeToString(h.Sum(nil)), rate(n, time.Since(t0)))
+	fmt.Printf("sha256 %s read %s\n", hex.EncodeToString(sum), rate(n, time.Since(t0)))
+}
+
+// readSize is the request size of readsum, as the write side writes.
+const readSize = 1 << 20
+
+// hashAll reads r to EOF in readSize reads and returns the byte count and
+// SHA-256. Not io.CopyBuffer(h, r, buf) on the file itself: *os.File
+// implements WriterTo, which CopyBuffer prefers, and its fallback copies
+// through its own 32 KiB buffer, so buf went unused and an uncached 9P
+// mount saw 32 KiB Treads.
+func hashAll(r io.Reader) (int64, []byte, error) {
+	h := sha256.New()
+	n, err := io.CopyBuffer(h, onlyReader{r}, make([]byte, readSize))
+	return n, h.Sum(nil), err
 }
 
 // onlyReader hides every method of its Reader but Read.
