@@ -99,3 +99,70 @@ func TestDataGiftKept(t *testing.T) {
 	}
 	wb.Release(bg, g, fh)
 }
+
+// TestLargeBuffersKept: the copy of a large write goes into a buffer kept
+// from an earlier large write once that one is done, never into one a
+// queued or in-flight write still holds, and what the child gets is
+// each write's own data.
+func TestLargeBuffersKept(t *testing.T) {
+	fs := memfs.New(memfs.Config{})
+	child := &heldWrites{Translator: fs, gate: make(chan struct{})}
+	cfg := DefaultConfig()
+	cfg.CacheSize = 4 << 20
+	wb, err := New(cfg, child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	a, fh, errno := wb.Create(bg, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY})
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	g := a.GFID
+	const mib = 1 << 20
+	buf := make([]byte, mib) // the caller's one buffer, reused as FUSE does
+	var want []byte
+	// Three writes held at the child's gate: three different buffers.
+	for k := range 3 {
+		copy(buf, pattern(mib, byte(k+1)))
+		write(t, wb, g, fh, buf, int64(k)*mib)
+		want = append(want, buf...)
+	}
+	eventually(t, "the first write at the child", func() bool {
+		child.mu.Lock()
+		defer child.mu.Unlock()
+		return len(child.at) > 0
+	})
+	close(child.gate)
+	if errno := wb.Flush(bg, g, fh); errno != 0 {
+		t.Fatal(errno)
+	}
+	child.mu.Lock()
+	held := map[*byte]bool{}
+	for _, p := range child.at {
+		held[p] = true
+	}
+	child.mu.Unlock()
+	if len(held) != 3 {
+		t.Fatalf("three writes in flight shared buffers: %d distinct", len(held))
+	}
+	// The next write, all of those done, reuses one of them.
+	copy(buf, pattern(mib, 9))
+	write(t, wb, g, fh, buf, 3*mib)
+	want = append(want, buf...)
+	if errno := wb.Flush(bg, g, fh); errno != 0 {
+		t.Fatal(errno)
+	}
+	child.mu.Lock()
+	last := child.at[len(child.at)-1]
+	child.mu.Unlock()
+	if !held[last] {
+		t.Fatal("a large write after the earlier ones were done got a fresh buffer")
+	}
+	got := make([]byte, len(want)+1)
+	n, errno := fs.Read(bg, g, 0, got, 0)
+	if errno != 0 || !bytes.Equal(got[:n], want) {
+		t.Fatalf("file content differs (%d of %d bytes, %v)", n, len(want), errno)
+	}
+	wb.Release(bg, g, fh)
+}

@@ -17,12 +17,19 @@ func (t *WriteBehind) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, d
 	// it before taking the lock, unless the caller offers its buffer
 	// (taken when the write is queued).
 	var own []byte
-	gifted := false
+	gifted, large := false, false
 	if n >= t.cfg.AggregateSize && n <= t.cfg.CacheSize {
 		if gifted = vfs.DataOffered(ctx, data); !gifted {
-			own = make([]byte, n)
-			copy(own, data)
+			own, large = t.ownCopy(data)
 		}
+	}
+	if large {
+		// Given back unless a queued request took it.
+		defer func() {
+			if large {
+				t.keepLarge(own)
+			}
+		}()
 	}
 
 	t.mu.Lock()
@@ -84,8 +91,13 @@ func (t *WriteBehind) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, d
 		t.stats.Joined++
 		if int64(cap(tail.data)-len(tail.data)) < n && !tail.pooled {
 			b := *t.bufs.Get().(*[]byte)
+			old := tail.data
 			tail.data = append(b[:0], tail.data...)
 			tail.pooled = true
+			if tail.large { // moved out of a kept buffer (aggregate-size above 512 KiB)
+				tail.large = false
+				t.keepLarge(old)
+			}
 		}
 		tail.data = append(tail.data, data...)
 	} else {
@@ -96,11 +108,11 @@ func (t *WriteBehind) Write(ctx context.Context, gfid vfs.GFID, fh vfs.Handle, d
 			}
 		}
 		if own == nil {
-			own = make([]byte, n)
-			copy(own, data)
+			own, large = t.ownCopy(data)
 		}
 		f.seq++
-		r := &request{seq: f.seq, fh: fh, h: h, who: w, ctx: context.WithoutCancel(ctx), off: off, data: own, append: appending, release: release}
+		r := &request{seq: f.seq, fh: fh, h: h, who: w, ctx: context.WithoutCancel(ctx), off: off, data: own, append: appending, large: large, release: release}
+		large = false
 		if h != nil {
 			h.active++
 		}
