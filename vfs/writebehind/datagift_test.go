@@ -30,23 +30,30 @@ func (h *heldWrites) Write(ctx context.Context, g vfs.GFID, fh vfs.Handle, data 
 	return h.Translator.Write(ctx, g, fh, data, off)
 }
 
+// heldFile returns write-behind over a memfs whose writes wait at
+// child's gate, and a file created through it (closed with the test).
+func heldFile(t *testing.T, cfg Config) (*memfs.FS, *heldWrites, *WriteBehind, vfs.GFID, vfs.Handle) {
+	t.Helper()
+	fs := memfs.New(memfs.Config{})
+	child := &heldWrites{Translator: fs, gate: make(chan struct{})}
+	wb, err := New(cfg, child)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { wb.Close() })
+	a, fh, errno := wb.Create(bg, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY})
+	if errno != 0 {
+		t.Fatal(errno)
+	}
+	return fs, child, wb, a.GFID, fh
+}
+
 // TestDataGiftKept: a write of aggregate-size or more whose buffer is
 // offered (vfs.DataGift) is held in that buffer, not a copy, and the
 // buffer is given back only after the child wrote it; a smaller write,
 // which may be joined, is copied and its gift left alone.
 func TestDataGiftKept(t *testing.T) {
-	fs := memfs.New(memfs.Config{})
-	child := &heldWrites{Translator: fs, gate: make(chan struct{})}
-	wb, err := New(DefaultConfig(), child)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wb.Close()
-	a, fh, errno := wb.Create(bg, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY})
-	if errno != 0 {
-		t.Fatal(errno)
-	}
-	g := a.GFID
+	fs, child, wb, g, fh := heldFile(t, DefaultConfig())
 
 	big := pattern(256<<10, 1)
 	var released atomic.Int32
@@ -105,20 +112,9 @@ func TestDataGiftKept(t *testing.T) {
 // queued or in-flight write still holds, and what the child gets is
 // each write's own data.
 func TestLargeBuffersKept(t *testing.T) {
-	fs := memfs.New(memfs.Config{})
-	child := &heldWrites{Translator: fs, gate: make(chan struct{})}
 	cfg := DefaultConfig()
 	cfg.CacheSize = 4 << 20
-	wb, err := New(cfg, child)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer wb.Close()
-	a, fh, errno := wb.Create(bg, vfs.RootGFID, "f", &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY})
-	if errno != 0 {
-		t.Fatal(errno)
-	}
-	g := a.GFID
+	fs, child, wb, g, fh := heldFile(t, cfg)
 	const mib = 1 << 20
 	buf := make([]byte, mib) // the caller's one buffer, reused as FUSE does
 	var want []byte
