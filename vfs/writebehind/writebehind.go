@@ -14,6 +14,9 @@
 // window); a write that would exceed it waits until earlier writes
 // complete. TotalSize bounds the same over all files. A write larger than
 // CacheSize goes to the child synchronously, after the file's queue.
+// Writes are copied (the caller reuses its buffer) unless the caller
+// offers its buffer (vfs.DataGift); the copies of large writes (over
+// 512 KiB) go into buffers kept from earlier ones, at most 9 of 1 MiB.
 //
 // The head of a file's queue is sent when it can no longer grow (it is
 // full, or another write follows it), when nothing else of the file is in
