@@ -346,8 +346,9 @@ func New(cfg Config, child vfs.Translator) (*WriteBehind, error) {
 // largest write FUSE, NFS and 9P clients send through cairn.
 const largeBufSize = 1 << 20
 
-// largeBufsKept is how many large buffers are kept: enough for the
-// writes one window holds and one more per file being written, bounded.
+// largeBufsKept is how many large buffers are kept: as many large writes
+// as the total window holds (TotalSize, counted up to 8 MiB) plus the one
+// being copied.
 func largeBufsKept(cfg Config) int {
 	return int(min(cfg.TotalSize, 8*largeBufSize)/largeBufSize) + 1
 }
