@@ -185,7 +185,11 @@ type WriteBehind struct {
 	// large keeps the buffers of recent large writes (capacity
 	// largeBufSize) for the next ones: a fresh 1 MiB buffer per write is
 	// fresh memory to fault in, which on the VMs measured cost the copy
-	// several times over (TestFigures: 0.57 ms of memmove per MiB).
+	// several times over (TestFigures: 0.57 ms of memmove per MiB). A
+	// bounded channel, not internal/hugebuf (its mapping is never
+	// unmapped, and there is one write-behind per client graph) nor a
+	// sync.Pool (emptied by every other GC, which is what the churn of
+	// large writes brings on).
 	large chan []byte
 	// senders run the background writes and flushes on goroutines whose
 	// stacks have already grown through the stack below; they end at
