@@ -28,6 +28,10 @@ import (
 //	        with ChannelCall.subscribe, the unsolicited replies of id 0
 //	        that report other clients' changes).
 //
+// A brick may also take side connections on an abstract Unix stream socket
+// (ChannelTokenReply.local_channel) that only clients on its host and
+// network namespace reach; the conversation is the same.
+//
 // A frame is a 4-byte big-endian length and that many bytes of protobuf.
 // The brick tells the two kinds of connection apart by their first bytes
 // (HTTP/2 starts with "PRI * HTTP/2.0").

@@ -160,5 +160,5 @@ func (h *service) ChannelToken(ctx context.Context, _ *brickpb.ChannelTokenReque
 	if err != nil {
 		return nil, status.Error(codes.Internal, err.Error())
 	}
-	return &brickpb.ChannelTokenReply{Token: tok, LocalSocket: h.s.localSocket()}, nil
+	return &brickpb.ChannelTokenReply{Token: tok, LocalSocket: h.s.localSocket(), LocalChannel: h.s.localChannel()}, nil
 }

@@ -82,7 +82,9 @@ func (d *demux) sort(nc net.Conn) {
 	n, err := io.ReadFull(nc, head)
 	nc.SetReadDeadline(time.Time{})
 	if err == nil && bytes.Equal(head, []byte(protocol.FastPathMagic)) {
-		d.s.serveSide(nc)
+		// The side connection must come from the host of its gRPC
+		// connection.
+		d.s.serveSide(nc, d.s.sameHost(nc))
 		return
 	}
 	if n == 0 {
@@ -167,9 +169,22 @@ func (s *Server) admitSide(nc net.Conn, hello *brickpb.ChannelHello, vet func(*c
 	return c, ss, codes.OK, ""
 }
 
-// serveSide serves one side connection until it or its gRPC connection
-// ends.
-func (s *Server) serveSide(nc net.Conn) {
+// sameHost returns the vet of a TCP side connection: it must come from
+// the address of its gRPC connection, which passed the auth rules.
+func (s *Server) sameHost(nc net.Conn) func(c *conn) (codes.Code, string) {
+	return func(c *conn) (codes.Code, string) {
+		if ip, _ := peerIP(nc.RemoteAddr()); ip != c.ip {
+			s.log.Warn("side connection from another address than its connection", "client", c.id, "from", nc.RemoteAddr().String())
+			return codes.PermissionDenied, "protocol/server: side connection from another address"
+		}
+		return codes.OK, ""
+	}
+}
+
+// serveSide serves one side connection (on the TCP port, or on the local
+// channel socket) until it or its gRPC connection ends; vet, if not nil,
+// may refuse it (admitSide).
+func (s *Server) serveSide(nc net.Conn, vet func(*conn) (codes.Code, string)) {
 	defer nc.Close()
 	r := bufio.NewReaderSize(nc, 64<<10)
 	var hello brickpb.ChannelHello
@@ -182,16 +197,7 @@ func (s *Server) serveSide(nc net.Conn) {
 	refuse := func(code codes.Code, msg string) {
 		protocol.WriteFrame(nc, &brickpb.ChannelReply{Code: uint32(code), Message: msg})
 	}
-	// The side connection must come from the host of its gRPC connection
-	// and pass the same auth rules.
-	sameHost := func(c *conn) (codes.Code, string) {
-		if ip, _ := peerIP(nc.RemoteAddr()); ip != c.ip {
-			s.log.Warn("side connection from another address than its connection", "client", c.id, "from", nc.RemoteAddr().String())
-			return codes.PermissionDenied, "protocol/server: side connection from another address"
-		}
-		return codes.OK, ""
-	}
-	c, ss, code, msg := s.admitSide(nc, &hello, sameHost)
+	c, ss, code, msg := s.admitSide(nc, &hello, vet)
 	if code != codes.OK {
 		refuse(code, msg)
 		return

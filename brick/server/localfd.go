@@ -47,13 +47,18 @@ func (s *Server) localSocket() string {
 	return s.localName
 }
 
+// closeLocal closes the local descriptor and side-connection sockets.
 func (s *Server) closeLocal() {
 	s.localMu.Lock()
-	lis := s.local
+	lis, ch := s.local, s.localCh
 	s.local, s.localName = nil, ""
+	s.localCh, s.localChName = nil, ""
 	s.localMu.Unlock()
 	if lis != nil {
 		lis.Close()
+	}
+	if ch != nil {
+		ch.Close()
 	}
 }
 

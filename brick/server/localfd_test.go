@@ -168,14 +168,16 @@ func TestLocalFDSocket(t *testing.T) {
 	}
 }
 
-// TestLocalFDSocketServe: Serve opens the socket only with LocalReadFDs,
-// and Stop closes it.
+// TestLocalFDSocketServe: Serve opens the local descriptor socket only
+// with LocalReadFDs and the local channel socket only with LocalChannels,
+// and Stop closes them.
 func TestLocalFDSocketServe(t *testing.T) {
 	for _, on := range []bool{false, true} {
 		s, err := New(Config{
-			Subvolumes:   map[string]vfs.Translator{"brick": memfs.New(memfs.Config{})},
-			Auth:         map[string]AuthRules{"brick": {Allow: []string{"127.0.0.1"}}},
-			LocalReadFDs: on,
+			Subvolumes:    map[string]vfs.Translator{"brick": memfs.New(memfs.Config{})},
+			Auth:          map[string]AuthRules{"brick": {Allow: []string{"127.0.0.1"}}},
+			LocalReadFDs:  on,
+			LocalChannels: on,
 		})
 		if err != nil {
 			t.Fatal(err)
@@ -186,22 +188,25 @@ func TestLocalFDSocketServe(t *testing.T) {
 		}
 		done := make(chan error, 1)
 		go func() { done <- s.Serve(lis) }()
-		name := ""
-		for i := 0; i < 200 && name == ""; i++ {
-			name = s.localSocket()
+		name, chName := "", ""
+		for i := 0; i < 200 && (name == "" || chName == ""); i++ {
+			name, chName = s.localSocket(), s.localChannel()
 			time.Sleep(5 * time.Millisecond)
 		}
-		if (name != "") != on {
-			t.Fatalf("LocalReadFDs %v: local socket %q", on, name)
+		if (name != "") != on || (chName != "") != on {
+			t.Fatalf("LocalReadFDs and LocalChannels %v: local socket %q, local channel %q", on, name, chName)
 		}
 		s.Stop()
 		<-done
-		if s.localSocket() != "" {
-			t.Fatal("local socket still named after Stop")
+		if s.localSocket() != "" || s.localChannel() != "" {
+			t.Fatal("local sockets still named after Stop")
 		}
 		if on {
 			if _, err := net.DialUnix("unixpacket", nil, &net.UnixAddr{Name: name, Net: "unixpacket"}); err == nil {
 				t.Fatal("local socket still accepting after Stop")
+			}
+			if _, err := net.Dial("unix", chName); err == nil {
+				t.Fatal("local channel socket still accepting after Stop")
 			}
 		}
 	}

@@ -78,6 +78,10 @@ type Config struct {
 	// of files and read them without the brick (protocol/localfd.go;
 	// option local-read-fds).
 	LocalReadFDs bool
+	// LocalChannels lets clients on this host open their side
+	// connections on an abstract Unix socket instead of the TCP port
+	// (localchannel.go; option local-channels).
+	LocalChannels bool
 }
 
 // Transport tuning, shared with vfs/client's values: see the benchmarks
@@ -112,10 +116,14 @@ type Server struct {
 	tokens  map[string]*conn // side-connection tokens (ChannelToken); under connMu
 	// local is the local descriptor socket (localfd.go) and localName its
 	// abstract name; nil and "" when there is none.
-	localMu   sync.Mutex
-	local     *net.UnixListener
-	localName string
-	cleanups  sync.WaitGroup
+	// localCh and localChName are the same for the local side-connection
+	// socket (localchannel.go).
+	localMu     sync.Mutex
+	local       *net.UnixListener
+	localName   string
+	localCh     *net.UnixListener
+	localChName string
+	cleanups    sync.WaitGroup
 	// bufs holds the MaxIOSize buffers requests' data arrives in and
 	// reads are read into; large writes get huge-page backed ones, so
 	// that a write the brick makes with O_DIRECT goes to the disk as one
@@ -224,6 +232,14 @@ func (s *Server) Serve(lis net.Listener) error {
 		if err := s.listenLocal(); err != nil {
 			// Local clients read over the network instead.
 			s.log.Warn("no local descriptor socket", "err", err)
+		} else {
+			defer s.closeLocal()
+		}
+	}
+	if s.cfg.LocalChannels {
+		if err := s.listenLocalChannel(); err != nil {
+			// Local clients open side connections on the port instead.
+			s.log.Warn("no local channel socket", "err", err)
 		} else {
 			defer s.closeLocal()
 		}

@@ -83,7 +83,12 @@ type ChannelTokenReply struct {
 	// local read descriptors (see protocol/localfd.go); a client on the
 	// brick's host may fetch read-only descriptors of files there with the
 	// same token.
-	LocalSocket   string `protobuf:"bytes,2,opt,name=local_socket,json=localSocket,proto3" json:"local_socket,omitempty"`
+	LocalSocket string `protobuf:"bytes,2,opt,name=local_socket,json=localSocket,proto3" json:"local_socket,omitempty"`
+	// local_channel, when set, names the brick's abstract Unix stream socket
+	// for side connections (see protocol/fastpath.go): a client on the
+	// brick's host may open its side connection there instead of on the
+	// TCP port, with the same magic, hello and frames.
+	LocalChannel  string `protobuf:"bytes,3,opt,name=local_channel,json=localChannel,proto3" json:"local_channel,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -128,6 +133,13 @@ func (x *ChannelTokenReply) GetToken() []byte {
 func (x *ChannelTokenReply) GetLocalSocket() string {
 	if x != nil {
 		return x.LocalSocket
+	}
+	return ""
+}
+
+func (x *ChannelTokenReply) GetLocalChannel() string {
+	if x != nil {
+		return x.LocalChannel
 	}
 	return ""
 }
@@ -5102,10 +5114,11 @@ var File_brick_proto protoreflect.FileDescriptor
 const file_brick_proto_rawDesc = "" +
 	"\n" +
 	"\vbrick.proto\x12\x0ecairn.brick.v1\"\x15\n" +
-	"\x13ChannelTokenRequest\"L\n" +
+	"\x13ChannelTokenRequest\"q\n" +
 	"\x11ChannelTokenReply\x12\x14\n" +
 	"\x05token\x18\x01 \x01(\fR\x05token\x12!\n" +
-	"\flocal_socket\x18\x02 \x01(\tR\vlocalSocket\"<\n" +
+	"\flocal_socket\x18\x02 \x01(\tR\vlocalSocket\x12#\n" +
+	"\rlocal_channel\x18\x03 \x01(\tR\flocalChannel\"<\n" +
 	"\x0eLocalFDRequest\x12\x12\n" +
 	"\x04gfid\x18\x01 \x01(\fR\x04gfid\x12\x16\n" +
 	"\x06caller\x18\x02 \x01(\tR\x06caller\"$\n" +

@@ -117,6 +117,11 @@ type Config struct {
 	// it runs on this host (localfd.go; option local-read), instead of
 	// having the brick send the data.
 	LocalRead bool
+	// LocalChannel opens the side connection on the brick's abstract Unix
+	// socket when the brick names one that this host has (channel.go;
+	// option local-channel), instead of on its TCP port: the same calls
+	// for less than half the CPU per byte.
+	LocalChannel bool
 	// Name identifies the translator in logs (its volfile name).
 	Name string
 	// Logger receives state changes; nil discards them.

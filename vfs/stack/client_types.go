@@ -27,6 +27,7 @@ func addClientTypes(env Env, reg volfile.Registry) {
 			{Key: "transport.socket.bind-address", Kind: volfile.String, Help: "local source address of the connection"},
 			{Key: "filter-O_DIRECT", Aliases: []string{"network.remote-dio"}, Kind: volfile.Bool, Default: "off", Help: "open files on the brick without O_DIRECT, so that the brick caches them as an NFS server does (O_DIRECT still bypasses the client's caches)"},
 			{Key: "local-read", Kind: volfile.Bool, Default: "on", Help: "cairn: when the brick runs on this host, read files through descriptors it hands over instead of having it send the data"},
+			{Key: "local-channel", Kind: volfile.Bool, Default: "on", Help: "cairn: when the brick runs on this host, send calls over its abstract Unix socket instead of loopback TCP"},
 		},
 		Build: func(ctx context.Context, v *volfile.Volume, o volfile.Options, _ []vfs.Translator) (vfs.Translator, error) {
 			c, err := client.New(client.Config{
@@ -38,6 +39,7 @@ func addClientTypes(env Env, reg volfile.Registry) {
 				LocalAddr:       o.String("transport.socket.bind-address"),
 				FilterODirect:   o.Bool("filter-O_DIRECT"),
 				LocalRead:       o.Bool("local-read"),
+				LocalChannel:    o.Bool("local-channel"),
 				Name:            v.Name,
 				Logger:          env.logger().With("volume", v.Name),
 			})

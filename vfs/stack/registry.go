@@ -92,6 +92,7 @@ func Registry(env Env) volfile.Registry {
 				{Key: "auth.addr.*.reject", Kind: volfile.String, Help: "addresses refused (wins over allow)"},
 				{Key: "volume-filename.*", Kind: volfile.Path, Help: "client volfile served to mounts asking for the name"},
 				{Key: "local-read-fds", Kind: volfile.Bool, Default: "on", Help: "cairn: hand read-only descriptors of files to clients on this host (root or the brick's user), which then read without the brick"},
+				{Key: "local-channels", Kind: volfile.Bool, Default: "on", Help: "cairn: take side connections of clients on this host on an abstract Unix socket, cheaper than loopback TCP"},
 			},
 			Build: func(ctx context.Context, v *volfile.Volume, o volfile.Options, c []vfs.Translator) (vfs.Translator, error) {
 				return buildServer(env, v, o, c)
@@ -142,7 +143,7 @@ func buildServer(env Env, v *volfile.Volume, o volfile.Options, children []vfs.T
 		volfiles[m.Wild] = m.Value
 	}
 	srv, err := server.New(server.Config{Subvolumes: subvols, Auth: auth, Volfiles: volfiles, Logger: env.logger(),
-		LocalReadFDs: o.Bool("local-read-fds")})
+		LocalReadFDs: o.Bool("local-read-fds"), LocalChannels: o.Bool("local-channels")})
 	if err != nil {
 		return nil, v.Errorf("%v", err)
 	}
