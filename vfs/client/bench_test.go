@@ -11,12 +11,16 @@ import (
 	"time"
 
 	"github.com/cairnfs/cairn/brick/posix"
+	"github.com/cairnfs/cairn/brick/server"
 	"github.com/cairnfs/cairn/vfs"
 )
 
-// The benchmarks run client → gRPC over 127.0.0.1 → server → posix in one
-// process, and the same work on the local disk (os.File, syscalls) in the
-// same run, reporting both and their ratio:
+// The benchmarks run client → brick server → posix in one process, the
+// client as one on another host would (sub-benchmark "tcp": gRPC and side
+// connection over 127.0.0.1) and as one on the brick's host does by default
+// ("local": side connection on the brick's Unix socket, reads through
+// descriptors the brick hands over), and the same work on the local disk
+// (os.File, syscalls) in the same run, reporting both and their ratio:
 //
 //	go test -run XXX -bench . -benchtime 2s ./vfs/client
 //
@@ -29,7 +33,10 @@ const (
 )
 
 // benchBrick returns a connected client over posix and the export dir.
-func benchBrick(b *testing.B) (*Client, string) {
+// local turns on what a brick on the client's host offers by default
+// (local-channel and local-read on both ends); without it the client talks
+// to the brick as one on another host would, over (loopback) TCP.
+func benchBrick(b *testing.B, local bool) (*Client, string) {
 	b.Helper()
 	if os.Geteuid() != 0 {
 		b.Skip("storage/posix needs root")
@@ -43,8 +50,29 @@ func benchBrick(b *testing.B) (*Client, string) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { p.Close() })
-	c, _ := connected(b, p, nil)
+	br := startBrick(b, p, func(c *server.Config) { c.LocalChannels, c.LocalReadFDs = local, local })
+	c := newClient(b, br.port, func(c *Config) { c.LocalChannel, c.LocalRead = local, local })
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := c.WaitConnect(ctx); err != nil {
+		b.Fatal(err)
+	}
 	return c, dir
+}
+
+// benchTransports runs fn as the sub-benchmarks "tcp" and "local"
+// (benchBrick).
+func benchTransports(b *testing.B, fn func(b *testing.B, c *Client, dir string)) {
+	for _, local := range []bool{false, true} {
+		name := "tcp"
+		if local {
+			name = "local"
+		}
+		b.Run(name, func(b *testing.B) {
+			c, dir := benchBrick(b, local)
+			fn(b, c, dir)
+		})
+	}
 }
 
 // benchFile creates name (benchFileSize bytes) through the client and
@@ -89,74 +117,76 @@ func reportRate(b *testing.B, elapsed time.Duration, local float64) {
 }
 
 func BenchmarkRead1M(b *testing.B) {
-	c, dir := benchBrick(b)
-	g, fh := benchFile(b, c, "read", true)
-	ctx := context.Background()
-	buf := make([]byte, benchChunk)
-	// Warm the page cache and the connection.
-	for off := int64(0); off < benchFileSize; off += benchChunk {
-		c.Read(ctx, g, fh, buf, off)
-	}
-	b.SetBytes(benchChunk)
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
-	for i := 0; i < b.N; i++ {
-		off := int64(i%(benchFileSize/benchChunk)) * benchChunk
-		if n, e := c.Read(ctx, g, fh, buf, off); e != 0 || n != benchChunk {
-			b.Fatal("read:", n, e)
+	benchTransports(b, func(b *testing.B, c *Client, dir string) {
+		g, fh := benchFile(b, c, "read", true)
+		ctx := context.Background()
+		buf := make([]byte, benchChunk)
+		// Warm the page cache and the connection.
+		for off := int64(0); off < benchFileSize; off += benchChunk {
+			c.Read(ctx, g, fh, buf, off)
 		}
-	}
-	elapsed := time.Since(start)
-	reportCPU(b, cpuTime()-cpu0)
-	b.StopTimer()
+		b.SetBytes(benchChunk)
+		b.ResetTimer()
+		start, cpu0 := time.Now(), cpuTime()
+		for i := 0; i < b.N; i++ {
+			off := int64(i%(benchFileSize/benchChunk)) * benchChunk
+			if n, e := c.Read(ctx, g, fh, buf, off); e != 0 || n != benchChunk {
+				b.Fatal("read:", n, e)
+			}
+		}
+		elapsed := time.Since(start)
+		reportCPU(b, cpuTime()-cpu0)
+		b.StopTimer()
 
-	f, err := os.Open(filepath.Join(dir, "read"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	local := localRate(b, b.N, func(i int) {
-		off := int64(i%(benchFileSize/benchChunk)) * benchChunk
-		if n, err := f.ReadAt(buf, off); err != nil || n != benchChunk {
-			b.Fatal("local read:", n, err)
+		f, err := os.Open(filepath.Join(dir, "read"))
+		if err != nil {
+			b.Fatal(err)
 		}
+		defer f.Close()
+		local := localRate(b, b.N, func(i int) {
+			off := int64(i%(benchFileSize/benchChunk)) * benchChunk
+			if n, err := f.ReadAt(buf, off); err != nil || n != benchChunk {
+				b.Fatal("local read:", n, err)
+			}
+		})
+		reportRate(b, elapsed, local)
 	})
-	reportRate(b, elapsed, local)
 }
 
 func BenchmarkWrite1M(b *testing.B) {
-	c, dir := benchBrick(b)
-	g, fh := benchFile(b, c, "write", false)
-	ctx := context.Background()
-	buf := make([]byte, benchChunk)
-	for i := range buf {
-		buf[i] = byte(i * 7)
-	}
-	b.SetBytes(benchChunk)
-	b.ResetTimer()
-	start, cpu0 := time.Now(), cpuTime()
-	for i := 0; i < b.N; i++ {
-		off := int64(i%(benchFileSize/benchChunk)) * benchChunk
-		if n, e := c.Write(ctx, g, fh, buf, off); e != 0 || n != benchChunk {
-			b.Fatal("write:", n, e)
+	benchTransports(b, func(b *testing.B, c *Client, dir string) {
+		g, fh := benchFile(b, c, "write", false)
+		ctx := context.Background()
+		buf := make([]byte, benchChunk)
+		for i := range buf {
+			buf[i] = byte(i * 7)
 		}
-	}
-	elapsed := time.Since(start)
-	reportCPU(b, cpuTime()-cpu0)
-	b.StopTimer()
+		b.SetBytes(benchChunk)
+		b.ResetTimer()
+		start, cpu0 := time.Now(), cpuTime()
+		for i := 0; i < b.N; i++ {
+			off := int64(i%(benchFileSize/benchChunk)) * benchChunk
+			if n, e := c.Write(ctx, g, fh, buf, off); e != 0 || n != benchChunk {
+				b.Fatal("write:", n, e)
+			}
+		}
+		elapsed := time.Since(start)
+		reportCPU(b, cpuTime()-cpu0)
+		b.StopTimer()
 
-	f, err := os.OpenFile(filepath.Join(dir, "local-write"), os.O_RDWR|os.O_CREATE, 0o644)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer f.Close()
-	local := localRate(b, b.N, func(i int) {
-		off := int64(i%(benchFileSize/benchChunk)) * benchChunk
-		if n, err := f.WriteAt(buf, off); err != nil || n != benchChunk {
-			b.Fatal("local write:", n, err)
+		f, err := os.OpenFile(filepath.Join(dir, "local-write"), os.O_RDWR|os.O_CREATE, 0o644)
+		if err != nil {
+			b.Fatal(err)
 		}
+		defer f.Close()
+		local := localRate(b, b.N, func(i int) {
+			off := int64(i%(benchFileSize/benchChunk)) * benchChunk
+			if n, err := f.WriteAt(buf, off); err != nil || n != benchChunk {
+				b.Fatal("local write:", n, err)
+			}
+		})
+		reportRate(b, elapsed, local)
 	})
-	reportRate(b, elapsed, local)
 }
 
 // cpuTime is the process's user+system CPU time: on a shared machine it
@@ -183,80 +213,82 @@ func p99Micros(d []time.Duration) float64 {
 }
 
 func BenchmarkGetattr(b *testing.B) {
-	c, dir := benchBrick(b)
-	g, fh := benchFile(b, c, "stat", false)
-	c.Release(context.Background(), g, fh)
-	ctx := context.Background()
-	lat := make([]time.Duration, b.N)
-	b.ResetTimer()
-	cpu0 := cpuTime()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		if _, e := c.GetAttr(ctx, g, 0); e != 0 {
-			b.Fatal("getattr:", e)
+	benchTransports(b, func(b *testing.B, c *Client, dir string) {
+		g, fh := benchFile(b, c, "stat", false)
+		c.Release(context.Background(), g, fh)
+		ctx := context.Background()
+		lat := make([]time.Duration, b.N)
+		b.ResetTimer()
+		cpu0 := cpuTime()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			if _, e := c.GetAttr(ctx, g, 0); e != 0 {
+				b.Fatal("getattr:", e)
+			}
+			lat[i] = time.Since(t0)
 		}
-		lat[i] = time.Since(t0)
-	}
-	reportCPU(b, cpuTime()-cpu0)
-	b.StopTimer()
-	b.ReportMetric(medianMicros(lat), "median-µs")
-	b.ReportMetric(p99Micros(lat), "p99-µs")
+		reportCPU(b, cpuTime()-cpu0)
+		b.StopTimer()
+		b.ReportMetric(medianMicros(lat), "median-µs")
+		b.ReportMetric(p99Micros(lat), "p99-µs")
 
-	path := filepath.Join(dir, "stat")
-	n := max(b.N, 1000)
-	local := make([]time.Duration, n)
-	var st syscall.Stat_t
-	for i := range local {
-		t0 := time.Now()
-		if err := syscall.Lstat(path, &st); err != nil {
-			b.Fatal(err)
+		path := filepath.Join(dir, "stat")
+		n := max(b.N, 1000)
+		local := make([]time.Duration, n)
+		var st syscall.Stat_t
+		for i := range local {
+			t0 := time.Now()
+			if err := syscall.Lstat(path, &st); err != nil {
+				b.Fatal(err)
+			}
+			local[i] = time.Since(t0)
 		}
-		local[i] = time.Since(t0)
-	}
-	b.ReportMetric(medianMicros(local), "local-median-µs")
+		b.ReportMetric(medianMicros(local), "local-median-µs")
+	})
 }
 
 func BenchmarkCreate(b *testing.B) {
-	c, dir := benchBrick(b)
-	ctx := context.Background()
-	d, e := c.Mkdir(ctx, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o755})
-	if e != 0 {
-		b.Fatal(e)
-	}
-	lat := make([]time.Duration, b.N)
-	b.ResetTimer()
-	start := time.Now()
-	for i := 0; i < b.N; i++ {
-		t0 := time.Now()
-		a, fh, e := c.Create(ctx, d.GFID, fmt.Sprintf("f%d", i), &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY | syscall.O_EXCL})
+	benchTransports(b, func(b *testing.B, c *Client, dir string) {
+		ctx := context.Background()
+		d, e := c.Mkdir(ctx, vfs.RootGFID, "d", &vfs.CreateIn{Mode: 0o755})
 		if e != 0 {
-			b.Fatal("create:", e)
+			b.Fatal(e)
 		}
-		if e := c.Release(ctx, a.GFID, fh); e != 0 {
-			b.Fatal("release:", e)
+		lat := make([]time.Duration, b.N)
+		b.ResetTimer()
+		start := time.Now()
+		for i := 0; i < b.N; i++ {
+			t0 := time.Now()
+			a, fh, e := c.Create(ctx, d.GFID, fmt.Sprintf("f%d", i), &vfs.CreateIn{Mode: 0o644, Flags: syscall.O_WRONLY | syscall.O_EXCL})
+			if e != 0 {
+				b.Fatal("create:", e)
+			}
+			if e := c.Release(ctx, a.GFID, fh); e != 0 {
+				b.Fatal("release:", e)
+			}
+			lat[i] = time.Since(t0)
 		}
-		lat[i] = time.Since(t0)
-	}
-	elapsed := time.Since(start)
-	b.StopTimer()
-	rate := float64(b.N) / elapsed.Seconds()
-	b.ReportMetric(rate, "creates/s")
-	b.ReportMetric(medianMicros(lat), "median-µs")
+		elapsed := time.Since(start)
+		b.StopTimer()
+		rate := float64(b.N) / elapsed.Seconds()
+		b.ReportMetric(rate, "creates/s")
+		b.ReportMetric(medianMicros(lat), "median-µs")
 
-	ldir := filepath.Join(dir, "local")
-	if err := os.Mkdir(ldir, 0o755); err != nil {
-		b.Fatal(err)
-	}
-	n := max(b.N, 1000)
-	t0 := time.Now()
-	for i := 0; i < n; i++ {
-		f, err := os.OpenFile(filepath.Join(ldir, fmt.Sprintf("f%d", i)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
-		if err != nil {
+		ldir := filepath.Join(dir, "local")
+		if err := os.Mkdir(ldir, 0o755); err != nil {
 			b.Fatal(err)
 		}
-		f.Close()
-	}
-	local := float64(n) / time.Since(t0).Seconds()
-	b.ReportMetric(local, "local-creates/s")
-	b.ReportMetric(rate/local, "ratio")
+		n := max(b.N, 1000)
+		t0 := time.Now()
+		for i := 0; i < n; i++ {
+			f, err := os.OpenFile(filepath.Join(ldir, fmt.Sprintf("f%d", i)), os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+			if err != nil {
+				b.Fatal(err)
+			}
+			f.Close()
+		}
+		local := float64(n) / time.Since(t0).Seconds()
+		b.ReportMetric(local, "local-creates/s")
+		b.ReportMetric(rate/local, "ratio")
+	})
 }
