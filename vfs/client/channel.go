@@ -311,7 +311,10 @@ const localChannelBuffer = 4 << 20
 // port.
 func (c *Client) dialSide(ctx context.Context, local string) (net.Conn, error) {
 	if c.cfg.LocalChannel && local != "" {
-		nc, err := c.dialer.DialContext(ctx, "unix", local)
+		// Without the TCP source address (transport.socket.bind-address),
+		// which a Unix dial refuses: the token, not an address, admits it.
+		unix := net.Dialer{Control: c.dialer.Control}
+		nc, err := unix.DialContext(ctx, "unix", local)
 		if err == nil {
 			nc.(*net.UnixConn).SetWriteBuffer(localChannelBuffer)
 			return nc, nil

@@ -29,19 +29,22 @@ func TestLocalChannel(t *testing.T) {
 		brick        bool // server.Config.LocalChannels
 		client       bool // Config.LocalChannel
 		refuseUnix   bool // the Unix dial fails (as for a brick on another host)
+		bindAddress  string
 		wantNetwork  string
 		wantRestarts string
 	}{
-		{"both on", true, true, false, "unix", "unix"},
-		{"brick off", false, true, false, "tcp", "tcp"},
-		{"client off", true, false, false, "tcp", "tcp"},
-		{"unix dial fails", true, true, true, "tcp", "tcp"},
+		{"both on", true, true, false, "", "unix", "unix"},
+		{"with a TCP source address", true, true, false, "127.0.0.1", "unix", "unix"},
+		{"brick off", false, true, false, "", "tcp", "tcp"},
+		{"client off", true, false, false, "", "tcp", "tcp"},
+		{"unix dial fails", true, true, true, "", "tcp", "tcp"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			b := startBrick(t, locks.New(memfs.New(memfs.Config{})), func(c *server.Config) { c.LocalChannels = tc.brick })
 			c := newClient(t, b.port, func(c *Config) {
 				c.LocalChannel = tc.client
+				c.LocalAddr = tc.bindAddress
 				if tc.refuseUnix {
 					c.sideDialControl = func(network, address string, _ syscall.RawConn) error {
 						if network == "unix" {
