@@ -2,8 +2,6 @@ package server
 
 import (
 	"bytes"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"io"
 	"net"
@@ -33,12 +31,7 @@ const localChannelBuffer = 4 << 20
 // listenLocalChannel opens the local side-connection socket under a random
 // name, given out by ChannelToken.
 func (s *Server) listenLocalChannel() error {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return err
-	}
-	name := "@cairn-channel-" + hex.EncodeToString(b)
-	lis, err := net.ListenUnix("unix", &net.UnixAddr{Name: name, Net: "unix"})
+	lis, name, err := listenAbstract("unix", "cairn-channel-")
 	if err != nil {
 		return err
 	}

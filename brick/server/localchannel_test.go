@@ -50,17 +50,7 @@ func TestLocalChannelSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.listenLocalChannel(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.closeLocal)
-	r := &rig{s: s, svc: &service{s: s}}
-	c := r.conn("127.0.0.1")
-	rep, err := r.call(r.ctx(c), "ChannelToken", &brickpb.ChannelTokenRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := rep.(*brickpb.ChannelTokenReply)
+	c, tok := tokenFor(t, s, s.listenLocalChannel)
 	if tok.LocalChannel == "" || tok.LocalChannel != s.localChannel() {
 		t.Fatalf("ChannelToken names local channel %q, the server has %q", tok.LocalChannel, s.localChannel())
 	}

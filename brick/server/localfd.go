@@ -20,15 +20,26 @@ import (
 // Local read descriptors (protocol/localfd.go): an abstract Unix socket on
 // which clients of this host fetch read-only descriptors of files.
 
+// listenAbstract listens on an abstract Unix socket of network ("unix"
+// or "unixpacket") named prefix and 24 random hex digits: unguessable, and
+// unique among the bricks of a host.
+func listenAbstract(network, prefix string) (*net.UnixListener, string, error) {
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return nil, "", err
+	}
+	name := "@" + prefix + hex.EncodeToString(b)
+	lis, err := net.ListenUnix(network, &net.UnixAddr{Name: name, Net: network})
+	if err != nil {
+		return nil, "", err
+	}
+	return lis, name, nil
+}
+
 // listenLocal opens the abstract socket under a random name. Its name is
 // given out by ChannelToken.
 func (s *Server) listenLocal() error {
-	b := make([]byte, 12)
-	if _, err := rand.Read(b); err != nil {
-		return err
-	}
-	name := "@cairn-brick-" + hex.EncodeToString(b)
-	lis, err := net.ListenUnix("unixpacket", &net.UnixAddr{Name: name, Net: "unixpacket"})
+	lis, name, err := listenAbstract("unixpacket", "cairn-brick-")
 	if err != nil {
 		return err
 	}

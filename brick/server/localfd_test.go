@@ -80,6 +80,23 @@ func askFD(t *testing.T, uc *net.UnixConn, g []byte, caller string) (int, syscal
 	return fd, syscall.Errno(rep.Errno)
 }
 
+// tokenFor opens s's local socket with listen (closed when the test ends)
+// and returns a connection from 127.0.0.1 and its ChannelToken reply.
+func tokenFor(t *testing.T, s *Server, listen func() error) (*conn, *brickpb.ChannelTokenReply) {
+	t.Helper()
+	if err := listen(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.closeLocal)
+	r := &rig{s: s, svc: &service{s: s}}
+	c := r.conn("127.0.0.1")
+	rep, err := r.call(r.ctx(c), "ChannelToken", &brickpb.ChannelTokenRequest{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c, rep.(*brickpb.ChannelTokenReply)
+}
+
 // TestLocalFDSocket: ChannelToken names the socket; a connection needs a
 // live token and a subvolume it was admitted to; a descriptor comes back
 // for the identity asked with, errors come back as errnos, and the
@@ -98,17 +115,7 @@ func TestLocalFDSocket(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := s.listenLocal(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.closeLocal)
-	r := &rig{s: s, svc: &service{s: s}}
-	c := r.conn("127.0.0.1")
-	rep, err := r.call(r.ctx(c), "ChannelToken", &brickpb.ChannelTokenRequest{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	tok := rep.(*brickpb.ChannelTokenReply)
+	c, tok := tokenFor(t, s, s.listenLocal)
 	if tok.LocalSocket == "" || tok.LocalSocket != s.localSocket() {
 		t.Fatalf("ChannelToken names local socket %q, the server has %q", tok.LocalSocket, s.localSocket())
 	}
