@@ -44,6 +44,12 @@ import (
 // or a marshalled frame add two to four more (and HTTP/2 framing).
 const FastPathMagic = "CAIRN/1\n"
 
+// LocalChannelBuffer is the send buffer both ends set on a side connection
+// over the brick's Unix socket. A Unix stream socket's sender owns the
+// queue (the receiver's buffer size does not count), and with the default
+// 208 KiB a 1 MiB write wakes the reader five times.
+const LocalChannelBuffer = 4 << 20
+
 // WriteFrame marshals m as one frame, written with a single Write.
 func WriteFrame(w io.Writer, m proto.Message) error {
 	return WriteFrameRaw(w, m, nil)

@@ -75,23 +75,31 @@ func (d *demux) loop() {
 	}
 }
 
-// sort reads the first bytes of nc and routes it.
-func (d *demux) sort(nc net.Conn) {
+// readHead reads as many bytes from nc as protocol.FastPathMagic has
+// (within helloTimeout) and says whether they are it: a side connection.
+// It returns the bytes it read either way.
+func readHead(nc net.Conn) ([]byte, bool) {
 	nc.SetReadDeadline(time.Now().Add(helloTimeout))
 	head := make([]byte, len(protocol.FastPathMagic))
 	n, err := io.ReadFull(nc, head)
 	nc.SetReadDeadline(time.Time{})
-	if err == nil && bytes.Equal(head, []byte(protocol.FastPathMagic)) {
+	return head[:n], err == nil && bytes.Equal(head, []byte(protocol.FastPathMagic))
+}
+
+// sort reads the first bytes of nc and routes it.
+func (d *demux) sort(nc net.Conn) {
+	head, side := readHead(nc)
+	if side {
 		// The side connection must come from the host of its gRPC
 		// connection.
 		d.s.serveSide(nc, d.s.sameHost(nc))
 		return
 	}
-	if n == 0 {
+	if len(head) == 0 {
 		nc.Close()
 		return
 	}
-	pc := &prefixConn{Conn: nc, prefix: head[:n]}
+	pc := &prefixConn{Conn: nc, prefix: head}
 	select {
 	case d.conns <- pc:
 	case <-d.done:

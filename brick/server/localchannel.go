@@ -1,11 +1,8 @@
 package server
 
 import (
-	"bytes"
 	"errors"
-	"io"
 	"net"
-	"time"
 
 	"github.com/cairnfs/cairn/protocol"
 )
@@ -21,12 +18,6 @@ import (
 // brick. Abstract names belong to the network namespace, so only clients
 // on this host (and namespace) reach the socket, and they still need the
 // token of an admitted gRPC connection.
-
-// localChannelBuffer is the send buffer of each local side connection. A
-// Unix stream socket's sender owns the queue (the receiver's buffer size
-// does not count), and the default 208 KiB makes a 1 MiB write wake the
-// reader five times.
-const localChannelBuffer = 4 << 20
 
 // listenLocalChannel opens the local side-connection socket under a random
 // name, given out by ChannelToken.
@@ -60,12 +51,8 @@ func (s *Server) acceptLocalChannel(lis *net.UnixListener) {
 			return
 		}
 		go func() {
-			uc.SetWriteBuffer(localChannelBuffer)
-			uc.SetReadDeadline(time.Now().Add(helloTimeout))
-			head := make([]byte, len(protocol.FastPathMagic))
-			_, err := io.ReadFull(uc, head)
-			uc.SetReadDeadline(time.Time{})
-			if err != nil || !bytes.Equal(head, []byte(protocol.FastPathMagic)) {
+			uc.SetWriteBuffer(protocol.LocalChannelBuffer)
+			if _, side := readHead(uc); !side {
 				uc.Close()
 				return
 			}

@@ -300,11 +300,6 @@ func (c *Client) openSide(ep *epoch) (*channel, error) {
 	}, nil
 }
 
-// localChannelBuffer is the send buffer of a side connection on a Unix
-// socket, whose sender owns the queue: with the default 208 KiB a 1 MiB
-// write wakes the brick's reader five times.
-const localChannelBuffer = 4 << 20
-
 // dialSide connects a side connection: to the brick's local channel
 // socket when it names one and this host has it (the name is abstract, so
 // a brick elsewhere names one that does not exist here), else to its TCP
@@ -316,7 +311,7 @@ func (c *Client) dialSide(ctx context.Context, local string) (net.Conn, error) {
 		unix := net.Dialer{Control: c.dialer.Control}
 		nc, err := unix.DialContext(ctx, "unix", local)
 		if err == nil {
-			nc.(*net.UnixConn).SetWriteBuffer(localChannelBuffer)
+			nc.(*net.UnixConn).SetWriteBuffer(protocol.LocalChannelBuffer)
 			return nc, nil
 		}
 		c.log.Debug("local channel socket not reachable; side connection over TCP", "socket", local, "err", err)
